@@ -1,0 +1,72 @@
+"""A synthetic bank for benchmarks: N questions over K outcomes, two methods, valid and released.
+
+Texts are drawn from a Zipf-distributed vocabulary (as real English is), so frequent words such
+as "you" or "the" appear in most questions and rare words in few; no two texts are near-duplicates.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from pathlib import Path
+
+COMMON = ("you the how did your and what to in of a for with was it we this that team when "
+          "which would why who were had be on at by from").split()
+
+
+def _vocabulary(rnd: random.Random, size: int) -> list[str]:
+    words = set()
+    while len(words) < size:
+        words.add("".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(4, 11))))
+    return COMMON + sorted(words)
+
+
+def question_text(rnd: random.Random, vocab: list[str], weights: list[float]) -> str:
+    n = rnd.randint(18, 40)
+    words = rnd.choices(vocab, weights=weights, k=n)
+    return " ".join(words).capitalize() + "?"
+
+
+def write_synthetic_bank(root: Path, n_questions: int = 10_000, n_outcomes: int = 100, seed: int = 7,
+                         code: str = "SYN01") -> Path:
+    rnd = random.Random(seed)
+    vocab = _vocabulary(rnd, 6000)
+    weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(vocab))]
+    folder = root / code
+    (folder / "questions").mkdir(parents=True, exist_ok=True)
+    outcomes = [f"K{i + 1}" for i in range(n_outcomes)]
+    half = n_outcomes // 2
+    lines = [f'code = "{code}"', 'title = "Synthetic benchmark standard"', "level = 6", 'version = "1.0"', "",
+             "[outcomes]"]
+    lines += [f'{o} = {{ group = "knowledge", title = "Synthetic outcome {o}" }}' for o in outcomes]
+    lines += ["", "[[method]]", 'id = "professional-discussion"', 'name = "Professional discussion"',
+              'kind = "professional discussion"', "minutes = 240", "min_questions = 10",
+              "assesses = [" + ", ".join(f'"{o}"' for o in outcomes) + "]", "",
+              "[[method]]", 'id = "presentation-questioning"', 'name = "Presentation questioning"',
+              'kind = "presentation questioning"', "minutes = 120", "min_questions = 6",
+              "assesses = [" + ", ".join(f'"{o}"' for o in outcomes[:half]) + "]", ""]
+    (folder / "standard.toml").write_text("\n".join(lines), encoding="utf-8")
+
+    per_file = 500
+    for f in range(0, n_questions, per_file):
+        chunk = [f'standard = "{code}"', f'topic = "Topic {f // per_file + 1}"', 'author = "bench"', ""]
+        for i in range(f, min(f + per_file, n_questions)):
+            qouts = rnd.sample(outcomes, rnd.randint(1, 4))
+            methods = ['"professional-discussion"']
+            if any(int(o[1:]) <= half for o in qouts):
+                methods.append('"presentation-questioning"')
+            chunk += [
+                "[[question]]",
+                f'id = "SYN-{i + 1:05d}"',
+                "version = 1",
+                'status = "approved"',
+                f"methods = [{', '.join(methods)}]",
+                "outcomes = [" + ", ".join(f'"{o}"' for o in qouts) + "]",
+                f"minutes = {rnd.randint(4, 12)}",
+                f'text = "{question_text(rnd, vocab, weights)}"',
+                f'probes = ["{question_text(rnd, vocab, weights)}"]',
+                'guidance = "A good answer gives a specific example and evaluates it."',
+                "",
+            ]
+        (folder / "questions" / f"part{f // per_file + 1:02d}.toml").write_text("\n".join(chunk), encoding="utf-8")
+    return root

@@ -1,0 +1,13 @@
+"""qbank: versioned question banks and a conversational assessment assistant for EPA.
+
+The library knows nothing of any user interface. Modules, one concept each:
+  bankfiles   reading standard files, question files and release manifests
+  validation  loading a bank tree and checking it whole
+  similarity  near-duplicate detection
+  releases    freezing releases and diffing them
+  models      the store's tables; store: opening it (SQLite or PostgreSQL)
+  importer    loading releases into the store, all or nothing
+  catalogue   reading the store: list, show, stats, diffs
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,306 @@
+"""The `qbank` command line. Thin: parses arguments, calls qbank services, renders the result.
+
+Exit codes: 0 success, 1 problems found or the request could not be done, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from .problems import BankError, Problem
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default also exits 2; keep its usage line, add a hint
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}\n(see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_format(p: argparse.ArgumentParser, choices=("text", "json")) -> None:
+    p.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qbank", description="Versioned question banks for apprenticeship end-point assessment.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check bank files and report every problem")
+    p.add_argument("path", nargs="?", default="banks", help="bank folder or file (default: banks)")
+    p.add_argument("--min-per-outcome", type=int, metavar="N",
+                   help="sufficiency: approved questions needed per outcome and method (default: the standard's, 3)")
+    p.add_argument("--similarity", type=int, metavar="SCORE",
+                   help="near-duplicate threshold 1-100 (default: the standard's, 90)")
+    _add_format(p)
+
+    p = sub.add_parser("release", help="freeze a standard's approved questions into a release manifest")
+    p.add_argument("standard", help="standard code, e.g. ST0556")
+    p.add_argument("semver", help="release number, e.g. 1.0.0")
+    p.add_argument("--path", default="banks", help="bank folder (default: banks)")
+    _add_format(p)
+
+    p = sub.add_parser("diff", help="questions added, changed and retired between two releases")
+    p.add_argument("standard")
+    p.add_argument("old", metavar="A")
+    p.add_argument("new", metavar="B")
+    _add_format(p)
+
+    p = sub.add_parser("import", help="validate, then load released banks into the store (all or nothing)")
+    p.add_argument("path", nargs="?", default="banks", help="bank folder (default: banks)")
+    _add_format(p)
+
+    p = sub.add_parser("list", help="list questions in the store, with filters and fuzzy search")
+    p.add_argument("search", nargs="?", help="fuzzy text search")
+    p.add_argument("--standard")
+    p.add_argument("--method")
+    p.add_argument("--outcome")
+    p.add_argument("--status", choices=("approved", "retired"))
+    p.add_argument("--limit", type=int, default=None)
+    _add_format(p)
+
+    p = sub.add_parser("show", help="show one question with all its versions")
+    p.add_argument("id")
+    _add_format(p)
+
+    p = sub.add_parser("stats", help="approved questions per outcome and method")
+    p.add_argument("--standard")
+    _add_format(p)
+
+    return parser
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _engine():
+    from .store import make_engine
+
+    return make_engine()
+
+
+def _check_threshold(value: int | None, name: str, lo: int, hi: int | None) -> None:
+    if value is not None and (value < lo or (hi is not None and value > hi)):
+        raise UsageError(f"{name} must be {'between ' + str(lo) + ' and ' + str(hi) if hi else 'at least ' + str(lo)}")
+
+
+def cmd_validate(args) -> int:
+    from .validation import load_bank
+
+    _check_threshold(args.min_per_outcome, "--min-per-outcome", 1, None)
+    _check_threshold(args.similarity, "--similarity", 1, 100)
+    bank = load_bank(Path(args.path), min_per_outcome=args.min_per_outcome, near_duplicate_threshold=args.similarity)
+    errors = bank.errors
+    warnings = [p for p in bank.problems if not p.is_error]
+    if args.format == "json":
+        print(json.dumps({"ok": not errors, "errors": len(errors), "warnings": len(warnings),
+                          "standards": sorted(bank.standards), "questions": len(bank.questions),
+                          "files": bank.files_read, "problems": [p.as_dict() for p in bank.problems]}, indent=2))
+    else:
+        for p in sorted(bank.problems, key=lambda p: (p.file, p.line or 0)):
+            print(p.render())
+        approved = sum(1 for q in bank.questions if q.status == "approved")
+        head = "ok" if not errors else "FAILED"
+        print(f"{head}: {len(bank.standards)} standard(s), {len(bank.questions)} question(s) "
+              f"({approved} approved) in {bank.files_read} file(s); "
+              f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from .releases import make_release
+    from .validation import load_bank
+
+    bank = load_bank(Path(args.path))
+    result = make_release(bank, args.standard, args.semver)
+    rel = result.release
+    if args.format == "json":
+        print(json.dumps({"standard": rel.standard, "release": rel.semver, "created": result.created,
+                          "path": str(result.path), "questions": len(rel.items)}, indent=2))
+    elif result.created:
+        print(f"released {rel.standard} {rel.semver}: {len(rel.items)} approved question(s) frozen in {result.path}")
+        print("commit the manifest, then run `qbank import` to load it into the store")
+    else:
+        print(f"{rel.standard} {rel.semver} is already released with exactly this content; nothing to do")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from .catalogue import release_diff
+
+    d = release_diff(_engine(), args.standard, args.old, args.new)
+    if args.format == "json":
+        print(json.dumps(d.as_dict(), indent=2))
+        return EXIT_OK
+    print(f"{d.standard}: {d.old} -> {d.new}")
+    print(f"  added ({len(d.added)}): " + (", ".join(f"{i} v{v}" for i, v in d.added) or "none"))
+    print(f"  changed ({len(d.changed)}): " + (", ".join(f"{i} v{a} -> v{b}" for i, a, b in d.changed) or "none"))
+    print(f"  retired ({len(d.retired)}): " + (", ".join(f"{i} v{v}" for i, v in d.retired) or "none"))
+    print(f"  unchanged: {d.unchanged}")
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from .importer import import_bank
+    from .store import describe, table_counts
+    from .validation import load_bank
+
+    bank = load_bank(Path(args.path))
+    engine = _engine()
+    report = import_bank(engine, bank)
+    if args.format == "json":
+        print(json.dumps({**report.as_dict(), "store": describe(engine), "rows": table_counts(engine)}, indent=2))
+        return EXIT_OK
+    print(f"store: {describe(engine)}")
+    if report.new_releases:
+        print(f"imported {len(report.new_releases)} new release(s): {', '.join(report.new_releases)} "
+              f"({report.new_versions} new question version(s))")
+    else:
+        print("nothing new: every release is already in the store")
+    if report.known_releases:
+        print(f"already in the store: {', '.join(report.known_releases)}")
+    if report.unreleased:
+        print(f"not imported (no release yet; run `qbank release CODE 1.0.0`): {', '.join(report.unreleased)}")
+    return EXIT_OK
+
+
+def _wrap(text: str, width: int = 88, indent: str = "    ") -> str:
+    return "\n".join(textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent)
+                     for par in text.split("\n") if par.strip())
+
+
+def cmd_list(args) -> int:
+    from .catalogue import list_questions
+
+    rows = list_questions(_engine(), standard=args.standard, method=args.method, outcome=args.outcome,
+                          status=args.status, search=args.search, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return EXIT_OK
+    for r in rows:
+        first = " ".join(r.text.split())
+        first = first if len(first) <= 70 else first[:67] + "..."
+        score = f" ({r.score:g})" if r.score is not None else ""
+        print(f"{r.id:<14} v{r.version:<3} {r.status:<8} {','.join(r.outcomes):<22} {first}{score}")
+    print(f"{len(rows)} question(s)")
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from .catalogue import show_question
+
+    d = show_question(_engine(), args.id)
+    if args.format == "json":
+        print(json.dumps(d.as_dict(), indent=2))
+        return EXIT_OK
+    print(f"{d.id} ({d.standard}) — {d.status}")
+    for v in d.versions:
+        rels = ", ".join(v["releases"]) or "none"
+        print(f"\nversion {v['version']}  [releases: {rels}]  {v['minutes']} min  topic: {v['topic']}")
+        print(f"  methods: {', '.join(v['methods'])}")
+        print(f"  outcomes: {', '.join(v['outcomes'])}")
+        print(_wrap(v["text"], indent="  "))
+        for probe in v["probes"]:
+            print(_wrap("- " + probe, indent="    "))
+        if v["guidance"]:
+            print("  guidance:")
+            print(_wrap(v["guidance"], indent="    "))
+        for band, text in v["bands"].items():
+            print(f"  {band}:")
+            print(_wrap(text, indent="    "))
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from .catalogue import stats
+
+    result = stats(_engine(), args.standard)
+    if args.format == "json":
+        print(json.dumps([s.as_dict() for s in result], indent=2))
+        return EXIT_OK
+    if not result:
+        print("the store is empty: run `qbank import banks`")
+        return EXIT_OK
+    for st in result:
+        print(f"\n{st.code} {st.title} — release {st.release or 'none'}, {st.questions} approved question(s)")
+        labels = {m: f"M{i + 1}" for i, m in enumerate(st.methods)}
+        for m in st.methods:
+            print(f"  {labels[m]} = {m} (assesses {len(st.required[m])} outcomes)")
+        header = f"  {'outcome':<12}" + "".join(f"{labels[m]:>6}" for m in st.methods)
+        print(header)
+        for code, _group in st.outcomes:
+            cells = []
+            for m in st.methods:
+                n = st.counts.get((code, m), 0)
+                if code in st.required[m]:
+                    cells.append(f"{n}{'!' if n < st.threshold else ' '}".rjust(6))
+                else:
+                    cells.append(("·" if n == 0 else f"({n})").rjust(6))
+            print(f"  {code:<12}" + "".join(cells))
+        short = st.shortfalls()
+        print(f"  shortfalls (required outcome with fewer than {st.threshold} approved questions): "
+              + (", ".join(f"{m}/{o}={n}" for m, o, n in short) if short else "none"))
+    print("\n(n = approved questions for a required outcome; (n) = usable but not required; · = none)")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "validate": cmd_validate, "release": cmd_release, "diff": cmd_diff, "import": cmd_import,
+    "list": cmd_list, "show": cmd_show, "stats": cmd_stats,
+}
+
+
+def _print_problems(problems: list[Problem], limit: int = 50) -> None:
+    for p in problems[:limit]:
+        print(p.render(), file=sys.stderr)
+    if len(problems) > limit:
+        print(f"... and {len(problems) - limit} more (run `qbank validate`)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"qbank {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BankError as e:
+        _print_problems(e.problems)
+        print(f"qbank {args.command}: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print(f"qbank {args.command}: interrupted; nothing partial was stored", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # the last line of defence: a message, never a traceback
+        if os.environ.get("QBANK_DEBUG"):
+            raise
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+        if isinstance(e, OperationalError):
+            msg = f"cannot reach the store: {getattr(e, 'orig', e)}".strip()
+        elif isinstance(e, SQLAlchemyError):
+            msg = f"database error: {getattr(e, 'orig', e)}".strip()
+        else:
+            msg = f"unexpected error: {type(e).__name__}: {e} (set QBANK_DEBUG=1 for details)"
+        print(f"qbank {args.command}: {msg}", file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

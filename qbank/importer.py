@@ -1,0 +1,217 @@
+"""Importing released banks into the store: validated first, then one transaction, all or nothing.
+
+Only releases are imported (the store holds what assessors may be given, never drafts). Importing
+the same files again changes nothing; a new release adds only the question versions it brings.
+A release number already in the store with different content is refused: releases are
+append-only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .bankfiles import Release, semver_key
+from .models import (
+    MethodOutcomeRow,
+    MethodRow,
+    OutcomeRow,
+    QuestionRow,
+    QuestionVersionMethodRow,
+    QuestionVersionOutcomeRow,
+    QuestionVersionRow,
+    ReleaseItemRow,
+    ReleaseRow,
+    StandardRow,
+)
+from .problems import BankError
+from .validation import Bank
+
+
+@dataclass
+class ImportReport:
+    new_releases: list[str] = field(default_factory=list)  # "ST0556 1.0.0"
+    known_releases: list[str] = field(default_factory=list)
+    new_versions: int = 0
+    unreleased: list[str] = field(default_factory=list)  # standards with no release yet
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new_releases)
+
+    def as_dict(self) -> dict:
+        return {
+            "new_releases": self.new_releases,
+            "already_imported": self.known_releases,
+            "new_question_versions": self.new_versions,
+            "standards_without_release": self.unreleased,
+        }
+
+
+def import_bank(engine: Engine, bank: Bank) -> ImportReport:
+    if bank.errors:
+        raise BankError(f"validation found {len(bank.errors)} problem(s); nothing was imported", bank.errors)
+    report = ImportReport()
+    try:
+        with Session(engine) as s:
+            with s.begin():
+                for code in sorted(bank.standards):
+                    rels = bank.releases.get(code) or []
+                    if not rels:
+                        report.unreleased.append(code)
+                    for rel in rels:
+                        _import_release(s, rel, report)
+    except BankError:
+        raise
+    except SQLAlchemyError as e:
+        raise BankError(f"import failed and was rolled back, the store is unchanged: {getattr(e, 'orig', e)}") from None
+    return report
+
+
+def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
+    label = f"{rel.standard} {rel.semver}"
+    std = s.execute(select(StandardRow).where(StandardRow.code == rel.standard)).scalars().first()
+    if std is not None:
+        existing = s.execute(select(ReleaseRow).where(ReleaseRow.standard_id == std.id,
+                                                   ReleaseRow.semver == rel.semver)).scalars().first()
+        if existing is not None:
+            if existing.manifest_hash != rel.manifest_hash():
+                raise BankError(f"release {label} is already in the store with different content: releases are "
+                                f"append-only, so the manifest {rel.path} must not change; nothing was imported")
+            report.known_releases.append(label)
+            return
+        newest = s.execute(select(ReleaseRow).where(ReleaseRow.standard_id == std.id)
+                        .order_by(ReleaseRow.major.desc(), ReleaseRow.minor.desc(), ReleaseRow.patch.desc())
+                        ).scalars().first()
+        is_newest = newest is None or semver_key(rel.semver) > (newest.major, newest.minor, newest.patch)
+    else:
+        is_newest = True
+
+    std = _upsert_definition(s, std, rel.definition, update=is_newest)
+    outcome_ids = {r.code: r.id for r in s.execute(select(OutcomeRow).where(OutcomeRow.standard_id == std.id)).scalars()}
+    method_ids = {r.key: r.id for r in s.execute(select(MethodRow).where(MethodRow.standard_id == std.id)).scalars()}
+
+    # questions and versions
+    codes = [i.question.id for i in rel.items]
+    qrows = {r.code: r for r in s.execute(select(QuestionRow).where(QuestionRow.code.in_(codes))).scalars()} if codes else {}
+    for qid, row in qrows.items():
+        if row.standard_id != std.id:
+            raise BankError(f"{qid} in release {label} already belongs to another standard in the store")
+    missing = [{"code": c, "standard_id": std.id} for c in codes if c not in qrows]
+    if missing:
+        s.execute(insert(QuestionRow.__table__), missing)
+        qrows.update({r.code: r for r in s.execute(
+            select(QuestionRow).where(QuestionRow.code.in_([m["code"] for m in missing]))).scalars()})
+    qid_by_code = {c: r.id for c, r in qrows.items()}
+
+    have = {}
+    if qid_by_code:
+        for r in s.execute(select(QuestionVersionRow.id, QuestionVersionRow.question_id, QuestionVersionRow.version,
+                               QuestionVersionRow.content_hash)
+                        .where(QuestionVersionRow.question_id.in_(list(qid_by_code.values())))):
+            have[(r.question_id, r.version)] = (r.id, r.content_hash)
+
+    new_rows = []
+    for item in rel.items:
+        q = item.question
+        key = (qid_by_code[q.id], q.version)
+        if key in have:
+            if have[key][1] != item.hash:
+                raise BankError(f"{q.id} v{q.version} in release {label} differs from the version already in the "
+                                f"store: a released version never changes; nothing was imported")
+            continue
+        new_rows.append({
+            "question_id": key[0], "version": q.version, "content_hash": item.hash, "text": q.text,
+            "probes_json": json.dumps(list(q.probes), ensure_ascii=False), "guidance": q.guidance,
+            "bands_json": json.dumps(q.bands, ensure_ascii=False), "minutes": q.minutes, "topic": q.topic,
+            "opener": q.opener, "author": q.author,
+        })
+    if new_rows:
+        s.execute(insert(QuestionVersionRow.__table__), new_rows)
+        report.new_versions += len(new_rows)
+        for r in s.execute(select(QuestionVersionRow.id, QuestionVersionRow.question_id, QuestionVersionRow.version)
+                        .where(QuestionVersionRow.question_id.in_(list(qid_by_code.values())))):
+            have.setdefault((r.question_id, r.version), (r.id, None))
+        fresh = {(row["question_id"], row["version"]) for row in new_rows}
+        outcome_links, method_links = [], []
+        for item in rel.items:
+            q = item.question
+            key = (qid_by_code[q.id], q.version)
+            if key not in fresh:
+                continue
+            qv_id = have[key][0]
+            for o in q.outcomes:
+                if o not in outcome_ids:
+                    raise BankError(f"{q.id} v{q.version} in release {label} targets {o}, which its definition lacks")
+                outcome_links.append({"question_version_id": qv_id, "outcome_id": outcome_ids[o]})
+            for m in q.methods:
+                if m not in method_ids:
+                    raise BankError(f"{q.id} v{q.version} in release {label} uses method {m}, which its definition lacks")
+                method_links.append({"question_version_id": qv_id, "method_id": method_ids[m]})
+        if outcome_links:
+            s.execute(insert(QuestionVersionOutcomeRow.__table__), outcome_links)
+        if method_links:
+            s.execute(insert(QuestionVersionMethodRow.__table__), method_links)
+
+    major, minor, patch = semver_key(rel.semver)
+    rrow = ReleaseRow(standard_id=std.id, semver=rel.semver, major=major, minor=minor, patch=patch,
+                      created=rel.created, manifest_hash=rel.manifest_hash(),
+                      definition_json=json.dumps(rel.definition, ensure_ascii=False, sort_keys=True))
+    s.add(rrow)
+    s.flush()
+    items = [{"release_id": rrow.id, "question_version_id": have[(qid_by_code[i.question.id], i.question.version)][0]}
+             for i in rel.items]
+    if items:
+        s.execute(insert(ReleaseItemRow.__table__), items)
+    report.new_releases.append(label)
+
+
+def _upsert_definition(s: Session, std: StandardRow | None, d: dict, *, update: bool) -> StandardRow:
+    checks = d.get("checks", {})
+    if std is None:
+        std = StandardRow(code=d["code"], title=d["title"], level=d["level"], version=d["version"],
+                          source=d.get("source", ""))
+        s.add(std)
+        update = True
+    if update:
+        std.title, std.level, std.version, std.source = d["title"], d["level"], d["version"], d.get("source", "")
+        std.min_per_outcome = checks.get("min_questions_per_outcome", 3)
+        std.near_duplicate_threshold = checks.get("near_duplicate_threshold", 90)
+        std.grading_json = json.dumps(d.get("grading", {}), ensure_ascii=False, sort_keys=True)
+    s.flush()
+
+    outcomes = {r.code: r for r in s.execute(select(OutcomeRow).where(OutcomeRow.standard_id == std.id)).scalars()}
+    for pos, o in enumerate(d["outcomes"]):
+        row = outcomes.get(o["code"])
+        if row is None:
+            row = OutcomeRow(standard_id=std.id, code=o["code"], title=o["title"], group=o["group"], position=pos)
+            s.add(row)
+            outcomes[o["code"]] = row
+        elif update:
+            row.title, row.group, row.position = o["title"], o["group"], pos
+    methods = {r.key: r for r in s.execute(select(MethodRow).where(MethodRow.standard_id == std.id)).scalars()}
+    touched = []
+    for pos, m in enumerate(d["methods"]):
+        row = methods.get(m["id"])
+        if row is None:
+            row = MethodRow(standard_id=std.id, key=m["id"], name=m["name"], kind=m["kind"], minutes=m["minutes"],
+                            min_questions=m["min_questions"], position=pos)
+            s.add(row)
+            methods[m["id"]] = row
+            touched.append((row, m))
+        elif update:
+            row.name, row.kind, row.minutes, row.min_questions, row.position = (
+                m["name"], m["kind"], m["minutes"], m["min_questions"], pos)
+            touched.append((row, m))
+    s.flush()
+    for row, m in touched:
+        s.execute(delete(MethodOutcomeRow.__table__).where(MethodOutcomeRow.method_id == row.id))
+        links = [{"method_id": row.id, "outcome_id": outcomes[c].id} for c in m["assesses"]]
+        if links:
+            s.execute(insert(MethodOutcomeRow.__table__), links)
+    return std

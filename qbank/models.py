@@ -1,0 +1,135 @@
+"""The store's tables (SQLModel). Every record that refers to a question pins an exact version.
+
+Standards, their outcomes and methods reflect the latest imported release; each release keeps
+the full definition it was made with (`definition_json`), so nothing is lost when a later
+release changes a method. Question versions are immutable rows, identified by
+(question, version) and checked by content hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StandardRow(SQLModel, table=True):
+    __tablename__ = "standard"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    title: str
+    level: int
+    version: str
+    source: str = ""
+    min_per_outcome: int = 3
+    near_duplicate_threshold: int = 90
+    grading_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class OutcomeRow(SQLModel, table=True):
+    __tablename__ = "outcome"
+    __table_args__ = (UniqueConstraint("standard_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    code: str = Field(max_length=64)
+    title: str
+    group: str = Field(max_length=16)
+    position: int = 0
+
+
+class MethodRow(SQLModel, table=True):
+    __tablename__ = "method"
+    __table_args__ = (UniqueConstraint("standard_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    key: str = Field(max_length=64)
+    name: str
+    kind: str
+    minutes: int
+    min_questions: int
+    position: int = 0
+
+
+class MethodOutcomeRow(SQLModel, table=True):
+    """Outcomes a method must assess."""
+
+    __tablename__ = "method_outcome"
+    method_id: int = Field(foreign_key="method.id", primary_key=True)
+    outcome_id: int = Field(foreign_key="outcome.id", primary_key=True)
+
+
+class QuestionRow(SQLModel, table=True):
+    __tablename__ = "question"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+
+
+class QuestionVersionRow(SQLModel, table=True):
+    __tablename__ = "question_version"
+    __table_args__ = (UniqueConstraint("question_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="question.id", index=True)
+    version: int
+    content_hash: str = Field(max_length=80)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    probes_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    guidance: str = Field(default="", sa_column=Column(Text, nullable=False))
+    bands_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    minutes: int
+    topic: str = ""
+    opener: bool = False
+    author: str = ""
+
+
+class QuestionVersionOutcomeRow(SQLModel, table=True):
+    __tablename__ = "question_version_outcome"
+    question_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
+    outcome_id: int = Field(foreign_key="outcome.id", primary_key=True, index=True)
+
+
+class QuestionVersionMethodRow(SQLModel, table=True):
+    __tablename__ = "question_version_method"
+    question_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
+    method_id: int = Field(foreign_key="method.id", primary_key=True, index=True)
+
+
+class ReleaseRow(SQLModel, table=True):
+    __tablename__ = "release"
+    __table_args__ = (UniqueConstraint("standard_id", "semver"),)
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    semver: str = Field(max_length=32)
+    major: int
+    minor: int
+    patch: int
+    created: str
+    manifest_hash: str = Field(max_length=80)
+    definition_json: str = Field(sa_column=Column(Text, nullable=False))
+    imported_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReleaseItemRow(SQLModel, table=True):
+    __tablename__ = "release_item"
+    release_id: int = Field(foreign_key="release.id", primary_key=True)
+    question_version_id: int = Field(foreign_key="question_version.id", primary_key=True, index=True)
+
+
+class ApprenticeRow(SQLModel, table=True):
+    """A pseudonymous apprentice: the EPAO's reference only, never a name."""
+
+    __tablename__ = "apprentice"
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+ALL_TABLES = [
+    StandardRow, OutcomeRow, MethodRow, MethodOutcomeRow, QuestionRow, QuestionVersionRow,
+    QuestionVersionOutcomeRow, QuestionVersionMethodRow, ReleaseRow, ReleaseItemRow, ApprenticeRow,
+]

@@ -1,0 +1,263 @@
+"""Loading a bank tree and checking it whole: references, ids, versions, releases, health.
+
+`load_bank(path)` reads every standard, question file and release manifest below `path` and
+returns a `Bank` with every problem found; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bankfiles import (
+    Question,
+    Release,
+    Standard,
+    read_question_file,
+    read_release,
+    read_standard,
+    suggest,
+)
+from .problems import Problem, display_path
+from .similarity import near_duplicates
+
+
+@dataclass
+class Bank:
+    root: Path
+    standards: dict[str, Standard] = field(default_factory=dict)
+    questions: list[Question] = field(default_factory=list)
+    releases: dict[str, list[Release]] = field(default_factory=dict)  # standard code -> sorted releases
+    problems: list[Problem] = field(default_factory=list)
+    files_read: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    def questions_of(self, code: str) -> list[Question]:
+        return [q for q in self.questions if q.standard == code]
+
+    def latest_release(self, code: str) -> Release | None:
+        rs = self.releases.get(code) or []
+        return rs[-1] if rs else None
+
+
+def find_standard_folders(path: Path) -> list[Path]:
+    """Standard folders at or below `path`; or, for a path inside one, that folder."""
+    if path.is_dir():
+        found = sorted({p.parent for p in path.rglob("standard.toml") if ".venv" not in p.parts})
+        if found:
+            return found
+    for parent in [path, *path.parents]:
+        if parent.is_dir() and (parent / "standard.toml").is_file():
+            return [parent]
+    return []
+
+
+def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
+              near_duplicate_threshold: int | None = None, health: bool = True) -> Bank:
+    path = Path(path)
+    bank = Bank(root=path)
+    problems = bank.problems
+    if not path.exists():
+        problems.append(Problem(file=display_path(path), message="no such file or folder",
+                                fix="give the path of a bank folder, e.g. banks/"))
+        return bank
+    folders = find_standard_folders(path)
+    if not folders:
+        problems.append(Problem(file=display_path(path), message="no standard.toml found here or above",
+                                fix="each bank folder needs a standard.toml (see banks/README.md)"))
+        return bank
+
+    folder_of: dict[str, Path] = {}
+    for folder in folders:
+        std = read_standard(folder / "standard.toml", problems)
+        bank.files_read += 1
+        if std is None:
+            continue
+        if std.code in bank.standards:
+            problems.append(Problem(file=std.path, line=1, field="code",
+                                    message=f"standard code {std.code} is also used by {bank.standards[std.code].path}",
+                                    fix="each standard has one folder and one code"))
+            continue
+        if min_per_outcome is not None:
+            std.min_per_outcome = min_per_outcome
+        if near_duplicate_threshold is not None:
+            std.near_duplicate_threshold = near_duplicate_threshold
+        bank.standards[std.code] = std
+        folder_of[std.code] = folder
+
+        for qf in sorted(folder.glob("questions/**/*.toml")):
+            named, qs = read_question_file(qf, problems)
+            bank.files_read += 1
+            shown = display_path(qf)
+            if named is not None and named != std.code:
+                problems.append(Problem(file=shown, line=1, field="standard",
+                                        message=f"file says standard = {named!r} but lies in the folder of {std.code}",
+                                        fix=f'set `standard = "{std.code}"` or move the file to the right bank folder'))
+                continue
+            bank.questions.extend(qs)
+        rels = []
+        for rf in sorted(folder.glob("releases/*.json")):
+            rel = read_release(rf, problems)
+            bank.files_read += 1
+            if rel is None:
+                continue
+            if rel.standard != std.code:
+                problems.append(Problem(file=rel.path, message=f"release of {rel.standard} lies in the folder of {std.code}",
+                                        fix="move it back to its own standard's releases/ folder", check="release"))
+                continue
+            rels.append(rel)
+        bank.releases[std.code] = sorted(rels, key=lambda r: r.key)
+        for stray in sorted(folder.glob("*.toml")):
+            if stray.name != "standard.toml":
+                problems.append(Problem(file=display_path(stray), kind="warning",
+                                        message="TOML file outside questions/ and releases/ is ignored",
+                                        fix="move question files into questions/"))
+
+    check_references(bank)
+    check_ids_and_versions(bank)
+    if health:
+        broken = _standards_with_errors(bank, folder_of)
+        for code in sorted(broken):
+            std = bank.standards[code]
+            bank.problems.append(Problem(
+                file=std.path, kind="warning", check="sufficiency",
+                message=f"{code}: sufficiency and near-duplicate checks skipped until the errors above are fixed",
+                fix="fix the errors in this standard's files, then validate again"))
+        check_sufficiency(bank, skip=broken)
+        check_near_duplicates(bank, skip=broken)
+    return bank
+
+
+def _standards_with_errors(bank: Bank, folder_of: dict[str, Path]) -> set[str]:
+    """Standards whose files have errors: their health checks would only repeat those errors."""
+    out = set()
+    for code, folder in folder_of.items():
+        prefix = display_path(folder)
+        if any(p.is_error and p.file.startswith(prefix) for p in bank.problems):
+            out.add(code)
+    return out
+
+
+def check_references(bank: Bank) -> None:
+    for q in bank.questions:
+        std = bank.standards.get(q.standard)
+        if std is None:
+            continue
+        for m in q.methods:
+            if m not in std.methods:
+                guess = suggest(m, std.methods)
+                bank.problems.append(Problem(
+                    file=q.path, line=q.field_line("methods"), question=q.id, field="methods", check="reference",
+                    message=f"unknown method '{m}' for {std.code}",
+                    fix=f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(std.methods)}"))
+        for o in q.outcomes:
+            if o not in std.outcomes:
+                guess = suggest(o, std.outcomes)
+                bank.problems.append(Problem(
+                    file=q.path, line=q.field_line("outcomes"), question=q.id, field="outcomes", check="reference",
+                    message=f"unknown outcome code '{o}' for {std.code}",
+                    fix=f"did you mean '{guess}'?" if guess else f"add {o} to {std.path} [outcomes] or remove it"))
+
+
+def check_ids_and_versions(bank: Bank) -> None:
+    seen: dict[str, Question] = {}
+    for q in bank.questions:
+        if q.id in seen:
+            first = seen[q.id]
+            bank.problems.append(Problem(
+                file=q.path, line=q.field_line("id"), question=q.id, field="id",
+                message=f"duplicate id {q.id}: also at {first.path}:{first.line}",
+                fix="ids are unique across all banks: give the new question a new id (versions share an id)"))
+        else:
+            seen[q.id] = q
+
+    # released history: (id, version) -> (hash, release); max released version per id
+    released: dict[tuple[str, int], tuple[str, Release]] = {}
+    max_released: dict[str, tuple[int, Release]] = {}
+    owner: dict[str, str] = {}
+    for code, rels in bank.releases.items():
+        for rel in rels:
+            for item in rel.items:
+                qid, v = item.question.id, item.question.version
+                if owner.setdefault(qid, code) != code:
+                    bank.problems.append(Problem(file=rel.path, question=qid, check="release",
+                                                 message=f"{qid} is released under both {owner[qid]} and {code}",
+                                                 fix="a question id belongs to one standard"))
+                prev = released.get((qid, v))
+                if prev and prev[0] != item.hash:
+                    bank.problems.append(Problem(
+                        file=rel.path, line=item.question.line, question=qid, check="release",
+                        message=f"{qid} v{v} has different content in releases {prev[1].semver} and {rel.semver}",
+                        fix="restore the release files from git; released versions never change"))
+                released.setdefault((qid, v), (item.hash, rel))
+                if qid not in max_released or v > max_released[qid][0]:
+                    max_released[qid] = (v, rel)
+
+    for q in bank.questions:
+        hit = released.get((q.id, q.version))
+        top = max_released.get(q.id)
+        if top and q.version < top[0]:
+            bank.problems.append(Problem(
+                file=q.path, line=q.field_line("version"), question=q.id, field="version", check="version",
+                message=f"{q.id} is at version {q.version} but release {top[1].semver} already has version {top[0]}",
+                fix=f"versions only go up: restore v{top[0]} or set version = {top[0] + 1}"))
+        elif hit and hit[0] != q.content_hash:
+            bump = max(q.version, top[0] if top else 0) + 1
+            bank.problems.append(Problem(
+                file=q.path, line=q.field_line("version"), question=q.id, field="version", check="version",
+                message=f"{q.id} v{q.version} changed since release {hit[1].semver}",
+                fix=f"bump its version to {bump} (or undo the change)"))
+        if q.id in owner and owner[q.id] != q.standard:
+            bank.problems.append(Problem(
+                file=q.path, line=q.field_line("id"), question=q.id, field="id", check="release",
+                message=f"{q.id} was released under {owner[q.id]}, not {q.standard}",
+                fix="give this question a new id"))
+
+    present = {q.id for q in bank.questions}
+    for qid, (v, rel) in sorted(max_released.items()):
+        if qid not in present and rel.standard in bank.standards:
+            bank.problems.append(Problem(
+                file=bank.standards[rel.standard].path, question=qid, check="release",
+                message=f"{qid} v{v} (release {rel.semver}) is missing from the question files",
+                fix='never delete a released question: put it back with status = "retired"'))
+
+
+def check_sufficiency(bank: Bank, skip: set[str] = frozenset()) -> None:
+    for std in bank.standards.values():
+        if std.code in skip:
+            continue
+        approved = [q for q in bank.questions_of(std.code) if q.status == "approved"]
+        for m in std.methods.values():
+            counts: dict[str, int] = defaultdict(int)
+            for q in approved:
+                if m.id in q.methods:
+                    for o in q.outcomes:
+                        counts[o] += 1
+            for o in m.assesses:
+                n = counts[o]
+                if n < std.min_per_outcome:
+                    more = std.min_per_outcome - n
+                    bank.problems.append(Problem(
+                        file=std.path, line=std.lines.get(f"method:{m.id}"), field="assesses", check="sufficiency",
+                        message=f"{std.code} {m.id}: {o} has {n} approved question{'s' if n != 1 else ''} "
+                                f"(needs {std.min_per_outcome})",
+                        fix=f"write {more} more approved question{'s' if more != 1 else ''} for {o} usable in {m.id}"))
+
+
+def check_near_duplicates(bank: Bank, skip: set[str] = frozenset()) -> None:
+    for std in bank.standards.values():
+        if std.code in skip:
+            continue
+        approved = {q.id: q for q in bank.questions_of(std.code) if q.status == "approved"}
+        texts = {qid: q.text for qid, q in approved.items()}
+        for d in near_duplicates(texts, std.near_duplicate_threshold):
+            qa, qb = approved[d.a], approved[d.b]
+            bank.problems.append(Problem(
+                file=qa.path, line=qa.field_line("text"), question=qa.id, field="text", check="near-duplicate",
+                message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) are near-duplicates: similarity {d.score:g} "
+                        f"(threshold {std.near_duplicate_threshold})",
+                fix=f"reword one of them, or retire {qb.id}"))

@@ -1,0 +1,79 @@
+"""The CLI as a person runs it: real processes, exit codes, messages, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def run(*args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    env.pop("QBANK_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "qbank", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or REPO, timeout=120)
+
+
+@pytest.fixture
+def store_env(tmp_path):
+    return {"QBANK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def test_full_writer_flow(bank_dir, store_env):
+    r = run("validate", str(bank_dir))
+    assert r.returncode == 0 and "ok: 1 standard(s), 8 question(s)" in r.stdout
+    r = run("release", "TST01", "1.0.0", "--path", str(bank_dir))
+    assert r.returncode == 0 and "released TST01 1.0.0: 8 approved" in r.stdout
+    r = run("import", str(bank_dir), env_extra=store_env)
+    assert r.returncode == 0 and "imported 1 new release(s): TST01 1.0.0 (8 new question version(s))" in r.stdout
+    r = run("import", str(bank_dir), env_extra=store_env)
+    assert r.returncode == 0 and "nothing new" in r.stdout
+    r = run("stats", env_extra=store_env)
+    assert r.returncode == 0 and "TST01 Test Standard — release 1.0.0, 8 approved question(s)" in r.stdout
+    r = run("show", "TST-002", env_extra=store_env)
+    assert r.returncode == 0 and "budget pressures" in r.stdout
+    r = run("show", "TST-02", env_extra=store_env)
+    assert r.returncode == 1 and "no question TST-02 in the store" in r.stderr and "Traceback" not in r.stderr
+    r = run("diff", "TST01", "1.0.0", "9.9.9", env_extra=store_env)
+    assert r.returncode == 1 and "has no release 9.9.9" in r.stderr
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["validate", "--format", "xml"], 2, "invalid choice: 'xml'"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    (["list", "--limit", "many"], 2, "invalid int value"),
+    (["release", "TST01", "one"], 1, "not a semantic version"),
+])
+def test_bad_invocations(args, code, needle, bank_dir):
+    if args[0] == "release":
+        args = [*args, "--path", str(bank_dir)]
+    r = run(*args)
+    assert r.returncode == code
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_unreachable_database_is_a_message(bank_dir):
+    r = run("stats", env_extra={"QBANK_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    assert r.returncode == 1 and "cannot" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_database_url_is_a_message():
+    r = run("stats", env_extra={"QBANK_DATABASE_URL": "not a url"})
+    assert r.returncode == 1 and "QBANK_DATABASE_URL is not a database URL" in r.stderr
+
+
+def test_garbage_files_never_traceback(tmp_path):
+    folder = tmp_path / "X" / "questions"
+    folder.mkdir(parents=True)
+    (tmp_path / "X" / "standard.toml").write_text("code = 5\n[[method]]\nid = 3\n[outcomes]\nK1 = 7\n")
+    (folder / "a.toml").write_bytes(b"\x00\x01[[[")
+    (folder / "b.toml").write_text("[[question]]\nid = []\nversion = 'x'\nbands = 3\n")
+    r = run("validate", str(tmp_path))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "standard.toml:1: standard: 'code' must be a string" in r.stdout
