@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
@@ -141,8 +142,8 @@ class Question:
             "opener": self.opener,
         }
 
-    @property
-    def content_hash(self) -> str:
+    @cached_property
+    def content_hash(self) -> str:  # content never changes after reading, so hash it once
         return content_hash(self.content())
 
     def field_line(self, name: str) -> int | None:

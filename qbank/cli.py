@@ -155,7 +155,9 @@ def cmd_import(args) -> int:
     from .store import describe, table_counts
     from .validation import load_bank
 
-    bank = load_bank(Path(args.path))
+    # Import loads releases: it checks everything about them (format, references, versions, each
+    # question against its hash). The bank-health checks on working files gate `qbank release`.
+    bank = load_bank(Path(args.path), health=False)
     engine = _engine()
     report = import_bank(engine, bank)
     if args.format == "json":
