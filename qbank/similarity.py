@@ -5,15 +5,16 @@ normalisation: lower case, punctuation dropped, words sorted (so reordering a se
 hide a duplicate; this is rapidfuzz's token_sort_ratio).
 
 Comparing every pair is quadratic (50 M pairs for 10,000 questions). `near_duplicates` instead
-runs a set-similarity join: each text becomes the set of its words cut to their first five
-letters ("organisation" and "organization" both become "organ"). Two texts whose word sets have
-a Jaccard similarity of at least a floor must share two of the rarest words of each (prefix
-filtering: Bayardo et al. 2007; Xiao et al. 2008), so only pairs that do, and whose lengths allow
-the score, are scored, in one C++ call per text. The floor (`jaccard_floor`, 0.5 at the default
-threshold of 90) is a filter, not a proof: a score of 90 can in theory touch every word.
-Near-duplicates as writers make them (copy-edits, a reworded phrase, reordered clauses) stay far
-above it; the tests check the scan against `naive_near_duplicates`, the pairwise loop, on such
-texts, and the benchmark on a 1,000-question subset with planted copies.
+runs a set-similarity join. Each text becomes a set of keys, two per word: its first and its last
+three letters, so a typo changes at most one key of a word ("prioritise" and "prioritize" keep
+"pri"). Two texts whose key sets have a Jaccard similarity of at least a floor must share three
+of the rarest keys of each (prefix filtering: Bayardo et al. 2007; Xiao et al. 2008), so only
+pairs that do are scored, in one C++ call per text (rapidfuzz drops pairs whose lengths rule the
+score out before comparing them). The floor (`jaccard_floor`, 0.6 at the default threshold of
+90) is a filter, not a proof: a score of 90 can in theory touch every word. Near-duplicates as
+writers make them (typos, a reworded word, reordered clauses) stay well above it; the tests
+check the scan against `naive_near_duplicates`, the pairwise loop, on such texts, and the
+benchmark does on a 1,000-question subset with planted copies.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ from rapidfuzz import fuzz, process
 
 
 def jaccard_floor(threshold: float) -> float:
-    """The word-set similarity below which no pair is scored: 0.5 at the default threshold of 90.
+    """The key-set similarity below which no pair is scored: 0.6 at the default threshold of 90.
 
     A score of t allows about (100 - t) % of the characters to differ, and one differing
-    character can change a cut word or split one in two, so the floor falls five times as fast
-    as the threshold; it never rises above 0.6, so a single edit in a short question is still seen.
+    character changes at most one key of a word (two if it splits the word), so the floor falls
+    four times as fast as the threshold; it never rises above 0.6, so that a few typos in a short
+    question are still seen.
     """
     return min(0.6, max(0.2, 1 - 4 * (1 - threshold / 100)))
+
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -97,9 +101,9 @@ def near_duplicates(texts: dict[str, str], threshold: float) -> list[NearDuplica
     for i, ts in enumerate(tokens):
         ordered = sorted(ts, key=rank.__getitem__)
         # two sets with Jaccard >= floor overlap in at least o = ceil(floor * n) words; their
-        # rarest n - o + k words then share at least k of them (k = 2 where o allows)
+        # rarest n - o + k words then share at least k of them (k = 3 where o allows)
         o = math.ceil(floor * len(ordered))
-        k = ks[i] = 2 if o >= 2 else 1
+        k = ks[i] = min(o, 3) if o >= 1 else 1
         prefix = ordered[: max(0, len(ordered) - o + k)]
         counts = Counter(chain.from_iterable(index[w] for w in prefix))
         cand = [j for j, c in counts.items() if c >= k or c >= ks[j]]
