@@ -261,6 +261,10 @@ class Fields:
         self.question = question
         self.known: set[str] = set()
 
+    @property
+    def w(self) -> str:
+        return f"{self.where}: " if self.where else ""
+
     def line(self, name: str) -> int | None:
         return self.lines.get(name, self.base_line)
 
@@ -282,7 +286,7 @@ class Fields:
         self.known.add(name)
         if name not in self.t:
             if required:
-                self.add(None, f"{self.where}: missing required field '{name}'", f"add `{name} = {example}`")
+                self.add(None, f"{self.w}missing required field '{name}'", f"add `{name} = {example}`")
             return None
         return self.t[name]
 
@@ -292,19 +296,19 @@ class Fields:
         if v is None:
             return None
         if not isinstance(v, str):
-            self.add(name, f"{self.where}: '{name}' must be a string, not {_toml_type(v)}", f"write `{name} = {example}`")
+            self.add(name, f"{self.w}'{name}' must be a string, not {_toml_type(v)}", f"write `{name} = {example}`")
             return None
         v = normalise_text(v)
         if not v and not allow_empty:
-            self.add(name, f"{self.where}: '{name}' is empty", f"write the {name.replace('_', ' ')}, or remove the field")
+            self.add(name, f"{self.w}'{name}' is empty", f"write the {name.replace('_', ' ')}, or remove the field")
             return None
         if pattern and v and not pattern.match(v):
-            self.add(name, f"{self.where}: '{name}' = {v!r} is not valid: {pattern_help}", f"use {pattern_help}")
+            self.add(name, f"{self.w}'{name}' = {v!r} is not valid: {pattern_help}", f"use {pattern_help}")
             return None
         if choices and v not in choices:
             guess = _suggest(v, choices)
             hint = f"did you mean '{guess}'? " if guess else ""
-            self.add(name, f"{self.where}: '{name}' = {v!r} is not one of {', '.join(choices)}",
+            self.add(name, f"{self.w}'{name}' = {v!r} is not one of {', '.join(choices)}",
                      f"{hint}use one of: {', '.join(choices)}")
             return None
         return v
@@ -314,11 +318,12 @@ class Fields:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, int):
-            self.add(name, f"{self.where}: '{name}' must be a whole number, not {_toml_type(v)} {v!r}",
-                     f"write `{name} = {example}` (no quotes)")
+            shown = v.strip() if isinstance(v, str) and v.strip().lstrip("-").isdigit() else example
+            self.add(name, f"{self.w}'{name}' must be a whole number, not {_toml_type(v)} {v!r}",
+                     f"write `{name} = {shown}` (no quotes)")
             return None
         if minimum is not None and v < minimum:
-            self.add(name, f"{self.where}: '{name}' = {v} must be at least {minimum}", f"set `{name}` to {minimum} or more")
+            self.add(name, f"{self.w}'{name}' = {v} must be at least {minimum}", f"set `{name}` to {minimum} or more")
             return None
         return v
 
@@ -327,7 +332,7 @@ class Fields:
         if v is None:
             return default
         if not isinstance(v, bool):
-            self.add(name, f"{self.where}: '{name}' must be true or false, not {_toml_type(v)} {v!r}",
+            self.add(name, f"{self.w}'{name}' must be true or false, not {_toml_type(v)} {v!r}",
                      f"write `{name} = true` or `{name} = false` (no quotes)")
             return default
         return v
@@ -338,25 +343,25 @@ class Fields:
         if v is None:
             return None
         if isinstance(v, str):
-            self.add(name, f"{self.where}: '{name}' must be a list, not a single string", f"write `{name} = [{json.dumps(v)}]`")
+            self.add(name, f"{self.w}'{name}' must be a list, not a single string", f"write `{name} = [{json.dumps(v)}]`")
             return None
         if not isinstance(v, list):
-            self.add(name, f"{self.where}: '{name}' must be a list of strings, not {_toml_type(v)}", f"write `{name} = {example}`")
+            self.add(name, f"{self.w}'{name}' must be a list of strings, not {_toml_type(v)}", f"write `{name} = {example}`")
             return None
         bad = [x for x in v if not isinstance(x, str)]
         if bad:
-            self.add(name, f"{self.where}: '{name}' must hold only strings; found {bad[0]!r}", f"quote every item of `{name}`")
+            self.add(name, f"{self.w}'{name}' must hold only strings; found {bad[0]!r}", f"quote every item of `{name}`")
             return None
         items = [normalise_text(x) for x in v]
         if any(not x for x in items):
-            self.add(name, f"{self.where}: '{name}' has an empty item", f"remove the empty item from `{name}`")
+            self.add(name, f"{self.w}'{name}' has an empty item", f"remove the empty item from `{name}`")
             items = [x for x in items if x]
         if not items and not allow_empty:
-            self.add(name, f"{self.where}: '{name}' is empty", f"list at least one item in `{name}`")
+            self.add(name, f"{self.w}'{name}' is empty", f"list at least one item in `{name}`")
             return None
         dupes = sorted({x for x in items if items.count(x) > 1})
         if dupes:
-            self.add(name, f"{self.where}: '{name}' lists {dupes[0]!r} twice", f"remove the repeated {dupes[0]!r}")
+            self.add(name, f"{self.w}'{name}' lists {dupes[0]!r} twice", f"remove the repeated {dupes[0]!r}")
             items = list(dict.fromkeys(items))
         return items
 
@@ -365,7 +370,7 @@ class Fields:
         if v is None:
             return None
         if not isinstance(v, dict):
-            self.add(name, f"{self.where}: '{name}' must be a table, not {_toml_type(v)}", f"write it as `[{name}]` with keys below")
+            self.add(name, f"{self.w}'{name}' must be a table, not {_toml_type(v)}", f"write it as `[{name}]` with keys below")
             return None
         return v
 
@@ -375,7 +380,7 @@ class Fields:
             if k not in known:
                 guess = _suggest(k, tuple(sorted(known)))
                 fix = f"did you mean '{guess}'?" if guess else f"remove it; known fields: {', '.join(sorted(known))}"
-                self.add(k, f"{self.where}: unknown field '{k}'", fix)
+                self.add(k, f"{self.w}unknown field '{k}'", fix)
 
 
 def _toml_type(v) -> str:
@@ -570,8 +575,11 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
 QUESTION_FILE_FIELDS = ("standard", "topic", "author", "question")
 
 
-def read_question_file(path: Path, problems: list[Problem]) -> tuple[str | None, list[Question]]:
-    """Returns (standard code named in the file, questions read)."""
+def read_question_file(path: Path, problems: list[Problem], unreadable: set[str] | None = None
+                       ) -> tuple[str | None, list[Question]]:
+    """Returns (standard code named in the file, questions read); ids of questions that had
+    errors are added to `unreadable`."""
+    unreadable = set() if unreadable is None else unreadable
     data, text = read_toml(path, problems)
     if data is None:
         return None, []
@@ -596,8 +604,9 @@ def read_question_file(path: Path, problems: list[Problem]) -> tuple[str | None,
         qline, qkeys = blocks[i] if i < len(blocks) else (None, {})
         qid_raw = q.get("id")
         label = qid_raw if isinstance(qid_raw, str) and qid_raw.strip() else f"question #{i + 1}"
-        qf = Fields(q, file=shown, where=label, lines=qkeys, base_line=qline, problems=problems,
-                    question=label if isinstance(qid_raw, str) else None)
+        named = isinstance(qid_raw, str) and bool(qid_raw.strip())
+        qf = Fields(q, file=shown, where="" if named else label, lines=qkeys, base_line=qline, problems=problems,
+                    question=label if named else None)
         n_before = len(problems)
         qid = qf.string("id", pattern=ID_RE, pattern_help="letters, digits, '.', '_' or '-', e.g. IL-PD-014",
                         example='"IL-PD-014"')
@@ -618,7 +627,7 @@ def read_question_file(path: Path, problems: list[Problem]) -> tuple[str | None,
         if bands_t:
             bline = next((bl for bl in band_blocks if qline and bl[0] > qline and
                           (i + 1 >= len(blocks) or bl[0] < blocks[i + 1][0])), (qkeys.get("bands", qline), {}))
-            bf = Fields(bands_t, file=shown, where=f"{label} bands", lines=bline[1], base_line=bline[0],
+            bf = Fields(bands_t, file=shown, where="bands", lines=bline[1], base_line=bline[0],
                         problems=problems, question=qf.question)
             for b in BANDS:
                 val = bf.string(b, required=False)
@@ -626,6 +635,8 @@ def read_question_file(path: Path, problems: list[Problem]) -> tuple[str | None,
                     bands[b] = val
             bf.unknown()
         if len(problems) > n_before and any(p.is_error for p in problems[n_before:]):
+            if named:
+                unreadable.add(qid_raw.strip())
             continue
         out.append(Question(id=qid, version=version, status=status, standard=std or "", methods=tuple(methods),
                             outcomes=tuple(outcomes), minutes=minutes, text=text_, probes=tuple(probes),

@@ -31,6 +31,7 @@ class Bank:
     releases: dict[str, list[Release]] = field(default_factory=dict)  # standard code -> sorted releases
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
+    unreadable: set[str] = field(default_factory=set)  # ids of questions whose blocks had errors
 
     @property
     def errors(self) -> list[Problem]:
@@ -90,7 +91,7 @@ def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
         folder_of[std.code] = folder
 
         for qf in sorted(folder.glob("questions/**/*.toml")):
-            named, qs = read_question_file(qf, problems)
+            named, qs = read_question_file(qf, problems, bank.unreadable)
             bank.files_read += 1
             shown = display_path(qf)
             if named is not None and named != std.code:
@@ -219,7 +220,7 @@ def check_ids_and_versions(bank: Bank) -> None:
 
     present = {q.id for q in bank.questions}
     for qid, (v, rel) in sorted(max_released.items()):
-        if qid not in present and rel.standard in bank.standards:
+        if qid not in present and qid not in bank.unreadable and rel.standard in bank.standards:
             bank.problems.append(Problem(
                 file=bank.standards[rel.standard].path, question=qid, check="release",
                 message=f"{qid} v{v} (release {rel.semver}) is missing from the question files",

@@ -142,3 +142,12 @@ def test_manifest_round_trips_exact_content(bank_dir):
     bank = load_bank(bank_dir)
     working = {q.id: q.content_hash for q in bank.questions}
     assert {i.question.id: i.question.content_hash for i in bank.latest_release("TST01").items} == working
+
+
+def test_broken_released_question_is_reported_once_not_as_missing(bank_dir):
+    release(bank_dir, "1.0.0")
+    qfile(bank_dir).write_text(qfile(bank_dir).read_text().replace("minutes = 6", 'minutes = "6"', 1))
+    errs = load_bank(bank_dir).errors
+    assert [(p.question, p.message) for p in errs] == [
+        ("TST-001", "'minutes' must be a whole number, not a string '6'")]
+    assert errs[0].fix == "write `minutes = 6` (no quotes)"
