@@ -73,6 +73,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     _add_format(p)
 
+    p = sub.add_parser("draw", help="draw a question set for an apprentice, store it and print it")
+    p.add_argument("--standard", help="standard code, e.g. ST0556")
+    p.add_argument("--method", help="method id, e.g. professional-discussion")
+    p.add_argument("--apprentice", help="the apprentice's pseudonymous reference")
+    p.add_argument("--attempt", choices=("first", "resit", "retake"), default="first")
+    p.add_argument("--cohort", default="", help="cohort or employer, for overlap control")
+    p.add_argument("--extra-time", type=int, default=0, metavar="PERCENT", help="reasonable-adjustment extra time")
+    p.add_argument("--release", help="pin a release (default: the current one)")
+    p.add_argument("--exposure-cap", type=float, default=0.30, metavar="SHARE")
+    p.add_argument("--replay", type=int, metavar="DRAW_ID", help="reproduce a stored draw for an auditor")
+    p.add_argument("--show", type=int, metavar="DRAW_ID", help="print a stored draw")
+    _add_format(p)
+
+    p = sub.add_parser("swap", help="replace one question of a stored set, recording why")
+    p.add_argument("draw_id", type=int)
+    p.add_argument("question", help="the question id to replace")
+    p.add_argument("--reason", required=True)
+    _add_format(p)
+
+    p = sub.add_parser("simulate", help="many simulated draws against a uniform-random baseline")
+    p.add_argument("--standard", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--draws", type=int, default=10_000)
+    p.add_argument("--resit-share", type=float, default=0.20)
+    p.add_argument("--retake-share", type=float, default=0.10)
+    p.add_argument("--cohort-size", type=int, default=12)
+    p.add_argument("--extra-time", type=int, default=0, metavar="PERCENT")
+    p.add_argument("--exposure-cap", type=float, default=0.30, metavar="SHARE")
+    p.add_argument("--path", help="simulate on bank files instead of the store (e.g. a generated bank)")
+    p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
+    _add_format(p)
+
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
     _add_format(p)
@@ -256,9 +288,118 @@ def cmd_stats(args) -> int:
     return EXIT_OK
 
 
+def _print_draw(r) -> None:
+    print(f"draw {r.draw_id}: {r.standard} {r.method} (release {r.release}) for {r.apprentice}, {r.attempt} attempt"
+          + (f", cohort {r.cohort}" if r.cohort else ""))
+    extra = f" incl. {r.extra_time_pct}% extra time" if r.extra_time_pct else ""
+    print(f"{len(r.questions)} questions, {r.minutes} of {r.budget_minutes} minutes{extra}; "
+          f"covers all {len(r.required)} required outcomes")
+    for q in r.questions:
+        first = " ".join(q.text.split())
+        first = first if len(first) <= 72 else first[:69] + "..."
+        tag = " (opener)" if q.opener else ""
+        print(f"  {q.position:>2}. {q.id} v{q.version} [{', '.join(q.outcomes)}] {q.minutes} min{tag}")
+        print(f"      {first}")
+
+
+def cmd_draw(args) -> int:
+    from .draws import DrawRequest, draw_set, load_draw, replay
+
+    engine = _engine()
+    if args.replay is not None:
+        rp = replay(engine, args.replay)
+        if args.format == "json":
+            print(json.dumps({"draw_id": rp.draw_id, "identical": rp.identical,
+                              "stored": [f"{c} v{v}" for c, v in rp.stored],
+                              "replayed": [f"{c} v{v}" for c, v in rp.replayed]}, indent=2))
+        else:
+            verdict = "reproduced exactly" if rp.identical else "DIFFERS from the stored set"
+            print(f"draw {rp.draw_id} {verdict}")
+            print("  stored:   " + ", ".join(f"{c} v{v}" for c, v in rp.stored))
+            print("  replayed: " + ", ".join(f"{c} v{v}" for c, v in rp.replayed))
+        return EXIT_OK if rp.identical else EXIT_PROBLEMS
+    if args.show is not None:
+        r = load_draw(engine, args.show)
+    else:
+        missing = [f"--{n}" for n in ("standard", "method", "apprentice") if not getattr(args, n)]
+        if missing:
+            raise UsageError(f"a draw needs {', '.join(missing)} (or --replay / --show DRAW_ID)")
+        r = draw_set(engine, DrawRequest(standard=args.standard, method=args.method, apprentice=args.apprentice,
+                                         attempt=args.attempt, cohort=args.cohort, extra_time_pct=args.extra_time,
+                                         release=args.release, exposure_cap=args.exposure_cap))
+    if args.format == "json":
+        print(json.dumps(r.as_dict(), indent=2))
+    else:
+        _print_draw(r)
+    return EXIT_OK
+
+
+def cmd_swap(args) -> int:
+    from .draws import swap
+
+    res = swap(_engine(), args.draw_id, args.question, args.reason)
+    if args.format == "json":
+        print(json.dumps({"out": res.out_id, "in": res.in_id, "reason": res.reason, "draw": res.draw.as_dict()}, indent=2))
+    else:
+        print(f"swapped {res.out_id} for {res.in_id} (reason recorded: {res.reason})")
+        _print_draw(res.draw)
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from .draws import method_spec, spec_from_bank
+    from .simulate import SimConfig, simulate
+    from .validation import load_bank
+
+    if args.draws < 2:
+        raise UsageError("--draws must be at least 2")
+    if not (0 <= args.resit_share <= 1 and 0 <= args.retake_share <= 1):
+        raise UsageError("--resit-share and --retake-share are shares from 0 to 1")
+    if args.path:
+        bank = load_bank(Path(args.path), health=False)
+        if bank.errors:
+            raise BankError(f"{args.path} has {len(bank.errors)} problem(s)", bank.errors)
+        spec = spec_from_bank(bank, args.standard, args.method, exposure_cap=args.exposure_cap)
+    else:
+        spec = method_spec(_engine(), args.standard, args.method, extra_time_pct=args.extra_time,
+                           exposure_cap=args.exposure_cap)
+    if args.extra_time:
+        from dataclasses import replace
+
+        spec = replace(spec, extra_time_pct=args.extra_time)
+    ours, base = simulate(spec, SimConfig(draws=args.draws, resit_share=args.resit_share,
+                                          retake_share=args.retake_share, cohort_size=args.cohort_size,
+                                          seed=args.seed))
+    if args.format == "json":
+        print(json.dumps({"standard": args.standard, "method": args.method, "qbank": ours.as_dict(),
+                          "baseline": base.as_dict()}, indent=2))
+        return EXIT_OK
+    print(f"{args.standard} {args.method}: {ours.sets + ours.failures} draws, pool {ours.pool} questions, "
+          f"{len(spec.method.required)} required outcomes, {spec.budget} minutes")
+    rows = [
+        ("sets drawn (failed)", lambda s: f"{s.sets} ({s.failures})"),
+        ("coverage: sets covering every outcome", lambda s: f"{s.coverage:.1%}"),
+        ("repeats: questions met twice by an apprentice", lambda s: f"{s.repeats}"),
+        ("exposure: max / mean share of sets", lambda s: f"{s.exposure_max:.3f} / {s.exposure_mean:.3f}"),
+        (f"questions over the exposure cap ({ours.cap:.2f})", lambda s: f"{s.over_cap}"),
+        ("overlap: mean pairwise rate", lambda s: f"{s.overlap:.4f}"),
+        ("overlap bound L/N; ratio", lambda s: f"{s.overlap_bound:.4f}; {s.overlap_ratio:.2f}"),
+        ("overlap within cohorts", lambda s: f"{s.cohort_overlap:.4f}"),
+        ("set length mean (min-max)", lambda s: f"{s.length_mean:.1f} ({s.length_min}-{s.length_max})"),
+        ("draw latency p50 / p99 (ms)", lambda s: f"{s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f}"),
+    ]
+    print(f"  {'':<46}{'qbank':>18}{base.label:>24}")
+    for name, f in rows:
+        print(f"  {name:<46}{f(ours):>18}{f(base):>24}")
+    if ours.failure_reasons:
+        print("  failed draws by first reason: " + ", ".join(f"{k} x{v}" for k, v in ours.failure_reasons.items()))
+    return EXIT_OK
+
+
 COMMANDS = {
     "validate": cmd_validate, "release": cmd_release, "diff": cmd_diff, "import": cmd_import,
-    "list": cmd_list, "show": cmd_show, "stats": cmd_stats,
+    "list": cmd_list, "show": cmd_show, "stats": cmd_stats, "draw": cmd_draw, "swap": cmd_swap,
+    "simulate": cmd_simulate,
 }
 
 
@@ -282,7 +423,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BankError as e:
         _print_problems(e.problems)
-        print(f"qbank {args.command}: {e}", file=sys.stderr)
+        reasons = getattr(e, "reasons", None)
+        if reasons and len(reasons) > 1:
+            print(f"qbank {args.command}: {str(e).split(': ', 1)[0]}:", file=sys.stderr)
+            for r in reasons:
+                print(f"  - {r}", file=sys.stderr)
+        else:
+            print(f"qbank {args.command}: {e}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         print(f"qbank {args.command}: interrupted; nothing partial was stored", file=sys.stderr)

@@ -129,7 +129,55 @@ class ApprenticeRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class DrawRow(SQLModel, table=True):
+    """One drawn set, with everything needed to replay it: seed, release, parameters, and the
+    usage snapshot and apprentice history the draw saw."""
+
+    __tablename__ = "draw"
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    method_id: int = Field(foreign_key="method.id", index=True)
+    release_id: int = Field(foreign_key="release.id")
+    apprentice_id: int = Field(foreign_key="apprentice.id", index=True)
+    attempt: str = Field(max_length=16)
+    cohort: str = Field(default="", max_length=128, index=True)
+    extra_time_pct: int = 0
+    exposure_cap: float = 0.30
+    seed: str = Field(max_length=64)
+    exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    usage_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DrawItemRow(SQLModel, table=True):
+    """A question in a drawn set, pinned to its version. The unique (apprentice, question) pair is
+    the database's guarantee that no apprentice is ever given the same question twice."""
+
+    __tablename__ = "draw_item"
+    __table_args__ = (UniqueConstraint("apprentice_id", "question_id", name="uq_draw_item_apprentice_question"),)
+    id: int | None = Field(default=None, primary_key=True)
+    draw_id: int = Field(foreign_key="draw.id", index=True)
+    position: int
+    question_id: int = Field(foreign_key="question.id", index=True)
+    question_version_id: int = Field(foreign_key="question_version.id")
+    apprentice_id: int = Field(foreign_key="apprentice.id")
+    origin: str = Field(default="draw", max_length=8)  # draw | swap
+    active: bool = True  # False once swapped out (it still counts as drawn for the apprentice)
+
+
+class DrawSwapRow(SQLModel, table=True):
+    __tablename__ = "draw_swap"
+    id: int | None = Field(default=None, primary_key=True)
+    draw_id: int = Field(foreign_key="draw.id", index=True)
+    out_item_id: int = Field(foreign_key="draw_item.id")
+    in_item_id: int = Field(foreign_key="draw_item.id")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    seed: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 ALL_TABLES = [
     StandardRow, OutcomeRow, MethodRow, MethodOutcomeRow, QuestionRow, QuestionVersionRow,
     QuestionVersionOutcomeRow, QuestionVersionMethodRow, ReleaseRow, ReleaseItemRow, ApprenticeRow,
+    DrawRow, DrawItemRow, DrawSwapRow,
 ]

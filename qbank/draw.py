@@ -1,0 +1,347 @@
+"""The draw: choosing a question set for one apprentice and one method. Pure: no database here.
+
+Hard constraints (a set meets all of them, or `Infeasible` says which cannot be met and why):
+  1. only the pool's questions (approved versions of one release, usable in the method);
+  2. coverage: every outcome the method must assess is targeted by some question in the set;
+  3. no question id already drawn for this apprentice (the caller passes them as `exclude`);
+  4. no two questions in the set are near-duplicates;
+  5. the estimated minutes fit the method's time (plus extra time), and the set has at least
+     the method's minimum number of questions.
+
+Soft goals: low exposure (each question's share of recent sets stays under `exposure_cap`,
+less-used questions preferred), low overlap within a cohort, and a natural order (an opener
+first, topics grouped). Selection is randomised from a seed; the same inputs and seed always give
+the same set, which is what makes `--replay` possible.
+
+The method: randomised greedy set cover, most constrained outcome first. Each step takes the
+uncovered outcome with the fewest usable questions left and draws one of the questions covering
+it, with probability proportional to weight = (new outcomes covered)^2 x exposure factor x cohort
+factor. Exposure factor exp(-4 * share / target), where target is the share every question would
+have if use were spread evenly (mean set length / pool size), pushes use towards uniform, which is
+what minimises mean overlap (Chen, Ankenmann & Spray 2003). A set over time is retried with
+fresh randomness from the same seed; a covering set first drops questions the rest of it makes
+redundant, then is padded to the method's minimum with the least-used questions that fit. Soft
+goals never cost a hard one: after a third of the tries exposure is weighted less, and in the last
+third not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+ATTEMPTS = ("first", "resit", "retake")
+MAX_TRIES = 60
+
+
+@dataclass(frozen=True)
+class Candidate:
+    code: str  # question id, e.g. IL-PD-014
+    version: int
+    qv_id: int  # question_version row id (0 when not from a store)
+    outcomes: frozenset[str]
+    minutes: int
+    topic: str = ""
+    opener: bool = False
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the draw knows of recent use: the snapshot stored with each draw for replay."""
+
+    sets: int = 0  # recent sets of this method
+    mean_length: float = 0.0  # their mean length
+    counts: dict[str, int] = field(default_factory=dict)  # question id -> recent sets containing it
+    cohort_counts: dict[str, int] = field(default_factory=dict)  # same, within the apprentice's cohort
+
+    def as_dict(self) -> dict:
+        return {"sets": self.sets, "mean_length": self.mean_length, "counts": dict(sorted(self.counts.items())),
+                "cohort_counts": dict(sorted(self.cohort_counts.items()))}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Usage":
+        return cls(sets=d.get("sets", 0), mean_length=d.get("mean_length", 0.0), counts=dict(d.get("counts", {})),
+                   cohort_counts=dict(d.get("cohort_counts", {})))
+
+
+@dataclass(frozen=True)
+class Method:
+    id: str
+    required: frozenset[str]
+    minutes: int
+    min_questions: int
+
+
+@dataclass(frozen=True)
+class DrawSpec:
+    method: Method
+    pool: tuple[Candidate, ...]
+    near_duplicates: frozenset[frozenset[str]] = frozenset()  # pairs of question ids
+    exclude: frozenset[str] = frozenset()  # question ids already drawn for this apprentice
+    extra_time_pct: int = 0
+    exposure_cap: float = 0.30
+
+    @property
+    def budget(self) -> int:
+        return math.floor(self.method.minutes * (100 + self.extra_time_pct) / 100)
+
+
+class Infeasible(Exception):
+    """No set can meet the hard constraints; `reasons` name each outcome or constraint."""
+
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def check_feasible(spec: DrawSpec) -> list[Candidate]:
+    """The usable pool, or Infeasible naming every outcome and constraint that cannot be met."""
+    m = spec.method
+    reasons = []
+    by_outcome_all: dict[str, list[Candidate]] = {o: [] for o in m.required}
+    for c in spec.pool:
+        for o in c.outcomes & m.required:
+            by_outcome_all[o].append(c)
+    usable = [c for c in spec.pool if c.code not in spec.exclude and c.minutes <= spec.budget]
+    for o in sorted(m.required):
+        allq = by_outcome_all[o]
+        left = [c for c in allq if c.code not in spec.exclude]
+        if not allq:
+            reasons.append(f"{o}: no approved question in the release is usable in {m.id}")
+        elif not left:
+            reasons.append(f"{o}: all {len(allq)} approved question{'s' if len(allq) != 1 else ''} "
+                           f"were already asked of this apprentice")
+        elif not [c for c in left if c.minutes <= spec.budget]:
+            reasons.append(f"{o}: every remaining question takes longer than the {spec.budget} minutes available")
+    if len(usable) < m.min_questions:
+        reasons.append(f"{m.id} needs at least {m.min_questions} questions but only {len(usable)} "
+                       f"are left for this apprentice")
+    if reasons:
+        raise Infeasible(reasons)
+    return usable
+
+
+def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
+    w = 1.0
+    if usage.sets:
+        share = usage.counts.get(c.code, 0) / usage.sets
+        w *= math.exp(-4.0 * share / target) if target > 0 else 1.0
+        if share >= cap:
+            w *= 0.001  # over the cap: used only when nothing else can cover an outcome
+    cohort = usage.cohort_counts.get(c.code, 0)
+    if cohort:
+        w *= math.exp(-1.5 * cohort)
+    return w
+
+
+def select(spec: DrawSpec, usage: Usage, seed: str) -> list[Candidate]:
+    """A set meeting every hard constraint, in conversation order; Infeasible when none exists."""
+    usable = check_feasible(spec)
+    m = spec.method
+    rng = random.Random(seed)
+    target = (usage.mean_length or max(m.min_questions, 1)) / max(len(usable), 1)
+    base = {c.code: _weight(c, usage, target, spec.exposure_cap) for c in usable}
+    dup = spec.near_duplicates
+    by_outcome: dict[str, list[Candidate]] = {o: [] for o in m.required}
+    for c in usable:
+        for o in c.outcomes & m.required:
+            by_outcome[o].append(c)
+    best_over = None
+    for attempt in range(MAX_TRIES):
+        # soft goals yield to hard ones: later tries weigh exposure less, the last third not at all
+        strength = 1.0 if attempt < MAX_TRIES // 3 else 0.5 if attempt < 2 * MAX_TRIES // 3 else 0.0
+        weights = base if strength == 1.0 else {k: w ** strength for k, w in base.items()}
+        chosen = _greedy(usable, by_outcome, m, spec, weights, dup, rng)
+        if chosen is None:
+            continue
+        minutes = sum(c.minutes for c in chosen)
+        if minutes <= spec.budget:
+            return order(chosen, rng)
+        best_over = minutes if best_over is None else min(best_over, minutes)
+    exact, complete = _exhaustive(usable, m, spec)
+    if exact is not None:
+        return order(exact, rng)
+    if complete:
+        raise Infeasible([_no_set_reason(usable, m, spec)])
+    if best_over is None:
+        raise Infeasible([f"no set of questions covers every outcome of {m.id} without near-duplicates"])
+    raise Infeasible([f"cannot cover all {len(m.required)} outcomes of {m.id} within {spec.budget} minutes: "
+                      f"the smallest covering sets found need {best_over} minutes (add extra time, or "
+                      f"questions that each evidence more outcomes)"])
+
+
+def _conflicts(c: Candidate, chosen: list[Candidate], dup: frozenset) -> bool:
+    return bool(dup) and any(frozenset((c.code, x.code)) in dup for x in chosen)
+
+
+def _pick(rng: random.Random, options: list[Candidate], weights: list[float]) -> Candidate:
+    total = sum(weights)
+    if total <= 0:
+        return options[rng.randrange(len(options))]
+    r = rng.random() * total
+    acc = 0.0
+    for c, w in zip(options, weights):
+        acc += w
+        if r < acc:
+            return c
+    return options[-1]
+
+
+def _greedy(usable: list[Candidate], by_outcome: dict[str, list[Candidate]], m: Method, spec: DrawSpec,
+            base: dict[str, float], dup: frozenset, rng: random.Random) -> list[Candidate] | None:
+    chosen: list[Candidate] = []
+    taken: set[str] = set()
+    uncovered = set(m.required)
+    used = 0
+    openers = [c for c in usable if c.opener and c.outcomes & uncovered]
+    if openers:  # a natural opening question, chosen like any other
+        first = _pick(rng, openers, [base[c.code] * len(c.outcomes & uncovered) ** 2 for c in openers])
+        chosen.append(first)
+        taken.add(first.code)
+        uncovered -= first.outcomes
+        used += first.minutes
+    while uncovered:
+        # the most constrained outcome: fewest usable questions (ties broken by code, for replay)
+        o = min(sorted(uncovered), key=lambda k: len(by_outcome[k]))
+        opts = [c for c in by_outcome[o] if c.code not in taken and not _conflicts(c, chosen, dup)]
+        if not opts:
+            return None
+        room = spec.budget - used
+        fitting = [c for c in opts if c.minutes <= room] or opts
+        weights = [base[c.code] * len(c.outcomes & uncovered) ** 2 / c.minutes for c in fitting]
+        c = _pick(rng, fitting, weights)
+        chosen.append(c)
+        taken.add(c.code)
+        uncovered -= c.outcomes
+        used += c.minutes
+    chosen = _prune(chosen, m)
+    taken = {c.code for c in chosen}
+    used = sum(c.minutes for c in chosen)
+    while len(chosen) < m.min_questions:  # pad to the minimum with the least used that fit
+        room = spec.budget - used
+        opts = [c for c in usable if c.code not in taken and c.minutes <= room and not _conflicts(c, chosen, dup)]
+        if not opts:
+            return None
+        c = _pick(rng, opts, [base[x.code] for x in opts])
+        chosen.append(c)
+        taken.add(c.code)
+        used += c.minutes
+    return chosen
+
+
+SEARCH_NODES = 200_000
+
+
+def _exhaustive(usable: list[Candidate], m: Method, spec: DrawSpec) -> tuple[list[Candidate] | None, bool]:
+    """Depth-first search for any set meeting every hard constraint, cheapest questions first.
+
+    The last resort when the randomised tries fail: complete for small pools (a failure then
+    means no set exists), bounded to SEARCH_NODES nodes for large ones. Returns (set or None,
+    whether the search was complete)."""
+    pool = sorted(usable, key=lambda c: (c.minutes, c.code))
+    dup = spec.near_duplicates
+    budget = spec.budget
+    nodes = 0
+    complete = True
+
+    def pad(chosen: list[Candidate], used: int, start: int) -> list[Candidate] | None:
+        nonlocal nodes, complete
+        if len(chosen) >= m.min_questions:
+            return chosen
+        taken = {c.code for c in chosen}
+        for i in range(start, len(pool)):
+            nodes += 1
+            if nodes > SEARCH_NODES:
+                complete = False
+                return None
+            c = pool[i]
+            if c.code in taken or used + c.minutes > budget or _conflicts(c, chosen, dup):
+                continue
+            found = pad(chosen + [c], used + c.minutes, i + 1)
+            if found:
+                return found
+        return None
+
+    def cover(chosen: list[Candidate], uncovered: frozenset, used: int) -> list[Candidate] | None:
+        nonlocal nodes, complete
+        if not uncovered:
+            return pad(chosen, used, 0)
+        o = min(sorted(uncovered), key=lambda k: sum(1 for c in pool if k in c.outcomes))
+        taken = {c.code for c in chosen}
+        for c in pool:
+            if o not in c.outcomes or c.code in taken or used + c.minutes > budget or _conflicts(c, chosen, dup):
+                continue
+            nodes += 1
+            if nodes > SEARCH_NODES:
+                complete = False
+                return None
+            found = cover(chosen + [c], uncovered - c.outcomes, used + c.minutes)
+            if found:
+                return found
+        return None
+
+    found = cover([], frozenset(m.required), 0)
+    return found, complete
+
+
+def _no_set_reason(usable: list[Candidate], m: Method, spec: DrawSpec) -> str:
+    cheapest = sorted(c.minutes for c in usable)[: m.min_questions]
+    if sum(cheapest) > spec.budget:
+        return (f"{m.id} needs at least {m.min_questions} questions but the shortest {m.min_questions} left "
+                f"take {sum(cheapest)} minutes, more than the {spec.budget} available")
+    return (f"no set of the questions left covers all {len(m.required)} outcomes of {m.id} within "
+            f"{spec.budget} minutes without near-duplicates (every combination was tried)")
+
+
+def _prune(chosen: list[Candidate], m: Method) -> list[Candidate]:
+    """Drop questions whose required outcomes the rest of the set already covers, longest first."""
+    keep = list(chosen)
+    for c in sorted(chosen, key=lambda x: (-x.minutes, x.code)):
+        if len(keep) <= m.min_questions:
+            break
+        rest = [x for x in keep if x is not c]
+        covered = set().union(*(x.outcomes for x in rest)) if rest else set()
+        if m.required <= covered:
+            keep = rest
+    return keep
+
+
+def order(chosen: list[Candidate], rng: random.Random | None = None) -> list[Candidate]:
+    """Conversation order: an opener first, then topics kept together, in order of first appearance."""
+    if not chosen:
+        return []
+    first = next((c for c in chosen if c.opener), chosen[0])
+    topics: list[str] = [first.topic]
+    for c in chosen:
+        if c.topic not in topics:
+            topics.append(c.topic)
+    rest = [c for c in chosen if c is not first]
+    return [first] + sorted(rest, key=lambda c: topics.index(c.topic))
+
+
+def swap_options(spec: DrawSpec, current: list[Candidate], out: Candidate) -> list[Candidate]:
+    """Questions that can replace `out`: keep coverage, time and every other constraint."""
+    others = [c for c in current if c.code != out.code]
+    covered = set().union(*(c.outcomes for c in others)) if others else set()
+    must = (out.outcomes & spec.method.required) - covered
+    used = sum(c.minutes for c in others)
+    in_set = {c.code for c in current}
+    return [c for c in spec.pool
+            if c.code not in in_set and c.code not in spec.exclude and must <= c.outcomes
+            and used + c.minutes <= spec.budget and not _conflicts(c, others, spec.near_duplicates)]
+
+
+def choose_swap(spec: DrawSpec, current: list[Candidate], out: Candidate, usage: Usage, seed: str) -> Candidate:
+    options = swap_options(spec, current, out)
+    if not options:
+        others = [c for c in current if c.code != out.code]
+        covered = set().union(*(c.outcomes for c in others)) if others else set()
+        must = sorted((out.outcomes & spec.method.required) - covered)
+        need = f"covers {', '.join(must)}, " if must else ""
+        raise Infeasible([f"no question left that {need}fits the remaining time, was never drawn for this "
+                          f"apprentice and is not a near-duplicate of the set"])
+    rng = random.Random(seed)
+    target = max(len(current), 1) / max(len(spec.pool), 1)
+    weights = [_weight(c, usage, target, spec.exposure_cap) * (1 + len(c.outcomes & out.outcomes)) for c in options]
+    return _pick(rng, options, weights)

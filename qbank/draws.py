@@ -1,0 +1,444 @@
+"""Drawing, storing, replaying and swapping question sets: the draw engine with the store at its edges.
+
+`draw_set` reads the pool (cached per release and method: releases never change), the
+apprentice's history and recent usage, asks `draw.select` for a set with a fresh CSPRNG seed,
+and stores the set and its items in one transaction. The unique (apprentice, question)
+constraint on draw items makes the database refuse a second draw that took the same question
+for the same apprentice at the same moment; the loser retries with the history re-read.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from .draw import ATTEMPTS, Candidate, DrawSpec, Infeasible, Method, Usage, choose_swap, select as select_set
+from .models import (
+    ApprenticeRow,
+    DrawItemRow,
+    DrawRow,
+    DrawSwapRow,
+    MethodOutcomeRow,
+    MethodRow,
+    OutcomeRow,
+    QuestionRow,
+    QuestionVersionMethodRow,
+    QuestionVersionOutcomeRow,
+    QuestionVersionRow,
+    ReleaseItemRow,
+    ReleaseRow,
+    StandardRow,
+)
+from .problems import BankError
+from .similarity import near_duplicates
+
+USAGE_WINDOW = 500  # recent sets of a method that exposure is measured over
+RETRIES = 8
+
+
+@dataclass(frozen=True)
+class DrawRequest:
+    standard: str
+    method: str
+    apprentice: str
+    attempt: str = "first"
+    cohort: str = ""
+    extra_time_pct: int = 0
+    release: str | None = None  # default: the standard's current release
+    exposure_cap: float = 0.30
+
+
+@dataclass
+class DrawnQuestion:
+    position: int
+    id: str
+    version: int
+    outcomes: list[str]
+    minutes: int
+    topic: str
+    opener: bool
+    text: str = ""
+    probes: list[str] = field(default_factory=list)
+    guidance: str = ""
+
+
+@dataclass
+class DrawResult:
+    draw_id: int
+    standard: str
+    method: str
+    release: str
+    apprentice: str
+    attempt: str
+    cohort: str
+    extra_time_pct: int
+    budget_minutes: int
+    seed: str
+    questions: list[DrawnQuestion]
+    required: list[str]
+
+    @property
+    def minutes(self) -> int:
+        return sum(q.minutes for q in self.questions)
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["questions"] = [q.__dict__ for q in self.questions]
+        d["minutes"] = self.minutes
+        return d
+
+
+class DrawError(BankError):
+    """The draw cannot be made; `reasons` say what cannot be met and why."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None):
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+# --------------------------------------------------------------------------- pool (cached)
+
+
+@dataclass(frozen=True)
+class Pool:
+    standard_id: int
+    method_id: int
+    release_id: int
+    release: str
+    method: Method
+    candidates: tuple[Candidate, ...]
+    near_duplicates: frozenset
+    qid_by_code: dict[str, int]
+
+
+_POOLS: dict[tuple[str, int, int], Pool] = {}
+
+
+def _pool(s: Session, engine: Engine, std: StandardRow, method: MethodRow, rel: ReleaseRow) -> Pool:
+    key = (str(engine.url), rel.id, method.id)
+    if key in _POOLS:
+        return _POOLS[key]
+    definition = json.loads(rel.definition_json)
+    mdef = next((m for m in definition["methods"] if m["id"] == method.key), None)
+    if mdef is None:
+        raise DrawError(f"release {rel.semver} of {std.code} has no method {method.key}")
+    m = Method(id=method.key, required=frozenset(mdef["assesses"]), minutes=mdef["minutes"],
+               min_questions=mdef["min_questions"])
+    rows = s.execute(
+        select(QuestionRow.id, QuestionRow.code, QuestionVersionRow.id, QuestionVersionRow.version,
+               QuestionVersionRow.minutes, QuestionVersionRow.topic, QuestionVersionRow.opener, QuestionVersionRow.text)
+        .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
+        .join(ReleaseItemRow, ReleaseItemRow.question_version_id == QuestionVersionRow.id)
+        .join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
+        .where(ReleaseItemRow.release_id == rel.id, QuestionVersionMethodRow.method_id == method.id)
+        .order_by(QuestionRow.code)).all()
+    qv_ids = [r[2] for r in rows]
+    outs: dict[int, set[str]] = {i: set() for i in qv_ids}
+    for qv, code in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
+                              .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)
+                              .join(ReleaseItemRow, ReleaseItemRow.question_version_id
+                                    == QuestionVersionOutcomeRow.question_version_id)
+                              .where(ReleaseItemRow.release_id == rel.id)):
+        if qv in outs:
+            outs[qv].add(code)
+    cands = tuple(Candidate(code=r[1], version=r[3], qv_id=r[2], outcomes=frozenset(outs[r[2]]), minutes=r[4],
+                            topic=r[5], opener=r[6]) for r in rows)
+    texts = {r[1]: r[7] for r in rows}
+    dups = frozenset(frozenset((d.a, d.b)) for d in near_duplicates(texts, std.near_duplicate_threshold))
+    pool = Pool(standard_id=std.id, method_id=method.id, release_id=rel.id, release=rel.semver, method=m,
+                candidates=cands, near_duplicates=dups, qid_by_code={r[1]: r[0] for r in rows})
+    _POOLS[key] = pool
+    return pool
+
+
+def _resolve(s: Session, standard: str, method: str, release: str | None):
+    std = s.execute(select(StandardRow).where(StandardRow.code == standard)).scalars().first()
+    if std is None:
+        known = ", ".join(s.execute(select(StandardRow.code).order_by(StandardRow.code)).scalars()) or "none"
+        raise DrawError(f"no standard {standard} in the store (have: {known}; run `qbank import banks`)")
+    meth = s.execute(select(MethodRow).where(MethodRow.standard_id == std.id, MethodRow.key == method)).scalars().first()
+    if meth is None:
+        known = ", ".join(s.execute(select(MethodRow.key).where(MethodRow.standard_id == std.id)
+                                    .order_by(MethodRow.position)).scalars())
+        raise DrawError(f"{standard} has no method '{method}' (methods: {known})")
+    q = select(ReleaseRow).where(ReleaseRow.standard_id == std.id)
+    if release:
+        rel = s.execute(q.where(ReleaseRow.semver == release)).scalars().first()
+        if rel is None:
+            raise DrawError(f"{standard} has no release {release} in the store")
+    else:
+        rel = s.execute(q.order_by(ReleaseRow.major.desc(), ReleaseRow.minor.desc(), ReleaseRow.patch.desc())
+                        ).scalars().first()
+        if rel is None:
+            raise DrawError(f"{standard} has no release in the store (run `qbank import banks`)")
+    return std, meth, rel
+
+
+def _apprentice(engine: Engine, ref: str) -> int:
+    ref = ref.strip()
+    if not ref:
+        raise DrawError("the apprentice reference is empty: give the EPAO's pseudonymous reference")
+    for _ in range(RETRIES):
+        with Session(engine) as s:
+            row = s.execute(select(ApprenticeRow.id).where(ApprenticeRow.ref == ref)).scalar()
+            if row is not None:
+                return row
+            try:
+                a = ApprenticeRow(ref=ref)
+                s.add(a)
+                s.commit()
+                return a.id
+            except IntegrityError:  # created by a concurrent draw: read it again
+                s.rollback()
+    raise DrawError(f"could not record apprentice {ref}")
+
+
+def _history(s: Session, apprentice_id: int) -> frozenset[str]:
+    return frozenset(s.execute(select(QuestionRow.code).join(DrawItemRow, DrawItemRow.question_id == QuestionRow.id)
+                               .where(DrawItemRow.apprentice_id == apprentice_id)).scalars())
+
+
+def _usage(s: Session, method_id: int, cohort: str, window: int = USAGE_WINDOW) -> Usage:
+    recent = s.execute(select(DrawRow.id, DrawRow.cohort).where(DrawRow.method_id == method_id)
+                       .order_by(DrawRow.id.desc()).limit(window)).all()
+    if not recent:
+        return Usage()
+    ids = [r[0] for r in recent]
+    in_cohort = {r[0] for r in recent if cohort and r[1] == cohort}
+    counts: dict[str, int] = {}
+    cohort_counts: dict[str, int] = {}
+    items = 0
+    for draw_id, code in s.execute(select(DrawItemRow.draw_id, QuestionRow.code)
+                                   .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+                                   .where(DrawItemRow.draw_id.in_(ids), DrawItemRow.active.is_(True))):
+        counts[code] = counts.get(code, 0) + 1
+        items += 1
+        if draw_id in in_cohort:
+            cohort_counts[code] = cohort_counts.get(code, 0) + 1
+    return Usage(sets=len(ids), mean_length=round(items / len(ids), 4), counts=counts, cohort_counts=cohort_counts)
+
+
+# --------------------------------------------------------------------------- draw
+
+
+def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
+    """Draw, store and return a set; DrawError names what cannot be met and why."""
+    if req.attempt not in ATTEMPTS:
+        raise DrawError(f"attempt must be one of {', '.join(ATTEMPTS)}, not '{req.attempt}'")
+    if not 0 <= req.extra_time_pct <= 200:
+        raise DrawError(f"extra time must be a percentage from 0 to 200, not {req.extra_time_pct}")
+    if not 0 < req.exposure_cap <= 1:
+        raise DrawError(f"the exposure cap must be a share between 0 and 1, not {req.exposure_cap}")
+    apprentice_id = _apprentice(engine, req.apprentice)
+    last_error: Exception | None = None
+    for attempt in range(RETRIES):
+        try:
+            with Session(engine) as s:
+                with s.begin():
+                    std, meth, rel = _resolve(s, req.standard, req.method, req.release)
+                    pool = _pool(s, engine, std, meth, rel)
+                    exclude = _history(s, apprentice_id)
+                    usage = _usage(s, meth.id, req.cohort)
+                    spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
+                                    exclude=exclude, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
+                    seed = secrets.token_hex(16)
+                    try:
+                        chosen = select_set(spec, usage, seed)
+                    except Infeasible as e:
+                        raise DrawError(f"cannot draw a set for {req.apprentice} ({req.standard} {req.method}): "
+                                        + "; ".join(e.reasons), e.reasons) from None
+                    row = DrawRow(standard_id=std.id, method_id=meth.id, release_id=rel.id,
+                                  apprentice_id=apprentice_id, attempt=req.attempt, cohort=req.cohort,
+                                  extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
+                                  exclude_json=json.dumps(sorted(exclude)),
+                                  usage_json=json.dumps(usage.as_dict(), sort_keys=True))
+                    s.add(row)
+                    s.flush()
+                    s.execute(insert(DrawItemRow.__table__), [
+                        {"draw_id": row.id, "position": i + 1, "question_id": pool.qid_by_code[c.code],
+                         "question_version_id": c.qv_id, "apprentice_id": apprentice_id, "origin": "draw",
+                         "active": True}
+                        for i, c in enumerate(chosen)])
+                    draw_id = row.id
+            return load_draw(engine, draw_id)
+        except IntegrityError as e:  # a concurrent draw took one of these questions for this apprentice
+            last_error = e
+            time.sleep(0.005 * (attempt + 1))
+        except OperationalError as e:  # SQLite: database locked beyond the busy timeout
+            last_error = e
+            time.sleep(0.05 * (attempt + 1))
+    raise DrawError(f"could not store the draw after {RETRIES} tries: {getattr(last_error, 'orig', last_error)}")
+
+
+def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> DrawResult:
+    with Session(engine) as s:
+        d = s.get(DrawRow, draw_id)
+        if d is None:
+            raise DrawError(f"no draw {draw_id} in the store")
+        std = s.get(StandardRow, d.standard_id)
+        meth = s.get(MethodRow, d.method_id)
+        rel = s.get(ReleaseRow, d.release_id)
+        appr = s.get(ApprenticeRow, d.apprentice_id)
+        q = (select(DrawItemRow.position, QuestionRow.code, QuestionVersionRow)
+             .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+             .join(QuestionVersionRow, QuestionVersionRow.id == DrawItemRow.question_version_id)
+             .where(DrawItemRow.draw_id == draw_id))
+        if active_only:
+            q = q.where(DrawItemRow.active.is_(True))
+        rows = s.execute(q.order_by(DrawItemRow.position, DrawItemRow.id)).all()
+        qv_ids = [r[2].id for r in rows]
+        outs: dict[int, list[str]] = {i: [] for i in qv_ids}
+        for qv, code in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
+                                  .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)
+                                  .where(QuestionVersionOutcomeRow.question_version_id.in_(qv_ids))
+                                  .order_by(OutcomeRow.position)):
+            outs[qv].append(code)
+        required = json.loads(rel.definition_json)
+        mdef = next(m for m in required["methods"] if m["id"] == meth.key)
+    questions = [DrawnQuestion(position=p, id=code, version=qv.version, outcomes=outs[qv.id], minutes=qv.minutes,
+                               topic=qv.topic, opener=qv.opener, text=qv.text, probes=json.loads(qv.probes_json),
+                               guidance=qv.guidance) for p, code, qv in rows]
+    budget = mdef["minutes"] * (100 + d.extra_time_pct) // 100
+    return DrawResult(draw_id=d.id, standard=std.code, method=meth.key, release=rel.semver, apprentice=appr.ref,
+                      attempt=d.attempt, cohort=d.cohort, extra_time_pct=d.extra_time_pct, budget_minutes=budget,
+                      seed=d.seed, questions=questions, required=list(mdef["assesses"]))
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@dataclass
+class Replay:
+    draw_id: int
+    stored: list[tuple[str, int]]
+    replayed: list[tuple[str, int]]
+
+    @property
+    def identical(self) -> bool:
+        return self.stored == self.replayed
+
+
+def replay(engine: Engine, draw_id: int) -> Replay:
+    """Re-run the selection with the stored seed, release, parameters and snapshots."""
+    with Session(engine) as s:
+        d = s.get(DrawRow, draw_id)
+        if d is None:
+            raise DrawError(f"no draw {draw_id} in the store")
+        std = s.get(StandardRow, d.standard_id)
+        meth = s.get(MethodRow, d.method_id)
+        rel = s.get(ReleaseRow, d.release_id)
+        pool = _pool(s, engine, std, meth, rel)
+        stored = [(code, v) for code, v in s.execute(
+            select(QuestionRow.code, QuestionVersionRow.version).select_from(DrawItemRow)
+            .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+            .join(QuestionVersionRow, QuestionVersionRow.id == DrawItemRow.question_version_id)
+            .where(DrawItemRow.draw_id == draw_id, DrawItemRow.origin == "draw").order_by(DrawItemRow.position))]
+    spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
+                    exclude=frozenset(json.loads(d.exclude_json)), extra_time_pct=d.extra_time_pct,
+                    exposure_cap=d.exposure_cap)
+    chosen = select_set(spec, Usage.from_dict(json.loads(d.usage_json)), d.seed)
+    return Replay(draw_id=draw_id, stored=stored, replayed=[(c.code, c.version) for c in chosen])
+
+
+# --------------------------------------------------------------------------- swap
+
+
+@dataclass
+class SwapResult:
+    draw: DrawResult
+    out_id: str
+    in_id: str
+    reason: str
+
+
+def swap(engine: Engine, draw_id: int, question: str, reason: str) -> SwapResult:
+    """Replace one question of a stored set with another keeping every constraint; recorded with its reason."""
+    reason = reason.strip()
+    if not reason:
+        raise DrawError("a swap needs a reason (it is recorded for standardisation)")
+    for attempt in range(RETRIES):
+        try:
+            with Session(engine) as s:
+                with s.begin():
+                    d = s.get(DrawRow, draw_id)
+                    if d is None:
+                        raise DrawError(f"no draw {draw_id} in the store")
+                    std, meth, rel = s.get(StandardRow, d.standard_id), s.get(MethodRow, d.method_id), \
+                        s.get(ReleaseRow, d.release_id)
+                    pool = _pool(s, engine, std, meth, rel)
+                    items = s.execute(select(DrawItemRow, QuestionRow.code)
+                                      .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+                                      .where(DrawItemRow.draw_id == draw_id, DrawItemRow.active.is_(True))
+                                      .order_by(DrawItemRow.position)).all()
+                    by_code = {c.code: c for c in pool.candidates}
+                    current = [by_code[code] for _, code in items if code in by_code]
+                    out_item = next((it for it, code in items if code == question), None)
+                    if out_item is None:
+                        raise DrawError(f"{question} is not in draw {draw_id} "
+                                        f"(it has: {', '.join(code for _, code in items)})")
+                    spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
+                                    exclude=_history(s, d.apprentice_id), extra_time_pct=d.extra_time_pct,
+                                    exposure_cap=d.exposure_cap)
+                    seed = secrets.token_hex(16)
+                    try:
+                        new = choose_swap(spec, current, by_code[question], _usage(s, meth.id, d.cohort), seed)
+                    except Infeasible as e:
+                        raise DrawError(f"cannot swap {question}: " + "; ".join(e.reasons), e.reasons) from None
+                    out_item.active = False
+                    new_item = DrawItemRow(draw_id=draw_id, position=out_item.position,
+                                           question_id=pool.qid_by_code[new.code], question_version_id=new.qv_id,
+                                           apprentice_id=d.apprentice_id, origin="swap", active=True)
+                    s.add(new_item)
+                    s.flush()
+                    s.add(DrawSwapRow(draw_id=draw_id, out_item_id=out_item.id, in_item_id=new_item.id,
+                                      reason=reason, seed=seed))
+            return SwapResult(draw=load_draw(engine, draw_id), out_id=question, in_id=new.code, reason=reason)
+        except IntegrityError:
+            time.sleep(0.005 * (attempt + 1))
+    raise DrawError(f"could not store the swap after {RETRIES} tries")
+
+
+def draw_count(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.execute(select(func.count()).select_from(DrawRow)).scalar_one()
+
+
+def required_outcomes(engine: Engine, standard: str, method: str) -> list[str]:
+    with Session(engine) as s:
+        std, meth, _ = _resolve(s, standard, method, None)
+        return list(s.execute(select(OutcomeRow.code).join(MethodOutcomeRow, MethodOutcomeRow.outcome_id == OutcomeRow.id)
+                              .where(MethodOutcomeRow.method_id == meth.id).order_by(OutcomeRow.position)).scalars())
+
+
+def method_spec(engine: Engine, standard: str, method: str, *, release: str | None = None, extra_time_pct: int = 0,
+                exposure_cap: float = 0.30) -> DrawSpec:
+    """The draw specification for a method of a stored release (used by `qbank simulate`)."""
+    with Session(engine) as s:
+        std, meth, rel = _resolve(s, standard, method, release)
+        pool = _pool(s, engine, std, meth, rel)
+    return DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
+                    extra_time_pct=extra_time_pct, exposure_cap=exposure_cap)
+
+
+def spec_from_bank(bank, standard: str, method: str, *, exposure_cap: float = 0.30) -> DrawSpec:
+    """The same specification built from bank files' approved questions (benchmarks, previews)."""
+    std = bank.standards.get(standard)
+    if std is None or method not in std.methods:
+        raise DrawError(f"no method {method} in standard {standard}")
+    md = std.methods[method]
+    qs = sorted((q for q in bank.questions_of(standard) if q.status == "approved" and method in q.methods),
+                key=lambda q: q.id)
+    cands = tuple(Candidate(code=q.id, version=q.version, qv_id=0, outcomes=frozenset(q.outcomes), minutes=q.minutes,
+                            topic=q.topic, opener=q.opener) for q in qs)
+    dups = frozenset(frozenset((d.a, d.b)) for d in near_duplicates({q.id: q.text for q in qs},
+                                                                    std.near_duplicate_threshold))
+    return DrawSpec(method=Method(id=method, required=frozenset(md.assesses), minutes=md.minutes,
+                                  min_questions=md.min_questions),
+                    pool=cands, near_duplicates=dups, exposure_cap=exposure_cap)

@@ -1,0 +1,181 @@
+"""The proof of the draw: many simulated draws, measured against a uniform-random baseline.
+
+A population of simulated apprentices in cohorts takes the method; a share resits and a share
+retakes (each a new draw that must avoid every question that apprentice met). qbank's draw runs
+exactly as in production (`draw.select`, a fresh seed per draw, usage over the last
+`window` sets); the baseline draws N questions uniformly from the method's pool (N = qbank's
+mean set length) with no constraints, as a learning platform's "random question" does.
+
+Mean pairwise overlap is computed exactly without comparing pairs: the number of questions two
+sets share, summed over all pairs, is sum over questions of C(n_q, 2), n_q being the number of
+sets containing q. Its lower bound for a pool of N questions and mean set length L is L/N
+(Chen, Ankenmann & Spray 2003: mean overlap = (N/L) Var(exposure) + L/N).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import statistics
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from .draw import Candidate, DrawSpec, Infeasible, Usage, select
+
+
+@dataclass
+class SimConfig:
+    draws: int = 10_000
+    resit_share: float = 0.20  # of apprentices, one more draw
+    retake_share: float = 0.10  # of apprentices, a third draw
+    cohort_size: int = 12
+    window: int = 500
+    seed: str | None = None  # only for the population; each draw still gets its own seed
+
+
+@dataclass
+class SimStats:
+    label: str
+    sets: int
+    failures: int
+    coverage: float
+    repeats: int
+    exposure_max: float
+    exposure_mean: float
+    over_cap: int
+    cap: float
+    overlap: float
+    overlap_bound: float
+    cohort_overlap: float
+    length_mean: float
+    length_min: int
+    length_max: int
+    pool: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    failure_reasons: dict[str, int]
+
+    @property
+    def overlap_ratio(self) -> float:
+        return self.overlap / self.overlap_bound if self.overlap_bound else 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["overlap_ratio"] = round(self.overlap_ratio, 3)
+        return d
+
+
+def _population(cfg: SimConfig, rng: random.Random) -> list[tuple[str, str, str]]:
+    """(apprentice, attempt, cohort) for each draw, in time order."""
+    per_apprentice = 1 + cfg.resit_share + cfg.retake_share
+    n = max(1, round(cfg.draws / per_apprentice))
+    schedule = []
+    pending: list[tuple[str, str, str]] = []
+    for i in range(n):
+        ref, cohort = f"SIM-{i:06d}", f"C{i // cfg.cohort_size:04d}"
+        schedule.append((ref, "first", cohort))
+        if rng.random() < cfg.resit_share + cfg.retake_share:
+            pending.append((ref, "resit", cohort))
+            if rng.random() < cfg.retake_share / max(cfg.resit_share + cfg.retake_share, 1e-9):
+                pending.append((ref, "retake", cohort))
+        if pending and rng.random() < 0.5:  # resits come a few months later, interleaved with new starts
+            schedule.append(pending.pop(0))
+    schedule.extend(pending)
+    return schedule[: cfg.draws]
+
+
+def _measure(label: str, sets: list[tuple[str, str, list[Candidate]]], spec: DrawSpec, failures: Counter,
+             latencies: list[float]) -> SimStats:
+    required = spec.method.required
+    n_sets = len(sets)
+    appearances: Counter = Counter()
+    by_cohort: dict[str, Counter] = {}
+    cohort_sizes: Counter = Counter()
+    seen: dict[str, set[str]] = {}
+    repeats = covered = 0
+    lengths = []
+    for ref, cohort, chosen in sets:
+        codes = [c.code for c in chosen]
+        lengths.append(len(codes))
+        appearances.update(codes)
+        by_cohort.setdefault(cohort, Counter()).update(codes)
+        cohort_sizes[cohort] += 1
+        met = seen.setdefault(ref, set())
+        repeats += sum(1 for c in codes if c in met)
+        met.update(codes)
+        if required <= set().union(*(c.outcomes for c in chosen)):
+            covered += 1
+    pool = len(spec.pool)
+    mean_len = statistics.fmean(lengths) if lengths else 0.0
+    pairs = n_sets * (n_sets - 1) / 2
+    shared = sum(n * (n - 1) / 2 for n in appearances.values())
+    overlap = shared / pairs / mean_len if pairs and mean_len else 0.0
+    c_pairs = sum(k * (k - 1) / 2 for k in cohort_sizes.values())
+    c_shared = sum(n * (n - 1) / 2 for cnt in by_cohort.values() for n in cnt.values())
+    cohort_overlap = c_shared / c_pairs / mean_len if c_pairs and mean_len else 0.0
+    shares = [appearances.get(c.code, 0) / n_sets for c in spec.pool] if n_sets else [0.0]
+    lat = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else 0.0
+
+    return SimStats(label=label, sets=n_sets, failures=sum(failures.values()),
+                    coverage=round(covered / n_sets, 4) if n_sets else 0.0, repeats=repeats,
+                    exposure_max=round(max(shares), 4), exposure_mean=round(statistics.fmean(shares), 4),
+                    over_cap=sum(1 for x in shares if x > spec.exposure_cap), cap=spec.exposure_cap,
+                    overlap=round(overlap, 5), overlap_bound=round(mean_len / pool, 5) if pool else 0.0,
+                    cohort_overlap=round(cohort_overlap, 5), length_mean=round(mean_len, 2),
+                    length_min=min(lengths, default=0), length_max=max(lengths, default=0), pool=pool,
+                    latency_p50_ms=pct(0.50), latency_p99_ms=pct(0.99), failure_reasons=dict(failures.most_common(5)))
+
+
+def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
+    """(qbank's draw, uniform baseline) over the same population."""
+    prng = random.Random(cfg.seed if cfg.seed is not None else secrets.token_hex(16))
+    schedule = _population(cfg, prng)
+    recent: deque[tuple[str, list[str]]] = deque()
+    counts: Counter = Counter()
+    cohort_counts: dict[str, Counter] = {}
+    history: dict[str, set[str]] = {}
+    sets, latencies, failures = [], [], Counter()
+    total_len = 0
+    for ref, _attempt, cohort in schedule:
+        exclude = frozenset(history.get(ref, ()))
+        usage = Usage(sets=len(recent), mean_length=total_len / len(recent) if recent else 0.0, counts=counts,
+                      cohort_counts=cohort_counts.get(cohort, {}))
+        dspec = DrawSpec(method=spec.method, pool=spec.pool, near_duplicates=spec.near_duplicates, exclude=exclude,
+                         extra_time_pct=spec.extra_time_pct, exposure_cap=spec.exposure_cap)
+        seed = secrets.token_hex(16) if cfg.seed is None else f"{cfg.seed}:{len(sets) + sum(failures.values())}"
+        t = time.perf_counter()
+        try:
+            chosen = select(dspec, usage, seed)
+        except Infeasible as e:
+            latencies.append(time.perf_counter() - t)
+            failures[e.reasons[0].split(":")[0]] += 1
+            continue
+        latencies.append(time.perf_counter() - t)
+        codes = [c.code for c in chosen]
+        sets.append((ref, cohort, chosen))
+        history.setdefault(ref, set()).update(codes)
+        recent.append((cohort, codes))
+        counts.update(codes)
+        cohort_counts.setdefault(cohort, Counter()).update(codes)
+        total_len += len(codes)
+        if len(recent) > cfg.window:
+            old_cohort, old = recent.popleft()
+            counts.subtract(old)
+            cohort_counts[old_cohort].subtract(old)
+            total_len -= len(old)
+    ours = _measure("qbank", sets, spec, failures, latencies)
+
+    n = max(1, round(ours.length_mean)) if ours.sets else spec.method.min_questions
+    pool = list(spec.pool)
+    base_sets, base_lat = [], []
+    for ref, _attempt, cohort in schedule:
+        t = time.perf_counter()
+        chosen = prng.sample(pool, min(n, len(pool)))
+        base_lat.append(time.perf_counter() - t)
+        base_sets.append((ref, cohort, chosen))
+    base = _measure(f"uniform random {n}", base_sets, spec, Counter(), base_lat)
+    return ours, base
