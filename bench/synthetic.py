@@ -1,5 +1,8 @@
 """A synthetic bank for benchmarks: N questions over K outcomes, two methods, valid and released.
 
+Each question targets 2-5 outcomes and takes 3-8 minutes; the professional discussion must
+assess all K outcomes in 240 minutes, the presentation questioning the first half in 120.
+
 Texts are drawn from a Zipf-distributed vocabulary (as real English is), so frequent words such
 as "you" or "the" appear in most questions and rare words in few; no two texts are near-duplicates.
 """
@@ -51,7 +54,7 @@ def write_synthetic_bank(root: Path, n_questions: int = 10_000, n_outcomes: int 
     for f in range(0, n_questions, per_file):
         chunk = [f'standard = "{code}"', f'topic = "Topic {f // per_file + 1}"', 'author = "bench"', ""]
         for i in range(f, min(f + per_file, n_questions)):
-            qouts = rnd.sample(outcomes, rnd.randint(1, 4))
+            qouts = rnd.sample(outcomes, rnd.randint(2, 5))
             methods = ['"professional-discussion"']
             if any(int(o[1:]) <= half for o in qouts):
                 methods.append('"presentation-questioning"')
@@ -62,7 +65,7 @@ def write_synthetic_bank(root: Path, n_questions: int = 10_000, n_outcomes: int 
                 'status = "approved"',
                 f"methods = [{', '.join(methods)}]",
                 "outcomes = [" + ", ".join(f'"{o}"' for o in qouts) + "]",
-                f"minutes = {rnd.randint(4, 12)}",
+                f"minutes = {rnd.randint(3, 8)}",
                 f'text = "{question_text(rnd, vocab, weights)}"',
                 f'probes = ["{question_text(rnd, vocab, weights)}"]',
                 'guidance = "A good answer gives a specific example and evaluates it."',

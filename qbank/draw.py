@@ -27,12 +27,14 @@ third not at all.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass, field
 
 ATTEMPTS = ("first", "resit", "retake")
 MAX_TRIES = 60
+SAMPLE = 64  # candidates weighed per step in large pools
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,37 @@ class DrawSpec:
         return math.floor(self.method.minutes * (100 + self.extra_time_pct) / 100)
 
 
+@dataclass(frozen=True)
+class PoolIndex:
+    """Per pool and required outcomes: which questions target each outcome. Pools are immutable
+    (one release, one method), so this is built once and reused by every draw."""
+
+    by_outcome: dict[str, tuple[Candidate, ...]]
+    openers: tuple[Candidate, ...]
+    minutes: dict[str, int]  # question id -> minutes
+    sorted_minutes: tuple[int, ...]
+
+
+_INDEX: dict[int, tuple[tuple, frozenset, PoolIndex]] = {}
+
+
+def pool_index(pool: tuple[Candidate, ...], required: frozenset[str]) -> PoolIndex:
+    hit = _INDEX.get(id(pool))
+    if hit is not None and hit[0] is pool and hit[1] == required:
+        return hit[2]
+    by: dict[str, list[Candidate]] = {o: [] for o in required}
+    for c in pool:
+        for o in c.outcomes & required:
+            by[o].append(c)
+    idx = PoolIndex(by_outcome={o: tuple(v) for o, v in by.items()},
+                    openers=tuple(c for c in pool if c.opener and c.outcomes & required),
+                    minutes={c.code: c.minutes for c in pool}, sorted_minutes=tuple(sorted(c.minutes for c in pool)))
+    if len(_INDEX) > 64:
+        _INDEX.clear()
+    _INDEX[id(pool)] = (pool, required, idx)
+    return idx
+
+
 class Infeasible(Exception):
     """No set can meet the hard constraints; `reasons` name each outcome or constraint."""
 
@@ -95,31 +128,56 @@ class Infeasible(Exception):
         self.reasons = reasons
 
 
-def check_feasible(spec: DrawSpec) -> list[Candidate]:
-    """The usable pool, or Infeasible naming every outcome and constraint that cannot be met."""
+def usable_pool(spec: DrawSpec) -> list[Candidate]:
+    exclude, budget = spec.exclude, spec.budget
+    return [c for c in spec.pool if c.minutes <= budget and c.code not in exclude]
+
+
+def check_feasible(spec: DrawSpec) -> int:
+    """How many questions are usable; Infeasible naming every outcome and constraint that cannot be met."""
     m = spec.method
     reasons = []
-    by_outcome_all: dict[str, list[Candidate]] = {o: [] for o in m.required}
-    for c in spec.pool:
-        for o in c.outcomes & m.required:
-            by_outcome_all[o].append(c)
-    usable = [c for c in spec.pool if c.code not in spec.exclude and c.minutes <= spec.budget]
+    index = pool_index(spec.pool, m.required)
+    by_outcome_all = index.by_outcome
+    exclude, budget = spec.exclude, spec.budget
+    fitting = bisect.bisect_right(index.sorted_minutes, budget)
+    n_usable = fitting - sum(1 for x in exclude if index.minutes.get(x, budget + 1) <= budget)
     for o in sorted(m.required):
         allq = by_outcome_all[o]
-        left = [c for c in allq if c.code not in spec.exclude]
         if not allq:
             reasons.append(f"{o}: no approved question in the release is usable in {m.id}")
-        elif not left:
+        elif any(c.code not in exclude and c.minutes <= budget for c in allq):
+            continue
+        elif all(c.code in exclude for c in allq):
             reasons.append(f"{o}: all {len(allq)} approved question{'s' if len(allq) != 1 else ''} "
                            f"were already asked of this apprentice")
-        elif not [c for c in left if c.minutes <= spec.budget]:
-            reasons.append(f"{o}: every remaining question takes longer than the {spec.budget} minutes available")
-    if len(usable) < m.min_questions:
-        reasons.append(f"{m.id} needs at least {m.min_questions} questions but only {len(usable)} "
+        else:
+            reasons.append(f"{o}: every remaining question takes longer than the {budget} minutes available")
+    if n_usable < m.min_questions:
+        reasons.append(f"{m.id} needs at least {m.min_questions} questions but only {n_usable} "
                        f"are left for this apprentice")
     if reasons:
         raise Infeasible(reasons)
-    return usable
+    return n_usable
+
+
+class _Weights:
+    """Each question's draw weight, computed when first needed (a draw looks at a few hundred of
+    a 10,000-question pool) and remembered for the rest of the draw."""
+
+    def __init__(self, usage: Usage, target: float, cap: float, power: float = 1.0):
+        self.usage, self.target, self.cap, self.power = usage, target, cap, power
+        self.memo: dict[str, float] = {}
+
+    def __getitem__(self, c: Candidate) -> float:
+        w = self.memo.get(c.code)
+        if w is None:
+            w = _weight(c, self.usage, self.target, self.cap) ** self.power
+            self.memo[c.code] = w
+        return w
+
+    def softened(self, power: float) -> "_Weights":
+        return _Weights(self.usage, self.target, self.cap, power)
 
 
 def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
@@ -137,33 +195,31 @@ def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
 
 def select(spec: DrawSpec, usage: Usage, seed: str) -> list[Candidate]:
     """A set meeting every hard constraint, in conversation order; Infeasible when none exists."""
-    usable = check_feasible(spec)
+    n_usable = check_feasible(spec)
     m = spec.method
     rng = random.Random(seed)
-    target = (usage.mean_length or max(m.min_questions, 1)) / max(len(usable), 1)
-    base = {c.code: _weight(c, usage, target, spec.exposure_cap) for c in usable}
+    target = (usage.mean_length or max(m.min_questions, 1)) / max(n_usable, 1)
+    usable = _Lazy(lambda: usable_pool(spec))
+    base = _Weights(usage, target, spec.exposure_cap)
     dup = spec.near_duplicates
-    by_outcome: dict[str, list[Candidate]] = {o: [] for o in m.required}
-    for c in usable:
-        for o in c.outcomes & m.required:
-            by_outcome[o].append(c)
+    index = pool_index(spec.pool, m.required)
     best_over = None
     for attempt in range(MAX_TRIES):
         # soft goals yield to hard ones: later tries weigh exposure less, the last third not at all
         strength = 1.0 if attempt < MAX_TRIES // 3 else 0.5 if attempt < 2 * MAX_TRIES // 3 else 0.0
-        weights = base if strength == 1.0 else {k: w ** strength for k, w in base.items()}
-        chosen = _greedy(usable, by_outcome, m, spec, weights, dup, rng)
+        weights = base if strength == 1.0 else base.softened(strength)
+        chosen = _greedy(usable, index, m, spec, weights, dup, rng)
         if chosen is None:
             continue
         minutes = sum(c.minutes for c in chosen)
         if minutes <= spec.budget:
             return order(chosen, rng)
         best_over = minutes if best_over is None else min(best_over, minutes)
-    exact, complete = _exhaustive(usable, m, spec)
+    exact, complete = _exhaustive(usable(), m, spec)
     if exact is not None:
         return order(exact, rng)
     if complete:
-        raise Infeasible([_no_set_reason(usable, m, spec)])
+        raise Infeasible([_no_set_reason(usable(), m, spec)])
     if best_over is None:
         raise Infeasible([f"no set of questions covers every outcome of {m.id} without near-duplicates"])
     raise Infeasible([f"cannot cover all {len(m.required)} outcomes of {m.id} within {spec.budget} minutes: "
@@ -188,28 +244,47 @@ def _pick(rng: random.Random, options: list[Candidate], weights: list[float]) ->
     return options[-1]
 
 
-def _greedy(usable: list[Candidate], by_outcome: dict[str, list[Candidate]], m: Method, spec: DrawSpec,
-            base: dict[str, float], dup: frozenset, rng: random.Random) -> list[Candidate] | None:
+class _Lazy:
+    def __init__(self, make):
+        self.make, self.value = make, None
+
+    def __call__(self):
+        if self.value is None:
+            self.value = self.make()
+        return self.value
+
+
+def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
+            base: "_Weights", dup: frozenset, rng: random.Random) -> list[Candidate] | None:
+    by_outcome = index.by_outcome
     chosen: list[Candidate] = []
     taken: set[str] = set()
     uncovered = set(m.required)
     used = 0
-    openers = [c for c in usable if c.opener and c.outcomes & uncovered]
+    openers = [c for c in index.openers if c.code not in spec.exclude and c.minutes <= spec.budget]
     if openers:  # a natural opening question, chosen like any other
-        first = _pick(rng, openers, [base[c.code] * len(c.outcomes & uncovered) ** 2 for c in openers])
+        first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** 2 for c in openers])
         chosen.append(first)
         taken.add(first.code)
         uncovered -= first.outcomes
         used += first.minutes
+    exclude, budget = spec.exclude, spec.budget
     while uncovered:
         # the most constrained outcome: fewest usable questions (ties broken by code, for replay)
         o = min(sorted(uncovered), key=lambda k: len(by_outcome[k]))
-        opts = [c for c in by_outcome[o] if c.code not in taken and not _conflicts(c, chosen, dup)]
+        covering = by_outcome[o]
+        if len(covering) > SAMPLE:  # large pools: weigh a random sample of the candidates, not all
+            covering = rng.sample(covering, SAMPLE)
+        opts = [c for c in covering if c.code not in taken and c.code not in exclude and c.minutes <= budget
+                and not _conflicts(c, chosen, dup)]
+        if not opts and covering is not by_outcome[o]:
+            opts = [c for c in by_outcome[o] if c.code not in taken and c.code not in exclude
+                    and c.minutes <= budget and not _conflicts(c, chosen, dup)]
         if not opts:
             return None
-        room = spec.budget - used
+        room = budget - used
         fitting = [c for c in opts if c.minutes <= room] or opts
-        weights = [base[c.code] * len(c.outcomes & uncovered) ** 2 / c.minutes for c in fitting]
+        weights = [base[c] * len(c.outcomes & uncovered) ** 2 / c.minutes for c in fitting]
         c = _pick(rng, fitting, weights)
         chosen.append(c)
         taken.add(c.code)
@@ -220,10 +295,10 @@ def _greedy(usable: list[Candidate], by_outcome: dict[str, list[Candidate]], m: 
     used = sum(c.minutes for c in chosen)
     while len(chosen) < m.min_questions:  # pad to the minimum with the least used that fit
         room = spec.budget - used
-        opts = [c for c in usable if c.code not in taken and c.minutes <= room and not _conflicts(c, chosen, dup)]
+        opts = [c for c in usable() if c.code not in taken and c.minutes <= room and not _conflicts(c, chosen, dup)]
         if not opts:
             return None
-        c = _pick(rng, opts, [base[x.code] for x in opts])
+        c = _pick(rng, opts, [base[x] for x in opts])
         chosen.append(c)
         taken.add(c.code)
         used += c.minutes

@@ -77,3 +77,66 @@ def test_garbage_files_never_traceback(tmp_path):
     assert r.returncode == 1
     assert "Traceback" not in r.stdout + r.stderr
     assert "standard.toml:1: standard: 'code' must be a string" in r.stdout
+
+
+@pytest.fixture
+def imported(bank_dir, store_env):
+    assert run("release", "TST01", "1.0.0", "--path", str(bank_dir)).returncode == 0
+    assert run("import", str(bank_dir), env_extra=store_env).returncode == 0
+    return store_env
+
+
+def test_draw_replay_swap_by_cli(imported):
+    import json as _json
+
+    r = run("draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "APP-1",
+            "--cohort", "ACME", "--format", "json", env_extra=imported)
+    assert r.returncode == 0, r.stderr
+    d = _json.loads(r.stdout)
+    assert {o for q in d["questions"] for o in q["outcomes"]} >= set(d["required"])
+    r = run("draw", "--replay", str(d["draw_id"]), env_extra=imported)
+    assert r.returncode == 0 and "reproduced exactly" in r.stdout
+    r = run("swap", str(d["draw_id"]), d["questions"][0]["id"], "--reason", "asked in the presentation already",
+            env_extra=imported)
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr
+    if r.returncode == 0:
+        assert f"swapped {d['questions'][0]['id']} for" in r.stdout
+    r = run("draw", "--show", str(d["draw_id"]), env_extra=imported)
+    assert r.returncode == 0 and f"draw {d['draw_id']}:" in r.stdout
+
+
+def test_infeasible_draw_exits_1_with_named_reason(imported):
+    last = None
+    for _ in range(6):  # 8 questions: the apprentice runs out after a couple of draws
+        last = run("draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "APP-2",
+                   env_extra=imported)
+        if last.returncode:
+            break
+    assert last.returncode == 1
+    assert "cannot draw a set for APP-2" in last.stderr
+    assert "already asked of this apprentice" in last.stderr or "only" in last.stderr
+    assert "Traceback" not in last.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["draw", "--standard", "TST01"], "a draw needs --method, --apprentice"),
+    (["draw", "--standard", "TST01", "--method", "chat", "--apprentice", "A"], "has no method 'chat'"),
+    (["draw", "--replay", "999"], "no draw 999"),
+    (["draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "A",
+      "--attempt", "third"], "invalid choice: 'third'"),
+])
+def test_draw_usage_errors(imported, args, needle):
+    r = run(*args, env_extra=imported)
+    assert r.returncode in (1, 2) and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_simulate_prints_both_tables(imported):
+    r = run("simulate", "--standard", "TST01", "--method", "presentation-questioning", "--draws", "60",
+            "--seed", "t", "--format", "json", env_extra=imported)
+    assert r.returncode == 0, r.stderr
+    import json as _json
+
+    d = _json.loads(r.stdout)
+    q, b = d["qbank"], d["baseline"]
+    assert q["sets"] + q["failures"] == 60 and q["repeats"] == 0 and q["coverage"] == 1.0
+    assert b["label"].startswith("uniform random") and b["sets"] == 60
