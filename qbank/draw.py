@@ -176,6 +176,9 @@ class _Weights:
             self.memo[c.code] = w
         return w
 
+    def share(self, c: Candidate) -> float:
+        return self.usage.counts.get(c.code, 0) / self.usage.sets if self.usage.sets else 0.0
+
     def softened(self, power: float) -> "_Weights":
         return _Weights(self.usage, self.target, self.cap, power)
 
@@ -261,8 +264,11 @@ def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
     taken: set[str] = set()
     uncovered = set(m.required)
     used = 0
-    openers = [c for c in index.openers if c.code not in spec.exclude and c.minutes <= spec.budget]
-    if openers:  # a natural opening question, chosen like any other
+    # a natural opening question first, but only openers not already used more than their share:
+    # forcing one of a bank's two or three openers into every set would over-expose them
+    openers = [c for c in index.openers if c.code not in spec.exclude and c.minutes <= spec.budget
+               and base.share(c) < 1.5 * base.target]
+    if openers:
         first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** 2 for c in openers])
         chosen.append(first)
         taken.add(first.code)
@@ -383,10 +389,10 @@ def _prune(chosen: list[Candidate], m: Method) -> list[Candidate]:
 
 
 def order(chosen: list[Candidate], rng: random.Random | None = None) -> list[Candidate]:
-    """Conversation order: an opener first, then topics kept together, in order of first appearance."""
+    """Conversation order: an opener first (else the broadest question), then topics kept together."""
     if not chosen:
         return []
-    first = next((c for c in chosen if c.opener), chosen[0])
+    first = next((c for c in chosen if c.opener), None) or max(chosen, key=lambda c: (len(c.outcomes), -c.minutes))
     topics: list[str] = [first.topic]
     for c in chosen:
         if c.topic not in topics:
