@@ -52,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = write_synthetic_bank(Path(tmp) / "banks")
         bank = load_bank(root, health=False)
-        for mid in ("professional-discussion", "presentation-questioning"):
+        for mid in ("professional-discussion",):
             ours, base = simulate(spec_from_bank(bank, "SYN01", mid), SimConfig(draws=args.draws))
             out.append(row("SYN01 (10,000 questions, 100 outcomes)", mid, ours, base))
             print(json.dumps(out[-1]), flush=True)

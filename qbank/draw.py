@@ -32,9 +32,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
+ALGORITHM = "qbank-draw/1"  # stored with every draw; change it whenever select() would choose differently
 ATTEMPTS = ("first", "resit", "retake")
 MAX_TRIES = 60
-SAMPLE = 64  # candidates weighed per step in large pools
+SAMPLE = 48  # candidates weighed per step in large pools
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class PoolIndex:
     openers: tuple[Candidate, ...]
     minutes: dict[str, int]  # question id -> minutes
     sorted_minutes: tuple[int, ...]
+    constrained_first: tuple[str, ...]  # outcomes by how few questions target them, then code
 
 
 _INDEX: dict[int, tuple[tuple, frozenset, PoolIndex]] = {}
@@ -113,7 +115,8 @@ def pool_index(pool: tuple[Candidate, ...], required: frozenset[str]) -> PoolInd
             by[o].append(c)
     idx = PoolIndex(by_outcome={o: tuple(v) for o, v in by.items()},
                     openers=tuple(c for c in pool if c.opener and c.outcomes & required),
-                    minutes={c.code: c.minutes for c in pool}, sorted_minutes=tuple(sorted(c.minutes for c in pool)))
+                    minutes={c.code: c.minutes for c in pool}, sorted_minutes=tuple(sorted(c.minutes for c in pool)),
+                    constrained_first=tuple(sorted(required, key=lambda o: (len(by[o]), o))))
     if len(_INDEX) > 64:
         _INDEX.clear()
     _INDEX[id(pool)] = (pool, required, idx)
@@ -218,7 +221,7 @@ def select(spec: DrawSpec, usage: Usage, seed: str) -> list[Candidate]:
         if minutes <= spec.budget:
             return order(chosen, rng)
         best_over = minutes if best_over is None else min(best_over, minutes)
-    exact, complete = _exhaustive(usable(), m, spec)
+    exact, complete = _exhaustive(usable(), m, spec) if len(usable()) <= EXHAUSTIVE_POOL else (None, False)
     if exact is not None:
         return order(exact, rng)
     if complete:
@@ -276,8 +279,8 @@ def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
         used += first.minutes
     exclude, budget = spec.exclude, spec.budget
     while uncovered:
-        # the most constrained outcome: fewest usable questions (ties broken by code, for replay)
-        o = min(sorted(uncovered), key=lambda k: len(by_outcome[k]))
+        # the most constrained outcome: fewest questions target it (ties broken by code, for replay)
+        o = next(k for k in index.constrained_first if k in uncovered)
         covering = by_outcome[o]
         if len(covering) > SAMPLE:  # large pools: weigh a random sample of the candidates, not all
             covering = rng.sample(covering, SAMPLE)
@@ -312,6 +315,7 @@ def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
 
 
 SEARCH_NODES = 200_000
+EXHAUSTIVE_POOL = 80  # larger pools are left to the randomised tries: a search there could take seconds
 
 
 def _exhaustive(usable: list[Candidate], m: Method, spec: DrawSpec) -> tuple[list[Candidate] | None, bool]:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from .draw import ATTEMPTS, Candidate, DrawSpec, Infeasible, Method, Usage, choose_swap, select as select_set
+from .draw import ALGORITHM, ATTEMPTS, Candidate, DrawSpec, Infeasible, Method, Usage, choose_swap, select as select_set
 from .models import (
     ApprenticeRow,
     DrawItemRow,
@@ -257,6 +257,7 @@ def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
                     row = DrawRow(standard_id=std.id, method_id=meth.id, release_id=rel.id,
                                   apprentice_id=apprentice_id, attempt=req.attempt, cohort=req.cohort,
                                   extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
+                                  algorithm=ALGORITHM,
                                   exclude_json=json.dumps(sorted(exclude)),
                                   usage_json=json.dumps(usage.as_dict(), sort_keys=True))
                     s.add(row)
@@ -319,6 +320,7 @@ class Replay:
     draw_id: int
     stored: list[tuple[str, int]]
     replayed: list[tuple[str, int]]
+    algorithm: str = ALGORITHM
 
     @property
     def identical(self) -> bool:
@@ -331,6 +333,9 @@ def replay(engine: Engine, draw_id: int) -> Replay:
         d = s.get(DrawRow, draw_id)
         if d is None:
             raise DrawError(f"no draw {draw_id} in the store")
+        if d.algorithm != ALGORITHM:
+            raise DrawError(f"draw {draw_id} was made by {d.algorithm}; this qbank selects with {ALGORITHM}. "
+                            f"Replay it with the qbank release that made it (its seed and inputs are stored)")
         std = s.get(StandardRow, d.standard_id)
         meth = s.get(MethodRow, d.method_id)
         rel = s.get(ReleaseRow, d.release_id)

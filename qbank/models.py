@@ -144,6 +144,7 @@ class DrawRow(SQLModel, table=True):
     extra_time_pct: int = 0
     exposure_cap: float = 0.30
     seed: str = Field(max_length=64)
+    algorithm: str = Field(default="qbank-draw/1", max_length=32)
     exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     usage_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -155,3 +155,12 @@ def test_concurrent_draws_never_give_an_apprentice_a_question_twice(stocked, db_
         assert dup == []
         assert s.execute(select(func.count()).select_from(DrawRow)).scalar_one() == len(results)
     assert len(results) + len(errors) == 20 and len(results) >= 15
+
+
+def test_replay_refuses_a_draw_made_by_another_algorithm(stocked):
+    r = draw_set(stocked, DrawRequest("TST01", PD, "APP-ALG"))
+    with Session(stocked) as s:
+        s.get(DrawRow, r.draw_id).algorithm = "qbank-draw/0"
+        s.commit()
+    with pytest.raises(DrawError, match="was made by qbank-draw/0"):
+        replay(stocked, r.draw_id)
