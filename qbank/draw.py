@@ -62,6 +62,12 @@ class Usage:
         return {"sets": self.sets, "mean_length": self.mean_length, "counts": dict(sorted(self.counts.items())),
                 "cohort_counts": dict(sorted(self.cohort_counts.items()))}
 
+    def restricted_to(self, codes: set[str]) -> "Usage":
+        """The part of this snapshot a draw consulted: enough to replay it, far smaller to store."""
+        return Usage(sets=self.sets, mean_length=self.mean_length,
+                     counts={c: self.counts[c] for c in codes if self.counts.get(c)},
+                     cohort_counts={c: self.cohort_counts[c] for c in codes if self.cohort_counts.get(c)})
+
     @classmethod
     def from_dict(cls, d: dict) -> "Usage":
         return cls(sets=d.get("sets", 0), mean_length=d.get("mean_length", 0.0), counts=dict(d.get("counts", {})),
@@ -168,22 +174,25 @@ class _Weights:
     """Each question's draw weight, computed when first needed (a draw looks at a few hundred of
     a 10,000-question pool) and remembered for the rest of the draw."""
 
-    def __init__(self, usage: Usage, target: float, cap: float, power: float = 1.0):
+    def __init__(self, usage: Usage, target: float, cap: float, power: float = 1.0, seen: set | None = None):
         self.usage, self.target, self.cap, self.power = usage, target, cap, power
         self.memo: dict[str, float] = {}
+        self.seen = seen if seen is not None else set()  # every question whose usage was consulted
 
     def __getitem__(self, c: Candidate) -> float:
         w = self.memo.get(c.code)
         if w is None:
+            self.seen.add(c.code)
             w = _weight(c, self.usage, self.target, self.cap) ** self.power
             self.memo[c.code] = w
         return w
 
     def share(self, c: Candidate) -> float:
+        self.seen.add(c.code)
         return self.usage.counts.get(c.code, 0) / self.usage.sets if self.usage.sets else 0.0
 
     def softened(self, power: float) -> "_Weights":
-        return _Weights(self.usage, self.target, self.cap, power)
+        return _Weights(self.usage, self.target, self.cap, power, self.seen)
 
 
 def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
@@ -199,14 +208,17 @@ def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
     return w
 
 
-def select(spec: DrawSpec, usage: Usage, seed: str) -> list[Candidate]:
-    """A set meeting every hard constraint, in conversation order; Infeasible when none exists."""
+def select(spec: DrawSpec, usage: Usage, seed: str, consulted: set[str] | None = None) -> list[Candidate]:
+    """A set meeting every hard constraint, in conversation order; Infeasible when none exists.
+
+    `consulted`, when given, collects every question whose usage the selection looked at: the
+    same seed and those counts (`Usage.restricted_to`) reproduce the same set."""
     n_usable = check_feasible(spec)
     m = spec.method
     rng = random.Random(seed)
     target = (usage.mean_length or max(m.min_questions, 1)) / max(n_usable, 1)
     usable = _Lazy(lambda: usable_pool(spec))
-    base = _Weights(usage, target, spec.exposure_cap)
+    base = _Weights(usage, target, spec.exposure_cap, seen=consulted)
     dup = spec.near_duplicates
     index = pool_index(spec.pool, m.required)
     best_over = None

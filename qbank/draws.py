@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select
@@ -40,6 +42,7 @@ from .problems import BankError
 from .similarity import near_duplicates
 
 USAGE_WINDOW = 500  # recent sets of a method that exposure is measured over
+OVERLAP = 64  # draw and swap ids re-read below each watermark (concurrent commits can land out of order)
 RETRIES = 8
 
 
@@ -205,24 +208,101 @@ def _history(s: Session, apprentice_id: int) -> frozenset[str]:
                                .where(DrawItemRow.apprentice_id == apprentice_id)).scalars())
 
 
+class _UsageCache:
+    """Recent use of one method's questions, kept up to date incrementally.
+
+    Each call reads only the draws and swaps it has not seen (re-reading OVERLAP ids below its
+    watermarks, since concurrent transactions can commit out of id order), so it follows draws
+    made by any process or assessor; the window holds the active questions of the last `window`
+    sets. Usage steers only the soft goals; each draw stores the snapshot it used for replay."""
+
+    def __init__(self, window: int):
+        self.window = window
+        self.last_draw = 0
+        self.last_swap = 0
+        self.sets: deque[tuple[int, str, list[str]]] = deque()  # (draw id, cohort, active question ids)
+        self.counts: Counter = Counter()
+        self.cohorts: dict[str, Counter] = {}
+        self.items = 0
+        self.seen_draws: set[int] = set()
+        self.seen_swaps: set[int] = set()
+
+    def refresh(self, s: Session, method_id: int) -> None:
+        # re-read a little below the watermark: a draw given a lower id may commit after a higher one
+        new = [r for r in s.execute(select(DrawRow.id, DrawRow.cohort)
+                                    .where(DrawRow.method_id == method_id, DrawRow.id > self.last_draw - OVERLAP)
+                                    .order_by(DrawRow.id)).all() if r[0] not in self.seen_draws]
+        self.seen_draws.update(r[0] for r in new)
+        if len(new) > self.window:
+            new = new[-self.window:]
+        if new:
+            codes: dict[int, list[str]] = {d: [] for d, _ in new}
+            for draw_id, code in s.execute(select(DrawItemRow.draw_id, QuestionRow.code)
+                                           .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+                                           .where(DrawItemRow.draw_id.in_(list(codes)), DrawItemRow.active.is_(True))
+                                           .order_by(DrawItemRow.draw_id, DrawItemRow.position)):
+                codes[draw_id].append(code)
+            for draw_id, cohort in new:
+                self._add(draw_id, cohort, codes[draw_id])
+            self.last_draw = max(self.last_draw, new[-1][0])
+        swaps = [r for r in s.execute(
+            select(DrawSwapRow.id, DrawSwapRow.draw_id, DrawItemRow.question_id, DrawSwapRow.in_item_id)
+            .join(DrawItemRow, DrawItemRow.id == DrawSwapRow.out_item_id)
+            .join(DrawRow, DrawRow.id == DrawSwapRow.draw_id)
+            .where(DrawSwapRow.id > self.last_swap - OVERLAP, DrawRow.method_id == method_id)
+            .order_by(DrawSwapRow.id)).all() if r[0] not in self.seen_swaps]
+        if swaps:
+            code_of = dict(s.execute(select(QuestionRow.id, QuestionRow.code).where(QuestionRow.id.in_(
+                {r[2] for r in swaps} | set(s.execute(select(DrawItemRow.question_id).where(
+                    DrawItemRow.id.in_([r[3] for r in swaps]))).scalars())))).all())
+            in_q = dict(s.execute(select(DrawItemRow.id, DrawItemRow.question_id)
+                                  .where(DrawItemRow.id.in_([r[3] for r in swaps]))).all())
+            by_draw = {d: (cohort, lst) for d, cohort, lst in self.sets}
+            for swap_id, draw_id, out_qid, in_item in swaps:
+                self.seen_swaps.add(swap_id)
+                if draw_id in by_draw:
+                    cohort, lst = by_draw[draw_id]
+                    out_code, in_code = code_of[out_qid], code_of[in_q[in_item]]
+                    if out_code in lst and in_code not in lst:  # not already read as active
+                        lst[lst.index(out_code)] = in_code
+                        self.counts[out_code] -= 1
+                        self.counts[in_code] += 1
+                        self.cohorts[cohort][out_code] -= 1
+                        self.cohorts[cohort][in_code] += 1
+                self.last_swap = max(self.last_swap, swap_id)
+        # remember only the ids that could still be re-read below the watermarks
+        self.seen_draws = {d for d in self.seen_draws if d > self.last_draw - OVERLAP}
+        self.seen_swaps = {w for w in self.seen_swaps if w > self.last_swap - OVERLAP}
+
+    def _add(self, draw_id: int, cohort: str, codes: list[str]) -> None:
+        self.sets.append((draw_id, cohort, codes))
+        self.counts.update(codes)
+        self.cohorts.setdefault(cohort, Counter()).update(codes)
+        self.items += len(codes)
+        while len(self.sets) > self.window:
+            _, old_cohort, old = self.sets.popleft()
+            self.counts.subtract(old)
+            self.cohorts[old_cohort].subtract(old)
+            self.items -= len(old)
+
+    def usage(self, cohort: str) -> Usage:
+        n = len(self.sets)
+        if not n:
+            return Usage()
+        return Usage(sets=n, mean_length=round(self.items / n, 4), counts={k: v for k, v in self.counts.items() if v},
+                      cohort_counts={k: v for k, v in self.cohorts.get(cohort, {}).items() if v} if cohort else {})
+
+
+_USAGE: dict[tuple[str, int, int], _UsageCache] = {}
+_USAGE_LOCK = threading.Lock()
+
+
 def _usage(s: Session, method_id: int, cohort: str, window: int = USAGE_WINDOW) -> Usage:
-    recent = s.execute(select(DrawRow.id, DrawRow.cohort).where(DrawRow.method_id == method_id)
-                       .order_by(DrawRow.id.desc()).limit(window)).all()
-    if not recent:
-        return Usage()
-    ids = [r[0] for r in recent]
-    in_cohort = {r[0] for r in recent if cohort and r[1] == cohort}
-    counts: dict[str, int] = {}
-    cohort_counts: dict[str, int] = {}
-    items = 0
-    for draw_id, code in s.execute(select(DrawItemRow.draw_id, QuestionRow.code)
-                                   .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
-                                   .where(DrawItemRow.draw_id.in_(ids), DrawItemRow.active.is_(True))):
-        counts[code] = counts.get(code, 0) + 1
-        items += 1
-        if draw_id in in_cohort:
-            cohort_counts[code] = cohort_counts.get(code, 0) + 1
-    return Usage(sets=len(ids), mean_length=round(items / len(ids), 4), counts=counts, cohort_counts=cohort_counts)
+    key = (str(s.get_bind().url), method_id, window)
+    with _USAGE_LOCK:
+        cache = _USAGE.setdefault(key, _UsageCache(window))
+        cache.refresh(s, method_id)
+        return cache.usage(cohort)
 
 
 # --------------------------------------------------------------------------- draw
@@ -249,8 +329,9 @@ def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
                     spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
                                     exclude=exclude, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
                     seed = secrets.token_hex(16)
+                    consulted: set[str] = set()
                     try:
-                        chosen = select_set(spec, usage, seed)
+                        chosen = select_set(spec, usage, seed, consulted)
                     except Infeasible as e:
                         raise DrawError(f"cannot draw a set for {req.apprentice} ({req.standard} {req.method}): "
                                         + "; ".join(e.reasons), e.reasons) from None
@@ -259,7 +340,7 @@ def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
                                   extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
                                   algorithm=ALGORITHM,
                                   exclude_json=json.dumps(sorted(exclude)),
-                                  usage_json=json.dumps(usage.as_dict(), sort_keys=True))
+                                  usage_json=json.dumps(usage.restricted_to(consulted).as_dict(), sort_keys=True))
                     s.add(row)
                     s.flush()
                     s.execute(insert(DrawItemRow.__table__), [

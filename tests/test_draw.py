@@ -152,3 +152,15 @@ def test_swap_options_keep_coverage():
     d = Candidate("D", 1, 4, frozenset({"K1", "K2", "K9"}), 5)
     spec = DrawSpec(method=Method("pd", frozenset({"K1", "K2", "K3"}), 20, 2), pool=(a, b, c, d))
     assert [x.code for x in swap_options(spec, [a, b], a)] == ["D"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=specs(), useed=st.integers(0, 1000), seed=st.text(min_size=1, max_size=8))
+def test_the_consulted_part_of_the_usage_snapshot_replays_the_set(spec, useed, seed):
+    usage = random_usage(spec, useed)
+    consulted: set[str] = set()
+    try:
+        chosen = select(spec, usage, seed, consulted)
+    except Infeasible:
+        return
+    assert select(spec, usage.restricted_to(consulted), seed) == chosen

@@ -164,3 +164,21 @@ def test_replay_refuses_a_draw_made_by_another_algorithm(stocked):
         s.commit()
     with pytest.raises(DrawError, match="was made by qbank-draw/0"):
         replay(stocked, r.draw_id)
+
+
+def test_incremental_usage_equals_a_fresh_read(stocked):
+    """The per-process usage cache, refreshed between draws and swaps, matches reading it all anew."""
+    rnd = random.Random(5)
+    for i in range(12):
+        r = draw_set(stocked, DrawRequest("TST01", PD, f"U-{i}", cohort=f"C{i % 3}"))
+        if rnd.random() < 0.5:
+            try:
+                swap(stocked, r.draw_id, r.questions[-1].id, "test")
+            except DrawError:
+                pass
+        with Session(stocked) as s:
+            method_id = s.get(DrawRow, r.draw_id).method_id
+            cached = draws_mod._usage(s, method_id, "C1", window=5)
+            fresh_cache = draws_mod._UsageCache(5)
+            fresh_cache.refresh(s, method_id)
+            assert cached == fresh_cache.usage("C1")
