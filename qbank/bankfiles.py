@@ -544,8 +544,6 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
                                     check="reference"))
         std.methods[mid] = Method(id=mid, name=name, kind=kind, minutes=minutes, min_questions=minq,
                                   assesses=tuple(c for c in assesses if c in std.outcomes))
-    if methods_raw == [] or (methods_raw is None and "method" in data):
-        pass
     for ocode in std.outcomes:
         if not any(ocode in m.assesses for m in std.methods.values()) and std.methods:
             problems.append(Problem(file=shown, line=std.lines.get(f"outcome:{ocode}"), field="outcomes",

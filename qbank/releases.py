@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .bankfiles import SEMVER_RE, Question, Release, ReleaseItem, content_hash, semver_key
-from .problems import BankError, Problem, display_path
+from .bankfiles import SEMVER_RE, Release, ReleaseItem, content_hash, semver_key
+from .problems import BankError, display_path
 from .validation import Bank
 
 MANIFEST_FORMAT = 1
@@ -119,9 +119,3 @@ def diff_versions(standard: str, old: str, new: str, a: dict[str, int], b: dict[
     unchanged = sum(1 for i, v in b.items() if a.get(i) == v)
     return ReleaseDiff(standard, old, new, added, changed, retired, unchanged)
 
-
-def release_questions(rel: Release) -> list[Question]:
-    return [i.question for i in rel.items]
-
-
-__all__ = ["make_release", "diff_versions", "ReleaseDiff", "ReleaseResult", "manifest_text", "Problem"]

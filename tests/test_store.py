@@ -86,7 +86,7 @@ def test_failing_import_leaves_store_exactly_as_before(engine, bank_dir, monkeyp
 
     def boom(*a, **kw):  # fail after the release's first writes have been flushed
         calls["n"] += 1
-        std = real(*a, **kw)
+        real(*a, **kw)
         a[0].flush()
         raise BankError("simulated failure half-way through the import")
 
