@@ -8,6 +8,9 @@ The library knows nothing of any user interface. Modules, one concept each:
   models      the store's tables; store: opening it (SQLite or PostgreSQL)
   importer    loading releases into the store, all or nothing
   catalogue   reading the store: list, show, stats, diffs
+  draw        the pure draw; draws: storing, replaying and swapping sets; simulate: populations
+  grading     the pure grading engine; gradingfile: reading and checking [grading] rules
+  sessions    assessments as they are recorded; record: the assessor's record (jinja2)
 """
 
 __version__ = "0.1.0"

@@ -76,6 +76,7 @@ class Standard:
     min_per_outcome: int = DEFAULT_MIN_PER_OUTCOME
     near_duplicate_threshold: int = DEFAULT_NEAR_DUPLICATE
     grading: dict = field(default_factory=dict)
+    grading_rules: object = None  # grading.GradingRules, read from `grading` by gradingfile.read_grading
     path: str = ""
     folder: Path | None = None
     lines: dict[str, int] = field(default_factory=dict)  # "method:<id>" / "outcome:<code>" -> line
@@ -565,6 +566,12 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
                 cf.add("near_duplicate_threshold", "checks: near_duplicate_threshold must be at most 100", "use a score from 1 to 100")
             else:
                 std.near_duplicate_threshold = ndt
+    # grading rules (checked against the outcomes and methods read above)
+    if grading:
+        from .gradingfile import read_grading  # gradingfile builds on this module's field checks
+
+        std.grading_rules = read_grading(grading, outcomes=std.outcomes, methods=std.methods, file=shown,
+                                         problems=problems, idx=idx)
     if code is None or len(problems) > before and any(p.is_error and p.field in ("code",) for p in problems[before:]):
         return None
     return std

@@ -308,48 +308,35 @@ def _usage(s: Session, method_id: int, cohort: str, window: int = USAGE_WINDOW) 
 # --------------------------------------------------------------------------- draw
 
 
-def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
-    """Draw, store and return a set; DrawError names what cannot be met and why."""
+def check_request(req: DrawRequest) -> None:
     if req.attempt not in ATTEMPTS:
         raise DrawError(f"attempt must be one of {', '.join(ATTEMPTS)}, not '{req.attempt}'")
     if not 0 <= req.extra_time_pct <= 200:
         raise DrawError(f"extra time must be a percentage from 0 to 200, not {req.extra_time_pct}")
     if not 0 < req.exposure_cap <= 1:
         raise DrawError(f"the exposure cap must be a share between 0 and 1, not {req.exposure_cap}")
+
+
+def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
+    """Draw, store and return a set; DrawError names what cannot be met and why."""
+    check_request(req)
     apprentice_id = _apprentice(engine, req.apprentice)
+
+    def work(s: Session) -> int:
+        return draw_in(s, engine, req, apprentice_id)
+
+    return load_draw(engine, with_retries(engine, work))
+
+
+def with_retries(engine: Engine, work):
+    """Run `work(session)` in one transaction, retrying when a concurrent draw took a question
+    (the unique apprentice+question constraint) or SQLite stayed locked."""
     last_error: Exception | None = None
     for attempt in range(RETRIES):
         try:
             with Session(engine) as s:
                 with s.begin():
-                    std, meth, rel = _resolve(s, req.standard, req.method, req.release)
-                    pool = _pool(s, engine, std, meth, rel)
-                    exclude = _history(s, apprentice_id)
-                    usage = _usage(s, meth.id, req.cohort)
-                    spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
-                                    exclude=exclude, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
-                    seed = secrets.token_hex(16)
-                    consulted: set[str] = set()
-                    try:
-                        chosen = select_set(spec, usage, seed, consulted)
-                    except Infeasible as e:
-                        raise DrawError(f"cannot draw a set for {req.apprentice} ({req.standard} {req.method}): "
-                                        + "; ".join(e.reasons), e.reasons) from None
-                    row = DrawRow(standard_id=std.id, method_id=meth.id, release_id=rel.id,
-                                  apprentice_id=apprentice_id, attempt=req.attempt, cohort=req.cohort,
-                                  extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
-                                  algorithm=ALGORITHM,
-                                  exclude_json=json.dumps(sorted(exclude)),
-                                  usage_json=json.dumps(usage.restricted_to(consulted).as_dict(), sort_keys=True))
-                    s.add(row)
-                    s.flush()
-                    s.execute(insert(DrawItemRow.__table__), [
-                        {"draw_id": row.id, "position": i + 1, "question_id": pool.qid_by_code[c.code],
-                         "question_version_id": c.qv_id, "apprentice_id": apprentice_id, "origin": "draw",
-                         "active": True}
-                        for i, c in enumerate(chosen)])
-                    draw_id = row.id
-            return load_draw(engine, draw_id)
+                    return work(s)
         except IntegrityError as e:  # a concurrent draw took one of these questions for this apprentice
             last_error = e
             time.sleep(0.005 * (attempt + 1))
@@ -357,6 +344,37 @@ def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
             last_error = e
             time.sleep(0.05 * (attempt + 1))
     raise DrawError(f"could not store the draw after {RETRIES} tries: {getattr(last_error, 'orig', last_error)}")
+
+
+def draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -> int:
+    """Draw and store one set inside the caller's transaction; returns the draw id."""
+    std, meth, rel = _resolve(s, req.standard, req.method, req.release)
+    pool = _pool(s, engine, std, meth, rel)
+    exclude = _history(s, apprentice_id)
+    usage = _usage(s, meth.id, req.cohort)
+    spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
+                    exclude=exclude, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
+    seed = secrets.token_hex(16)
+    consulted: set[str] = set()
+    try:
+        chosen = select_set(spec, usage, seed, consulted)
+    except Infeasible as e:
+        raise DrawError(f"cannot draw a set for {req.apprentice} ({req.standard} {req.method}): "
+                        + "; ".join(e.reasons), e.reasons) from None
+    row = DrawRow(standard_id=std.id, method_id=meth.id, release_id=rel.id,
+                  apprentice_id=apprentice_id, attempt=req.attempt, cohort=req.cohort,
+                  extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
+                  algorithm=ALGORITHM,
+                  exclude_json=json.dumps(sorted(exclude)),
+                  usage_json=json.dumps(usage.restricted_to(consulted).as_dict(), sort_keys=True))
+    s.add(row)
+    s.flush()
+    s.execute(insert(DrawItemRow.__table__), [
+        {"draw_id": row.id, "position": i + 1, "question_id": pool.qid_by_code[c.code],
+         "question_version_id": c.qv_id, "apprentice_id": apprentice_id, "origin": "draw",
+         "active": True}
+        for i, c in enumerate(chosen)])
+    return row.id
 
 
 def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> DrawResult:
