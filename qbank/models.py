@@ -177,8 +177,107 @@ class DrawSwapRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class AssessmentRow(SQLModel, table=True):
+    """One assessment of one apprentice: an attempt at some methods of a standard, under one release.
+    On a resit or retake, `previous_id` names the assessment whose passed grades carry over."""
+
+    __tablename__ = "assessment"
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    release_id: int = Field(foreign_key="release.id")
+    apprentice_id: int = Field(foreign_key="apprentice.id", index=True)
+    assessor: str = Field(max_length=128, index=True)
+    attempt: str = Field(max_length=16)  # first | resit | retake
+    cohort: str = Field(default="", max_length=128)
+    previous_id: int | None = Field(default=None, foreign_key="assessment.id")
+    extra_time_pct: int = 0
+    adjustments: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default="open", max_length=16)  # open | complete
+    override_by: str | None = Field(default=None, max_length=128)
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    override_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    overall_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    ui_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # where the TUI was
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class AssessmentMethodRow(SQLModel, table=True):
+    """One method within an assessment: its drawn set, timer, grade and the assessor's confirmation.
+    A method passed in an earlier attempt is carried over (`carried_from_id`) and not re-assessed."""
+
+    __tablename__ = "assessment_method"
+    __table_args__ = (UniqueConstraint("assessment_id", "method_id", name="uq_assessment_method"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="assessment.id", index=True)
+    method_id: int = Field(foreign_key="method.id", index=True)
+    position: int
+    draw_id: int | None = Field(default=None, foreign_key="draw.id")
+    carried_from_id: int | None = Field(default=None, foreign_key="assessment_method.id")
+    status: str = Field(default="pending", max_length=16)  # pending | running | ended | carried
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    elapsed_seconds: float = 0.0  # timer, paused time excluded
+    grade: str | None = Field(default=None, max_length=64)  # computed by the grading engine at the end
+    rule_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    confirmed_grade: str | None = Field(default=None, max_length=64)  # what the assessor confirmed
+    disagreement: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    strengths: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    improvements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class AskRow(SQLModel, table=True):
+    """A question put to the apprentice: a drawn one (pinned version) or an ad-hoc one the assessor
+    wrote in their own words, tagged with outcomes; with the assessor's notes on the answer."""
+
+    __tablename__ = "ask"
+    __table_args__ = (UniqueConstraint("assessment_method_id", "question_id", name="uq_ask_question"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
+    question_id: int | None = Field(default=None, foreign_key="question.id", index=True)
+    question_version_id: int | None = Field(default=None, foreign_key="question_version.id")
+    adhoc_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    adhoc_outcomes_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    position: int
+    status: str = Field(default="asked", max_length=16)  # asked | skipped
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    asked_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EvidenceRow(SQLModel, table=True):
+    """One judgement logged during a method: a criterion evidenced at a level, for some outcomes,
+    usually from the answer to one ask. Never deleted: a mistaken entry is retracted."""
+
+    __tablename__ = "evidence"
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
+    ask_id: int | None = Field(default=None, foreign_key="ask.id", index=True)
+    criterion: str = Field(max_length=64)
+    outcomes_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    level: str = Field(max_length=64)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    retracted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class CriterionMarkRow(SQLModel, table=True):
+    """Per criterion (a mark-sheet section or weighted component): the mark, strengths and areas
+    for improvement, as on the ILM mark sheet."""
+
+    __tablename__ = "criterion_mark"
+    __table_args__ = (UniqueConstraint("assessment_method_id", "criterion", name="uq_criterion_mark"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
+    criterion: str = Field(max_length=64)
+    mark: float | None = None
+    strengths: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    improvements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 ALL_TABLES = [
     StandardRow, OutcomeRow, MethodRow, MethodOutcomeRow, QuestionRow, QuestionVersionRow,
     QuestionVersionOutcomeRow, QuestionVersionMethodRow, ReleaseRow, ReleaseItemRow, ApprenticeRow,
-    DrawRow, DrawItemRow, DrawSwapRow,
+    DrawRow, DrawItemRow, DrawSwapRow, AssessmentRow, AssessmentMethodRow, AskRow, EvidenceRow, CriterionMarkRow,
 ]
