@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
     _add_format(p)
 
+    p = sub.add_parser("record", help="the assessor's record of an assessment, as HTML (A4) or Markdown")
+    p.add_argument("assessment_id", type=int)
+    p.add_argument("--format", choices=("html", "md"), default="html", help="output format (default: html)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
     _add_format(p)
@@ -346,6 +351,27 @@ def cmd_swap(args) -> int:
     return EXIT_OK
 
 
+def cmd_record(args) -> int:
+    from .record import render
+    from .sessions import load
+
+    text = render(load(_engine(), args.assessment_id), args.format)
+    if args.output:
+        out = Path(args.output)
+        if out.is_dir():
+            raise UsageError(f"--output {out} is a folder; give a file name, e.g. {out / f'record-{args.assessment_id}.{args.format}'}")
+        try:
+            tmp = out.with_name(out.name + ".part")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out)
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror}") from None
+        print(f"wrote the record of assessment {args.assessment_id} to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_simulate(args) -> int:
     from .draws import method_spec, spec_from_bank
     from .simulate import SimConfig, simulate
@@ -400,6 +426,7 @@ COMMANDS = {
     "validate": cmd_validate, "release": cmd_release, "diff": cmd_diff, "import": cmd_import,
     "list": cmd_list, "show": cmd_show, "stats": cmd_stats, "draw": cmd_draw, "swap": cmd_swap,
     "simulate": cmd_simulate,
+    "record": cmd_record,
 }
 
 
