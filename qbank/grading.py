@@ -41,7 +41,7 @@ class Criterion:
 
     @property
     def label(self) -> str:
-        return f"{self.id} {self.title}".strip() if self.title else self.id
+        return f"'{self.title}'" if self.title else self.id
 
 
 @dataclass(frozen=True)

@@ -363,7 +363,11 @@ def _read_overall(raw: dict, i: int, oline: int | None, okeys: dict[str, int], s
     for k, r in enumerate(table_raw):
         rf = Fields(r, file=file, where=f"{f.where}, table row #{k + 1}", lines={}, base_line=f.line("table"),
                     problems=problems)
-        when = rf.string_list("when", example='["Pass", "Pass"]')
+        when = rf._get("when", True, "list", '["Pass", "Pass"]')
+        if when is not None and not (isinstance(when, list) and when and all(isinstance(w, str) for w in when)):
+            rf.add("table", f"{rf.w}'when' must be a list of grades (or \"*\"), one per method",
+                   'write e.g. `when = ["Pass", "*"]`')
+            when = None
         grade = rf.string("grade", example='"Pass"')
         rf.unknown()
         if when is None or grade is None:
