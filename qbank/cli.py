@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("html", "md"), default="html", help="output format (default: html)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
+    p = sub.add_parser("tui", help="the live assessment app (Textual)")
+    p.add_argument("--resume", type=int, metavar="ASSESSMENT_ID", help="open an unfinished assessment where it was left")
+    p.add_argument("--import", dest="import_banks", metavar="PATH",
+                   help="first import the released banks at PATH (as `qbank import`)")
+
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
     _add_format(p)
@@ -372,6 +377,23 @@ def cmd_record(args) -> int:
     return EXIT_OK
 
 
+def cmd_tui(args) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("QBANK_TUI_FORCE"):
+        raise UsageError("the live app needs a terminal; run `qbank tui` in one (nothing was changed)")
+    engine = _engine()
+    if args.import_banks:
+        from .importer import import_bank
+        from .validation import load_bank
+
+        bank = load_bank(Path(args.import_banks), health=False)
+        report = import_bank(engine, bank)
+        print(f"store ready: {len(report.new_releases)} new release(s) imported", file=sys.stderr)
+    from tui.app import run  # the app is a separate package; qbank itself knows nothing of Textual
+
+    run(engine, resume=args.resume)
+    return EXIT_OK
+
+
 def cmd_simulate(args) -> int:
     from .draws import method_spec, spec_from_bank
     from .simulate import SimConfig, simulate
@@ -427,6 +449,7 @@ COMMANDS = {
     "list": cmd_list, "show": cmd_show, "stats": cmd_stats, "draw": cmd_draw, "swap": cmd_swap,
     "simulate": cmd_simulate,
     "record": cmd_record,
+    "tui": cmd_tui,
 }
 
 

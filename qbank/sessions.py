@@ -606,6 +606,33 @@ def load(engine: Engine, assessment_id: int) -> AssessmentView:
             ui=json.loads(a.ui_json or "{}"))
 
 
+@dataclass
+class StandardChoice:
+    code: str
+    title: str
+    release: str
+    methods: list[tuple[str, str]]  # (id, name)
+    default_methods: list[str]
+
+
+def standards(engine: Engine) -> list[StandardChoice]:
+    """What an assessment can be started on: each imported standard at its latest release."""
+    out = []
+    with Session(engine) as s:
+        for std in s.execute(select(StandardRow).order_by(StandardRow.code)).scalars():
+            try:
+                _, _, rel = _resolve_release(s, std.code, None)
+            except SessionError:
+                continue
+            d = json.loads(rel.definition_json)
+            rules = _rules(rel.id, rel.definition_json)
+            methods = {m["id"]: m for m in d["methods"]}
+            out.append(StandardChoice(code=std.code, title=d.get("title", std.title), release=rel.semver,
+                                      methods=[(m["id"], m["name"]) for m in d["methods"]],
+                                      default_methods=_default_methods(rules, methods)))
+    return out
+
+
 def unfinished(engine: Engine, assessor: str | None = None) -> list[dict]:
     """Open assessments, newest first: what an assessor can resume."""
     with Session(engine) as s:

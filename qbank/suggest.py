@@ -1,0 +1,36 @@
+"""What to ask next: the remaining questions of a method ranked for the assessor. Pure.
+
+A question still to ask ranks higher the more still-uncovered outcomes it targets; among equals,
+one that fits the time left comes first, then the shorter, then the drawn order. A question whose
+outcomes are all covered already is optional: still shown, ranked last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    code: str
+    text: str
+    minutes: int
+    targets: tuple[str, ...]  # the still-uncovered outcomes it targets
+    optional: bool  # every outcome it targets is covered already
+    fits: bool  # its minutes fit in the time left
+
+
+def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float) -> list[Suggestion]:
+    """`questions`: objects with code, text, minutes, outcomes, position and status (planned |
+    asked | skipped), as `sessions.QuestionView`; only planned, drawn questions are ranked."""
+    open_outcomes = set(uncovered)
+    out = []
+    for q in questions:
+        if q.status != "planned" or q.code is None:
+            continue
+        targets = tuple(o for o in q.outcomes if o in open_outcomes)
+        out.append((q.position, Suggestion(code=q.code, text=q.text, minutes=q.minutes, targets=targets,
+                                           optional=not targets, fits=q.minutes * 60 <= max(seconds_left, 0))))
+    out.sort(key=lambda p: (-len(p[1].targets), not p[1].fits, p[1].minutes, p[0]))
+    return [s for _, s in out]

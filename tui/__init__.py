@@ -1,0 +1,1 @@
+"""The qbank Textual app (`qbank tui`): thin screens over the `qbank` services."""
