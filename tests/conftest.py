@@ -139,3 +139,16 @@ def write_bank(root: Path, questions: str | None = None, standard: str = STANDAR
 @pytest.fixture
 def bank_dir(tmp_path) -> Path:
     return write_bank(tmp_path / "banks")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run `async def` tests (Textual's Pilot) in a fresh event loop; no plugin needed."""
+    import asyncio
+    import inspect
+
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None

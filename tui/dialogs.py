@@ -291,7 +291,7 @@ class EndMethodDialog(Dialog):
             return
         other = self.query_one("#other", Select).value
         why = self.query_one("#why", Input).value.strip()
-        if other not in (Select.BLANK, None, self.m.result.grade):
+        if other not in (Select.NULL, None, self.m.result.grade):
             if not why:
                 self.notify("Give the reason you disagree with the rules' grade", severity="warning")
                 return

@@ -136,6 +136,7 @@ class StartScreen(Screen):
         if choice:
             for mid, name in choice.methods:
                 sl.add_option((name, mid, mid in choice.default_methods))
+            sl.highlighted = 0
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
@@ -252,7 +253,7 @@ class BrowseScreen(Screen):
         try:
             rows = self.app.service(
                 "Searching", catalogue.list_questions, self.app.engine,
-                standard=None if std in (Select.BLANK, None) else std,
+                standard=None if std in (Select.NULL, None) else std,
                 method=self.query_one("#f-method", Input).value.strip() or None,
                 outcome=self.query_one("#f-outcome", Input).value.strip() or None,
                 search=self.query_one("#search", Input).value.strip() or None, limit=200)

@@ -1,0 +1,223 @@
+"""The live app driven by keys with Textual's Pilot: a whole CMI professional discussion, resume
+after leaving, and bad moments (keys with nothing to act on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qbank import sessions as S
+from qbank.importer import import_bank
+from qbank.store import make_engine
+from qbank.validation import load_bank
+from tui.app import QBankApp
+from tui.method import MethodScreen
+from tui.screens import HomeScreen, OverallScreen, PreviewScreen, StartScreen
+
+BANKS = Path(__file__).resolve().parent.parent / "banks"
+_BANK = []
+
+
+def shipped():
+    if not _BANK:
+        _BANK.append(load_bank(BANKS, health=False))
+    return _BANK[0]
+
+
+@pytest.fixture
+def tui_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'tui.db'}")
+    import_bank(engine, shipped())
+    return engine
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[{" ": "space"}.get(c, c) for c in text])
+
+
+async def start_cmi_pd(pilot, app, apprentice="PD-APP-1"):
+    """From home, by keys: new assessment on ST0556, professional discussion only."""
+    await pilot.press("n")
+    await pilot.pause()
+    assert isinstance(app.screen, StartScreen)
+    await pilot.press("shift+tab", "shift+tab")  # apprentice -> methods -> standard
+    assert app.focused.id == "standard"
+    await pilot.press("enter")
+    await pilot.pause()
+    # options in code order: ILM-SI3, ST0480, ST0556, UOB-HCSL
+    await pilot.press("down", "down", "enter")
+    await pilot.pause()
+    assert app.screen.query_one("#standard").value == "ST0556"
+    await pilot.press("tab")  # methods: presentation questioning highlighted; space unticks it
+    assert app.focused.id == "methods"
+    await pilot.press("space")
+    assert list(app.screen.query_one("#methods").selected) == ["professional-discussion"]
+    await pilot.press("tab")
+    await type_text(pilot, apprentice)
+    await pilot.press("ctrl+d")
+    await pilot.pause()
+    assert isinstance(app.screen, PreviewScreen), app.screen
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, MethodScreen)
+    return app.screen
+
+
+async def test_whole_cmi_professional_discussion_by_keys(tui_engine, tmp_path):
+    app = QBankApp(tui_engine, assessor="Pat Assessor", timer=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await start_cmi_pd(pilot, app)
+        m = screen.m
+        assert m.method.id == "professional-discussion" and m.budget_minutes == 120
+        assert m.uncovered == list(m.method.assesses)
+        outcomes_panel = screen.query_one("#outcomes")
+        assert "UNCOVERED" in str(outcomes_panel.render())
+
+        # ask the top suggestion, type notes; they are saved within a second
+        first = screen.query_one("#suggestions").highlighted_option.id
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.current_ask is not None and app.focused.id == "notes"
+        await type_text(pilot, "Led Hoshin Kanri at two sites")
+        await pilot.pause(0.8)
+        view = S.load(tui_engine, screen.assessment_id)
+        asked = next(q for q in view.methods[0].questions if q.code == first)
+        assert asked.notes == "Led Hoshin Kanri at two sites"
+
+        # log evidence: the dialog proposes a criterion holding the question's outcomes
+        target = next(q for q in screen.m.questions if q.code == first).outcomes[0]
+        await pilot.press("f3")
+        await pilot.pause()
+        await type_text(pilot, "clear deployment story")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert target not in screen.m.uncovered
+        assert f"✓ {target}" in str(screen.query_one("#outcomes").render())
+
+        # swap the highlighted question not yet asked, with a reason
+        before = screen.query_one("#suggestions").highlighted_option.id
+        await pilot.press("f5")
+        await pilot.pause()
+        await type_text(pilot, "covered in the portfolio review")
+        await pilot.press("enter")
+        await pilot.pause()
+        swaps = S.load(tui_engine, screen.assessment_id).methods[0].swaps
+        if swaps:  # a swap can be impossible when an outcome has no other question; then it says why
+            assert swaps[0].out_code == before and swaps[0].reason == "covered in the portfolio review"
+
+        # ad-hoc question, tagged with the first uncovered outcome (preselected)
+        uncovered_before = list(screen.m.uncovered)
+        await pilot.press("f4")
+        await pilot.pause()
+        await type_text(pilot, "What did your regression model change?")
+        await pilot.press("enter")
+        await pilot.pause()
+        adhoc = [q for q in screen.m.questions if q.adhoc]
+        assert len(adhoc) == 1 and adhoc[0].outcomes == uncovered_before[:1]
+        assert screen.current_ask == adhoc[0].ask_id
+        # evidence for an outcome the question did not target: choose PD3 (K7-K9) in the dialog
+        await pilot.press("f3")
+        await pilot.pause()
+        dialog = app.screen
+        dialog.query_one("#criterion").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        crit_ids = [c.id for c in screen.m.scheme.criteria]
+        steps = crit_ids.index("PD3") - crit_ids.index(dialog.query_one("#criterion").value)
+        for _ in range(abs(steps)):
+            await pilot.press("down" if steps > 0 else "up")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert dialog.query_one("#criterion").value == "PD3"
+        dialog.query_one("#note").focus()
+        await type_text(pilot, "interpreted logistic regression")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not {"K7", "K8", "K9"} & set(screen.m.uncovered)
+
+        # end: uncovered outcomes flagged before closing; the grade comes from the rules
+        await pilot.press("f8")
+        await pilot.pause()
+        end = app.screen
+        assert "UNCOVERED" in str(end.query_one("#uncovered").render())
+        assert app.focused.id == "cancel"  # closing is never the default
+        await pilot.press("shift+tab")
+        assert app.focused.id == "ok", app.focused
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OverallScreen)
+        v = S.load(tui_engine, screen.assessment_id)
+        pd = v.methods[0]
+        assert pd.status == "ended" and pd.grade == "Fail" and pd.confirmed_grade == "Fail"
+        assert pd.uncovered
+        await pilot.press("c")
+        await pilot.pause()
+        assert S.load(tui_engine, screen.assessment_id).status == "complete"
+        await pilot.press("h")
+        await pilot.pause()
+        record = tmp_path / "data" / "qbank" / "records" / f"assessment-{screen.assessment_id}.html"
+        html = record.read_text(encoding="utf-8")
+        assert "Outcomes never evidenced" in html and "What did your regression model change?" in html
+        assert "Led Hoshin Kanri at two sites" in html
+
+
+async def test_resume_returns_to_the_same_method_question_and_notes(tui_engine):
+    app = QBankApp(tui_engine, assessor="Pat Assessor", timer=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await start_cmi_pd(pilot, app, "RESUME-1")
+        await pilot.press("enter")
+        await pilot.pause()
+        await type_text(pilot, "half a thought")
+        ask_id, aid = screen.current_ask, screen.assessment_id
+        await pilot.press("escape")  # leaving the notes saves them at once
+        await pilot.pause()
+    again = QBankApp(tui_engine, assessor="Pat Assessor", timer=False)
+    async with again.run_test(size=(100, 30)) as pilot:
+        assert isinstance(again.screen, HomeScreen)
+        await pilot.press("r")
+        await pilot.pause()
+        s = again.screen
+        assert isinstance(s, MethodScreen)
+        assert (s.assessment_id, s.current_ask) == (aid, ask_id)
+        assert s.query_one("#notes").text == "half a thought"
+
+
+async def test_keys_at_the_wrong_moment_explain_themselves(tui_engine):
+    app = QBankApp(tui_engine, assessor="", timer=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("r")  # nothing to resume
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        assert any("No unfinished assessment" in n.message for n in app._notifications)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("ctrl+d")  # no apprentice, no assessor
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        assert any("Drawing the set" in n.message for n in app._notifications)
+        app.screen.query_one("#apprentice").value = "WRONG-1"
+        app.screen.query_one("#assessor").value = "Pat"
+        app.screen.query_one("#extra").value = "500"
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        assert any("extra time" in n.message for n in app._notifications)
+        app.screen.query_one("#extra").value = "0"
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MethodScreen)
+        await pilot.press("f6")  # marks before anything: a dialog, harmless
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
