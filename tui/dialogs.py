@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from rich.markup import escape
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from qbank.grading import MethodScheme
@@ -254,23 +255,29 @@ class EndMethodDialog(Dialog):
 
     def compose(self) -> ComposeResult:
         m = self.m
-        with VerticalScroll(classes="dialog wide"):
+        with Vertical(classes="dialog wide", id="end-dialog"):
             yield Label(f"End {m.method.name}", classes="dialog-title")
-            if m.uncovered:
-                lines = "\n".join(f"  {o}  {self.titles.get(o, '')}" for o in m.uncovered)
-                yield Static(f"UNCOVERED: {len(m.uncovered)} outcome(s) never evidenced\n{lines}",
-                             id="uncovered", classes="flag")
+            if m.uncovered:  # outside the scrolling part: always in view, whatever the terminal size
+                yield Static(f"UNCOVERED ({len(m.uncovered)}): {', '.join(m.uncovered)}", id="uncovered",
+                             classes="flag")
             else:
                 yield Static("Every outcome of this method has evidence.", classes="ok")
+            with VerticalScroll(id="end-detail"):
+                if m.result is not None:
+                    text = f"Grade from the rules: [b]{m.result.grade}[/b]\nRule: {escape(m.result.rule_text)}"
+                    if m.result.reasons:  # the grade just above is the one worth knowing about
+                        text += f"\n{escape(m.result.reasons[-1][0].upper() + m.result.reasons[-1][1:])}"
+                    yield Static(text, id="grade")
+                else:
+                    yield Static("This method has no grading rules in its release: give the grade.", id="grade")
+                if m.uncovered:
+                    yield Static("\n".join(f"{o}  {escape(self.titles.get(o, ''))}" for o in m.uncovered),
+                                 classes="muted")
             if m.result is not None:
-                reasons = "\n".join(f"  - {r}" for r in m.result.reasons)
-                yield Static(f"Grade from the rules: {m.result.grade}\nRule: {m.result.rule_text}"
-                             + (f"\nHigher grades not reached:\n{reasons}" if reasons else ""), id="grade")
-                yield Label("Record a different grade (optional)")
-                yield Select([(g, g) for g in m.scheme.grades], prompt="same as the rules", id="other")
-                yield Input(placeholder="reason you disagree (required for a different grade)", id="why")
+                with Horizontal(classes="inline"):
+                    yield Select([(g, g) for g in m.scheme.grades], prompt="same grade", id="other")
+                    yield Input(placeholder="reason, if you record a different grade", id="why")
             else:
-                yield Static("This method has no grading rules in its release: give the grade.", id="grade")
                 yield Input(placeholder="grade", id="manual")
             with Horizontal(classes="buttons"):
                 label = f"End with {len(m.uncovered)} uncovered" if m.uncovered else "End method"
