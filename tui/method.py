@@ -142,6 +142,7 @@ class MethodScreen(Screen):
         notes.disabled = False
         if notes.text != q.notes and self.dirty_since is None:
             notes.load_text(q.notes)
+            notes.move_cursor(notes.document.end)  # carry on writing where the notes end
         self.saved_notes = q.notes
         self.query_one("#notes").border_subtitle = "saved"
 
