@@ -163,10 +163,8 @@ class MethodScreen(Screen):
         keep = ol.highlighted_option.id if ol.highlighted_option else None
         ranked = rank(self.m.questions, self.m.uncovered, self.seconds_left())
         ol.clear_options()
-        for s in ranked:
-            tag = "optional" if s.optional else "+" + ",".join(s.targets)
-            warn = "" if s.fits else " ⏱"
-            ol.add_option(Option(f"{s.code} {s.minutes}m {tag}{warn}", id=s.code))
+        ol.add_options([Option(f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
+                               f"{'' if s.fits else ' ⏱'}", id=s.code) for s in ranked])
         if ranked:
             ids = [s.code for s in ranked]
             ol.highlighted = ids.index(keep) if keep in ids else 0
