@@ -11,11 +11,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
 	@touch $(STAMP)
 
-# Main job: validate the shipped banks, import them into the default store, summarise it.
+# Main job: validate the shipped banks, import them into the default store, open the live app.
 run: $(STAMP)
 	$(BIN)/qbank validate banks
 	$(BIN)/qbank import banks
-	$(BIN)/qbank stats
+	$(BIN)/qbank tui
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -203,8 +203,8 @@ class PreviewScreen(Screen):
                 continue
             lines.append(f"[b]{escape(m.method.name)}[/b] — {m.budget_minutes} minutes, {len(m.questions)} questions")
             for q in m.questions:
-                lines.append(f"  {q.code} v{q.version} ({q.minutes}m) {', '.join(q.outcomes)}: "
-                             f"{escape(q.text[:90])}{'…' if len(q.text) > 90 else ''}")
+                lines.append(f"  [b]{q.code}[/b] v{q.version} · {q.minutes} min · {', '.join(q.outcomes)}")
+                lines.append(f"    {escape(' '.join(q.text.split()))}")
             lines.append("")
         lines.append("Enter begins · Esc returns home (the assessment stays open to resume)")
         self.query_one("#preview", Static).update("\n".join(lines))
