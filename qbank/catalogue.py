@@ -6,6 +6,8 @@ and *retired* when it was released before but the current release no longer has 
 
 from __future__ import annotations
 
+import re
+
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -121,14 +123,35 @@ def list_questions(engine: Engine, *, standard: str | None = None, method: str |
             continue
         result.append(summary)
     if search:
-        scored = process.extract(search.lower(), {i: f"{q.id} {q.topic} {q.text}".lower() for i, q in enumerate(result)},
-                                 scorer=fuzz.partial_token_set_ratio, limit=None, score_cutoff=60)
-        ordered = []
-        for _, score, i in sorted(scored, key=lambda x: (-x[1], result[x[2]].id)):
-            result[i].score = round(score, 1)
-            ordered.append(result[i])
-        result = ordered
+        result = _search(result, search)
     return result[:limit] if limit else result
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'/.][a-z0-9]+)*")
+SEARCH_CUTOFF = 80
+
+
+def _search(rows: list[QuestionSummary], query: str) -> list[QuestionSummary]:
+    """Fuzzy search: every word of the query is looked for among the words of the question's id,
+    topic and text (a typo or a different ending still matches); a question scores the mean of its
+    words' best matches, so one that holds all the words beats one that holds some. Ties go to
+    the closer phrase match, then the id."""
+    words = _WORD.findall(query.lower())
+    if not words:
+        return rows
+    scored = []
+    for q in rows:
+        hay = f"{q.id} {q.topic} {q.text}".lower()
+        vocab = list(set(_WORD.findall(hay)))
+        if not vocab:
+            continue
+        best = [process.extractOne(w, vocab, scorer=fuzz.ratio)[1] for w in words]
+        score = sum(best) / len(best)
+        if score >= SEARCH_CUTOFF:
+            q.score = round(score, 1)
+            scored.append((-score, -fuzz.partial_ratio(query.lower(), hay), q.id, q))
+    scored.sort(key=lambda x: x[:3])
+    return [x[3] for x in scored]
 
 
 def show_question(engine: Engine, code: str) -> QuestionDetail:

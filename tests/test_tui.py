@@ -221,3 +221,61 @@ async def test_keys_at_the_wrong_moment_explain_themselves(tui_engine):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+async def test_browse_filters_and_fuzzy_search(tui_engine):
+    from tui.screens import BrowseScreen
+
+    app = QBankApp(tui_engine, assessor="Pat", timer=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, BrowseScreen)
+        table = app.screen.query_one("#results")
+        everything = table.row_count
+        assert everything == 200  # the first 200 of 236 shipped questions
+        await type_text(pilot, "binary logistic regression")
+        await pilot.pause()
+        assert 0 < table.row_count < everything
+        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        assert "logistic regression" in app.screen.rows[first].text.lower()
+        app.screen.query_one("#f-outcome").value = "K8"
+        await pilot.pause()
+        assert all("K8" in app.screen.rows[k].outcomes for k in app.screen.rows)
+
+
+async def test_command_palette_offers_the_screen_actions(tui_engine):
+    aid = S.start_assessment(tui_engine, S.StartRequest(standard="ST0556", apprentice="PAL-1", assessor="Pat",
+                                                        methods=("professional-discussion",)))
+    app = QBankApp(tui_engine, assessor="Pat", timer=False, resume=aid)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for t in ("Log evidence", "Ad-hoc question", "End this method", "Help"):
+            assert t in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "log evidence")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EvidenceDialog"
+
+
+async def test_overall_record_is_viewable(tui_engine):
+    from tui.screens import RecordScreen
+
+    aid = S.start_assessment(tui_engine, S.StartRequest(standard="UOB-HCSL", apprentice="REC-1", assessor="Pat"))
+    (m,) = S.load(tui_engine, aid).methods
+    for c in ("TR", "IN", "AG", "PR"):
+        S.log_evidence(tui_engine, m.id, "on track", criterion=c)
+    S.end_method(tui_engine, m.id)
+    S.confirm_grade(tui_engine, m.id)
+    app = QBankApp(tui_engine, assessor="Pat", timer=False, resume=aid)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, OverallScreen)
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+        assert "Tripartite review outcome: On track" in app.screen.markdown

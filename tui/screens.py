@@ -284,12 +284,14 @@ class BrowseScreen(Screen):
 class OverallScreen(Screen):
     BINDINGS = [
         Binding("c", "complete", "Complete"),
+        Binding("v", "view_record", "View record"),
         Binding("h", "export('html')", "Record HTML"),
         Binding("m", "export('md')", "Record MD"),
         Binding("o", "override", "Override cap"),
         Binding("escape", "home", "Home"),
     ]
     COMMANDS_LIST = [
+        ("View the record", "The assessor's record as it stands", "view_record"),
         ("Complete the assessment", "Freeze the record and the overall grade", "complete"),
         ("Override the resit cap", "Record an exceptional-circumstances decision", "override"),
     ]
@@ -324,8 +326,17 @@ class OverallScreen(Screen):
             lines.append(f"- **{o.name}: {o.grade or 'not yet available'}** — {o.explanation}")
         if not v.overall:
             lines.append("- no overall grade combines these methods")
-        lines += ["", "c complete · h / m write the record (HTML / Markdown) · o override a resit cap · Esc home"]
+        lines += ["", "v view the record · c complete · h / m write the record (HTML / Markdown) · "
+                  "o override a resit cap · Esc home"]
         self.query_one("#overall-md", Markdown).update("\n".join(lines))
+
+    def action_view_record(self) -> None:
+        try:
+            view = self.app.service("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+            text = self.app.service("Rendering the record", render, view, "md")
+        except ServiceFailed:
+            return
+        self.app.push_screen(RecordScreen(text))
 
     def action_complete(self) -> None:
         try:
@@ -371,6 +382,24 @@ class OverallScreen(Screen):
         self.app.switch_screen(HomeScreen())
 
 
+class RecordScreen(Screen):
+    """The assessor's record (Markdown rendering), read-only."""
+
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, markdown: str):
+        super().__init__()
+        self.markdown = markdown
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield VerticalScroll(Markdown(self.markdown, id="record-md"), id="record-box")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#record-box").focus()
+
+
 # --------------------------------------------------------------------------- help
 
 
@@ -401,7 +430,8 @@ Notes are saved half a second after you stop typing and whenever you leave the n
 other entry is stored the moment you make it. If the terminal or the machine dies, start qbank
 again and resume: you return to the same method and question.
 
-**Overall**: c complete · h / m write the record as HTML / Markdown · o override a resit cap.
+**Overall**: v view the record · c complete · h / m write the record as HTML / Markdown (to the
+qbank data folder, `records/`) · o override a resit cap.
 """
 
 
