@@ -77,3 +77,19 @@ def test_end_of_method(snap_compare, snap_engine, size):
 
     assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, resume=aid), terminal_size=size,
                         run_before=go)
+
+
+def test_method_in_the_light_theme(snap_compare, snap_engine):
+    aid = started(snap_engine)
+
+    async def go(pilot):
+        pilot.app.theme = "textual-light"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, resume=aid),
+                        terminal_size=(100, 30), run_before=go)
