@@ -110,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("html", "md"), default="html", help="output format (default: html)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
+    p = sub.add_parser("review", help="standardisation reviews: usage, overlap, avoidance, effectiveness, "
+                                      "assessors, health, adhoc")
+    p.add_argument("kind", choices=("usage", "overlap", "avoidance", "effectiveness", "assessors", "health", "adhoc"))
+    p.add_argument("--standard")
+    p.add_argument("--method")
+    p.add_argument("--release", metavar="X.Y.Z")
+    p.add_argument("--since", type=_date, metavar="YYYY-MM-DD")
+    p.add_argument("--until", type=_date, metavar="YYYY-MM-DD")
+    p.add_argument("--assessor")
+    p.add_argument("--cohort")
+    p.add_argument("--path", help="bank folder, for drafts waiting (health review)")
+    p.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+
     p = sub.add_parser("tui", help="the live assessment app (Textual)")
     p.add_argument("--resume", type=int, metavar="ASSESSMENT_ID", help="open an unfinished assessment where it was left")
     p.add_argument("--import", dest="import_banks", metavar="PATH",
@@ -356,6 +370,45 @@ def cmd_swap(args) -> int:
     return EXIT_OK
 
 
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-11-23") from None
+
+
+def _write_or_print(text: str, output: str | None, what: str) -> None:
+    if not output:
+        sys.stdout.write(text)
+        return
+    out = Path(output)
+    if out.is_dir():
+        raise UsageError(f"--output {out} is a folder; give a file name")
+    try:
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror}") from None
+    print(f"wrote {what} to {out}", file=sys.stderr)
+
+
+def cmd_review(args) -> int:
+    from .reports import render
+    from .reviews import Filters, review
+
+    f = Filters(standard=args.standard, method=args.method, release=args.release, since=args.since,
+                until=args.until, assessor=args.assessor, cohort=args.cohort)
+    options = {"path": args.path} if args.kind == "health" and args.path else {}
+    if args.path and args.kind != "health":
+        raise UsageError("--path is only used by the health review")
+    report = review(_engine(), args.kind, f, **options)
+    _write_or_print(render(report, args.format), args.output, f"the {args.kind} review")
+    return EXIT_OK
+
+
 def cmd_record(args) -> int:
     from .record import render
     from .sessions import load
@@ -450,6 +503,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "record": cmd_record,
     "tui": cmd_tui,
+    "review": cmd_review,
 }
 
 

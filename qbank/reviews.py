@@ -1,0 +1,780 @@
+"""Standardisation reviews: what reviewers need to see about how questions are used and graded.
+
+Each `review_*` function reads the store with a few aggregate queries (the same SQL on SQLite and
+PostgreSQL), computes in plain Python, and returns a `Report`: a title, how to read it (every
+threshold stated), what stands out (`flags`), tables and bar charts. `reports.py` renders it as a
+table, JSON, CSV or self-contained HTML.
+
+Filters (all optional): standard, method, release, date range, assessor, cohort. Draws made
+outside an assessment (`qbank draw`) have no assessor; an assessor filter leaves them out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timezone
+from itertools import combinations
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.orm import Session
+
+from .models import (ApprenticeRow, AskRow, AssessmentMethodRow, AssessmentRow, DrawItemRow, DrawRow, DrawSwapRow,
+                     EvidenceRow, MethodRow, QuestionRow, QuestionVersionOutcomeRow, QuestionVersionRow, OutcomeRow,
+                     ReleaseItemRow, ReleaseRow, StandardRow)
+from .problems import BankError
+
+KINDS = ("usage", "overlap", "avoidance", "effectiveness", "assessors", "health", "adhoc")
+EXPOSURE_CAP = 0.30  # share of a method's sets a question may appear in
+MIN_DRAWS = 10  # a question needs this many draws before its swap/skip rate is judged
+AVOID_RATE = 0.30  # swapped or skipped in at least this share of its draws: flagged
+MIN_ASKS = 10  # asks before a question's effectiveness is judged
+WEAK_SHARE = 0.40  # targeted outcomes evidenced in less than this share of asks: flagged
+MIN_GRADES = 10  # method grades before an assessor is compared
+GRADE_MARGIN = 0.15  # difference in mean grade position (0 = lowest grade, 1 = highest) that flags
+COHORT_OVERLAP_RATIO = 2.0  # a cohort whose mean overlap is this many times the bound is flagged
+
+
+class ReviewError(BankError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    standard: str | None = None
+    method: str | None = None
+    release: str | None = None
+    since: date | None = None
+    until: date | None = None
+    assessor: str | None = None
+    cohort: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"{k} {v}" for k, v in asdict(self).items() if v not in (None, "")]
+        return ", ".join(parts) if parts else "everything in the store"
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list]
+    note: str = ""
+
+
+@dataclass
+class Chart:
+    title: str
+    bars: list[tuple[str, float, bool]]  # label, value, flagged
+    unit: str = ""
+    reference: float | None = None  # a line to compare against (a cap, a bound, a mean)
+    reference_label: str = ""
+
+
+@dataclass
+class Report:
+    kind: str
+    title: str
+    explanation: str
+    filters: str
+    flags: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    generated: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def review(engine: Engine, kind: str, filters: Filters | None = None, **options) -> Report:
+    if kind not in KINDS:
+        raise ReviewError(f"no review '{kind}' (reviews: {', '.join(KINDS)})")
+    filters = filters or Filters()
+    with Session(engine) as s:
+        _check_filters(s, filters)
+        report = _REVIEWS[kind](s, filters, **options)
+    report.filters = filters.describe()
+    report.generated = datetime.now(timezone.utc).strftime("%d %B %Y %H:%M UTC")
+    return report
+
+
+# --------------------------------------------------------------------------- shared selection
+
+
+def _check_filters(s: Session, f: Filters) -> None:
+    if f.standard and s.execute(select(StandardRow.id).where(StandardRow.code == f.standard)).first() is None:
+        known = ", ".join(s.execute(select(StandardRow.code).order_by(StandardRow.code)).scalars()) or "none"
+        raise ReviewError(f"no standard {f.standard} in the store (have: {known})")
+    if f.method:
+        q = select(MethodRow.key).join(StandardRow, StandardRow.id == MethodRow.standard_id)
+        if f.standard:
+            q = q.where(StandardRow.code == f.standard)
+        keys = set(s.execute(q).scalars())
+        if f.method not in keys:
+            raise ReviewError(f"no method '{f.method}'" + (f" in {f.standard}" if f.standard else "")
+                              + f" (methods: {', '.join(sorted(keys))})")
+    if f.release and not f.standard:
+        raise ReviewError("--release needs --standard (release numbers belong to a standard)")
+    if f.since and f.until and f.since > f.until:
+        raise ReviewError(f"--since {f.since} is after --until {f.until}")
+
+
+def _draw_conditions(f: Filters) -> list:
+    """WHERE conditions on DrawRow (joined to standard, method, release, and assessment via
+    assessment_method when an assessor is asked for)."""
+    conds = []
+    if f.standard:
+        conds.append(StandardRow.code == f.standard)
+    if f.method:
+        conds.append(MethodRow.key == f.method)
+    if f.release:
+        conds.append(ReleaseRow.semver == f.release)
+    if f.since:
+        conds.append(DrawRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
+    if f.until:
+        conds.append(DrawRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+    if f.cohort is not None:
+        conds.append(DrawRow.cohort == f.cohort)
+    if f.assessor:
+        conds.append(AssessmentRow.assessor == f.assessor)
+    return conds
+
+
+def _draws_from(q, f: Filters, *, assessments: bool = False):
+    """Add the joins and filters to a query that selects from DrawRow; `assessments` also joins the
+    assessment method and assessment of each draw (draws outside assessments drop out)."""
+    q = (q.join(StandardRow, StandardRow.id == DrawRow.standard_id)
+         .join(MethodRow, MethodRow.id == DrawRow.method_id)
+         .join(ReleaseRow, ReleaseRow.id == DrawRow.release_id))
+    if f.assessor or assessments:
+        q = (q.join(AssessmentMethodRow, AssessmentMethodRow.draw_id == DrawRow.id)
+             .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id))
+    conds = _draw_conditions(f)
+    return q.where(and_(*conds)) if conds else q
+
+
+def _sets(s: Session, f: Filters) -> dict[int, tuple[str, str, str, str, list[str]]]:
+    """draw id -> (standard, method, cohort, apprentice, final set of question codes)."""
+    q = _draws_from(select(DrawRow.id, StandardRow.code, MethodRow.key, DrawRow.cohort, ApprenticeRow.ref,
+                           QuestionRow.code)
+                    .select_from(DrawRow)
+                    .join(ApprenticeRow, ApprenticeRow.id == DrawRow.apprentice_id)
+                    .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
+                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f)
+    q = q.where(DrawItemRow.active.is_(True))
+    out: dict[int, tuple] = {}
+    for did, std, meth, cohort, ref, code in s.execute(q):
+        out.setdefault(did, (std, meth, cohort, ref, []))[4].append(code)
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+# --------------------------------------------------------------------------- 1. usage and exposure
+
+
+def review_usage(s: Session, f: Filters, cap: float = EXPOSURE_CAP) -> Report:
+    sets = _sets(s, f)
+    per_method_sets = Counter((std, meth) for std, meth, *_ in sets.values())
+    drawn: Counter = Counter()
+    for std, meth, _, _, codes in sets.values():
+        for c in codes:
+            drawn[(std, meth, c)] += 1
+    asked = _asked_counts(s, f)
+    rows, flags, bars = [], [], []
+    for (std, meth, code), n in sorted(drawn.items(), key=lambda kv: (-kv[1], kv[0])):
+        share = n / per_method_sets[(std, meth)]
+        over = share > cap
+        rows.append([std, meth, code, n, asked.get(code, 0), _pct(share), "OVER CAP" if over else ""])
+        if over:
+            flags.append(f"{code} ({std} {meth}) is in {_pct(share)} of sets, over the {_pct(cap)} cap")
+        bars.append((code, round(share, 4), over))
+    never = _never_drawn(s, f, {c for (_, _, c) in drawn})
+    # per outcome
+    outcome_counts: Counter = Counter()
+    outs = _outcomes_of_codes(s, {c for (_, _, c) in drawn})
+    for (std, meth, code), n in drawn.items():
+        for o in outs.get(code, ()):
+            outcome_counts[(std, meth, o)] += n
+    trend = _monthly(s, f)
+    r = Report(kind="usage", title="Question usage and exposure", filters="",
+               explanation=(f"Share of sets = the sets of that method holding the question (its exposure). A question "
+                            f"over {_pct(cap)} of its method's sets is flagged: it is predictable. Asked = how often "
+                            "assessors actually put it. Approved questions never drawn are listed; they cost "
+                            "nothing but may hide a draw or mapping problem."))
+    r.flags = flags + ([f"{len(never)} approved question(s) never drawn"] if never else [])
+    r.summary = [f"{len(sets)} set(s) drawn in {len(per_method_sets)} method(s); {len(drawn)} distinct question(s)"]
+    r.tables.append(Table("Per question", ["standard", "method", "question", "drawn", "asked", "share of sets",
+                                           "flag"], rows))
+    r.tables.append(Table("Per outcome", ["standard", "method", "outcome", "question draws targeting it"],
+                          [[a, b, c, n] for (a, b, c), n in sorted(outcome_counts.items())]))
+    r.tables.append(Table("Approved in the current release, never drawn", ["standard", "question"],
+                          [list(x) for x in never]))
+    r.tables.append(Table("Sets drawn per month", ["month", "sets"], [[m, n] for m, n in trend]))
+    r.charts.append(Chart("Exposure: share of sets (top 30)", bars[:30], unit="share", reference=cap,
+                          reference_label=f"cap {_pct(cap)}"))
+    r.charts.append(Chart("Sets drawn per month", [(m, n, False) for m, n in trend], unit="sets"))
+    return r
+
+
+def _asked_counts(s: Session, f: Filters) -> Counter:
+    q = _draws_from(select(QuestionRow.code, func.count(AskRow.id)).select_from(DrawRow), f, assessments=True)
+    q = (q.join(AskRow, AskRow.assessment_method_id == AssessmentMethodRow.id)
+         .join(QuestionRow, QuestionRow.id == AskRow.question_id)
+         .where(AskRow.status == "asked").group_by(QuestionRow.code))
+    return Counter(dict(s.execute(q).all()))
+
+
+def _never_drawn(s: Session, f: Filters, drawn_codes: set[str]) -> list[tuple[str, str]]:
+    latest = {}
+    for rel in s.execute(select(ReleaseRow).order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)).scalars():
+        latest[rel.standard_id] = rel
+    out = []
+    for sid, rel in latest.items():
+        std = s.get(StandardRow, sid)
+        if f.standard and std.code != f.standard:
+            continue
+        q = (select(QuestionRow.code).join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
+             .join(ReleaseItemRow, ReleaseItemRow.question_version_id == QuestionVersionRow.id)
+             .where(ReleaseItemRow.release_id == rel.id))
+        if f.method:
+            from .models import QuestionVersionMethodRow
+
+            q = (q.join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
+                 .join(MethodRow, MethodRow.id == QuestionVersionMethodRow.method_id).where(MethodRow.key == f.method))
+        out += [(std.code, c) for c in sorted(set(s.execute(q).scalars())) if c not in drawn_codes]
+    return out
+
+
+def _outcomes_of_codes(s: Session, codes: set[str]) -> dict[str, set[str]]:
+    if not codes:
+        return {}
+    out: dict[str, set[str]] = defaultdict(set)
+    q = (select(QuestionRow.code, OutcomeRow.code)
+         .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
+         .join(QuestionVersionOutcomeRow, QuestionVersionOutcomeRow.question_version_id == QuestionVersionRow.id)
+         .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id))
+    for code, o in s.execute(q):
+        if code in codes:
+            out[code].add(o)
+    return out
+
+
+def _monthly(s: Session, f: Filters) -> list[tuple[str, int]]:
+    months: Counter = Counter()
+    for (created,) in s.execute(_draws_from(select(DrawRow.created_at).select_from(DrawRow), f)):
+        months[created.strftime("%Y-%m")] += 1
+    return sorted(months.items())
+
+
+# --------------------------------------------------------------------------- 2. overlap
+
+
+def review_overlap(s: Session, f: Filters, top: int = 10) -> Report:
+    sets = _sets(s, f)
+    by_method: dict[tuple[str, str], list] = defaultdict(list)
+    for did, (std, meth, cohort, ref, codes) in sets.items():
+        by_method[(std, meth)].append((did, cohort, ref, frozenset(codes)))
+    pools = _pool_sizes(s, f)
+    rows, flags, cohort_rows, pairs_rows, bars = [], [], [], [], []
+    for (std, meth), items in sorted(by_method.items()):
+        overall = _overlap([x[3] for x in items])
+        pool = pools.get((std, meth), 0)
+        mean_len = sum(len(x[3]) for x in items) / len(items)
+        bound = mean_len / pool if pool else 0.0
+        ratio = overall / bound if bound else 0.0
+        rows.append([std, meth, len(items), pool, round(mean_len, 2), _pct(overall), _pct(bound), round(ratio, 2)])
+        groups: dict[str, list] = defaultdict(list)
+        for x in items:
+            if x[1]:
+                groups[x[1]].append(x)
+        for cohort, members in sorted(groups.items()):
+            if len(members) < 2:
+                continue
+            ov = _overlap([m[3] for m in members])
+            cratio = ov / bound if bound else 0.0
+            flagged = cratio >= COHORT_OVERLAP_RATIO
+            worst = max(combinations(members, 2), key=lambda p: (len(p[0][3] & p[1][3]), p[0][2], p[1][2]))
+            shared = len(worst[0][3] & worst[1][3])
+            cohort_rows.append([std, meth, cohort, len(members), _pct(ov), round(cratio, 2),
+                                f"{worst[0][2]} & {worst[1][2]}: {shared}", "HIGH OVERLAP" if flagged else ""])
+            bars.append((f"{cohort} ({meth})", round(cratio, 3), flagged))
+            if flagged:
+                flags.append(f"cohort {cohort} ({std} {meth}): mean overlap {_pct(ov)} is {cratio:.1f}x the bound "
+                             f"{_pct(bound)}; apprentices in it can pass questions on")
+            ranked = sorted(combinations(members, 2), key=lambda p: (-len(p[0][3] & p[1][3]), p[0][2], p[1][2]))
+            for a, b in ranked[:3]:
+                pairs_rows.append([std, meth, cohort, a[2], b[2], len(a[3] & b[3]),
+                                   ", ".join(sorted(a[3] & b[3]))])
+    pairs_rows.sort(key=lambda r: -r[5])
+    r = Report(kind="overlap", title="Overlap between apprentices' sets", filters="",
+               explanation=("Mean pairwise overlap = the share of a set that two sets of the same method have in common "
+                            "on average, computed exactly. Its lower bound for a pool of N questions and sets of mean "
+                            "length L is L/N: random draws cannot do better. A cohort/employer whose overlap is "
+                            f"{COHORT_OVERLAP_RATIO:g}x the bound or more is flagged. The pairs listed are, within each "
+                            "cohort, the apprentices who shared the most questions."))
+    r.flags = flags
+    r.tables = [Table("Overall, per method", ["standard", "method", "sets", "pool N", "mean length L",
+                                              "mean overlap", "bound L/N", "ratio"], rows),
+                Table("Per cohort / employer", ["standard", "method", "cohort", "sets", "mean overlap",
+                                                "ratio to bound", "most shared pair", "flag"], cohort_rows),
+                Table(f"Pairs who shared the most (top {top})", ["standard", "method", "cohort", "apprentice",
+                                                                  "apprentice", "shared", "questions"], pairs_rows[:top])]
+    r.charts = [Chart("Cohort overlap, as a multiple of the L/N bound", bars, unit="x bound",
+                      reference=COHORT_OVERLAP_RATIO, reference_label=f"flag at {COHORT_OVERLAP_RATIO:g}x")]
+    return r
+
+
+def _overlap(sets: list[frozenset]) -> float:
+    n = len(sets)
+    if n < 2:
+        return 0.0
+    counts = Counter(q for st in sets for q in st)
+    shared = sum(c * (c - 1) / 2 for c in counts.values())
+    mean_len = sum(len(st) for st in sets) / n
+    return shared / (n * (n - 1) / 2) / mean_len if mean_len else 0.0
+
+
+def _pool_sizes(s: Session, f: Filters) -> dict[tuple[str, str], int]:
+    from .models import QuestionVersionMethodRow
+
+    latest = {}
+    for rel in s.execute(select(ReleaseRow).order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)).scalars():
+        if not f.release or rel.semver == f.release:
+            latest[rel.standard_id] = rel
+    out = {}
+    for sid, rel in latest.items():
+        std = s.get(StandardRow, sid)
+        q = (select(MethodRow.key, func.count(func.distinct(QuestionVersionRow.question_id)))
+             .select_from(ReleaseItemRow)
+             .join(QuestionVersionRow, QuestionVersionRow.id == ReleaseItemRow.question_version_id)
+             .join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
+             .join(MethodRow, MethodRow.id == QuestionVersionMethodRow.method_id)
+             .where(ReleaseItemRow.release_id == rel.id).group_by(MethodRow.key))
+        for key, n in s.execute(q):
+            out[(std.code, key)] = n
+    return out
+
+
+# --------------------------------------------------------------------------- 3. avoidance
+
+
+def review_avoidance(s: Session, f: Filters) -> Report:
+    sets = _sets(s, f)
+    drawn: Counter = Counter()
+    # every question ever put in a set (swapped-out ones included) counts as drawn
+    q = _draws_from(select(QuestionRow.code, func.count(DrawItemRow.id)).select_from(DrawRow)
+                    .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
+                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f).group_by(QuestionRow.code)
+    drawn.update(dict(s.execute(q).all()))
+    out_item = DrawItemRow.__table__.alias("out_item")
+    qo = QuestionRow.__table__.alias("qo")
+    swaps = s.execute(_draws_from(
+        select(qo.c.code, DrawSwapRow.reason, DrawSwapRow.draw_id)
+        .select_from(DrawRow).join(DrawSwapRow, DrawSwapRow.draw_id == DrawRow.id)
+        .join(out_item, out_item.c.id == DrawSwapRow.out_item_id).join(qo, qo.c.id == out_item.c.question_id), f)
+    ).all()
+    swap_assessor = _assessor_of_draws(s)
+    swapped: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    per_assessor_swaps: Counter = Counter()
+    for code, reason, draw_id in swaps:
+        swapped[code] += 1
+        reasons[code][reason] += 1
+        per_assessor_swaps[swap_assessor.get(draw_id, "(no assessment)")] += 1
+    skipped, per_assessor_skips, methods_run = _skips(s, f)
+    rows, flags, bars = [], [], []
+    for code, n in sorted(drawn.items()):
+        sw, sk = swapped.get(code, 0), skipped.get(code, 0)
+        rate = (sw + sk) / n if n else 0.0
+        judged = n >= MIN_DRAWS
+        flagged = judged and rate >= AVOID_RATE
+        top_reasons = "; ".join(f"{r} ({c})" for r, c in reasons.get(code, Counter()).most_common(3))
+        rows.append([code, n, sw, sk, _pct(rate), top_reasons, "AVOIDED" if flagged else ("" if judged else "too few")])
+        if flagged:
+            flags.append(f"{code}: swapped or skipped in {_pct(rate)} of {n} draws"
+                         + (f" (reasons: {top_reasons})" if top_reasons else ""))
+        if sw or sk:
+            bars.append((code, round(rate, 4), flagged))
+    rows.sort(key=lambda r: (-(r[2] + r[3]) / max(r[1], 1), r[0]))
+    bars.sort(key=lambda b: -b[1])
+    assessors = sorted(set(methods_run) | set(per_assessor_swaps))
+    a_rows = []
+    for a in assessors:
+        methods = methods_run.get(a, 0)
+        a_rows.append([a, methods, per_assessor_swaps.get(a, 0), per_assessor_skips.get(a, 0),
+                       round(per_assessor_swaps.get(a, 0) / methods, 2) if methods else "-",
+                       round(per_assessor_skips.get(a, 0) / methods, 2) if methods else "-"])
+    r = Report(kind="avoidance", title="Questions assessors avoid", filters="",
+               explanation=(f"Swap rate = swaps out of the question / times it was drawn; skip rate = drawn, not swapped, "
+                            f"and not asked by the time the method ended (or marked skipped). A question with at least "
+                            f"{MIN_DRAWS} draws swapped or skipped in {_pct(AVOID_RATE)} of them or more is flagged; "
+                            "read the reasons before rewriting it."))
+    r.flags = flags
+    r.summary = [f"{len(sets)} set(s); {sum(swapped.values())} swap(s); {sum(skipped.values())} skip(s)"]
+    r.tables = [Table("Per question", ["question", "drawn", "swapped", "skipped", "avoid rate", "reasons", "flag"], rows),
+                Table("Per assessor", ["assessor", "methods run", "swaps", "skips", "swaps per method",
+                                       "skips per method"], a_rows)]
+    r.charts = [Chart("Avoid rate (swapped or skipped / drawn)", bars[:30], unit="share", reference=AVOID_RATE,
+                      reference_label=f"flag at {_pct(AVOID_RATE)}")]
+    return r
+
+
+def _assessor_of_draws(s: Session) -> dict[int, str]:
+    return dict(s.execute(select(AssessmentMethodRow.draw_id, AssessmentRow.assessor)
+                          .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+                          .where(AssessmentMethodRow.draw_id.is_not(None))).all())
+
+
+def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
+    """Skipped questions: in the final set of an ended method and not asked (or marked skipped).
+    Returns (skips per question, skips per assessor, methods run per assessor)."""
+    q = _draws_from(select(AssessmentMethodRow.id, AssessmentRow.assessor, QuestionRow.code).select_from(DrawRow),
+                    f, assessments=True)
+    q = (q.join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
+         .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
+         .where(DrawItemRow.active.is_(True), AssessmentMethodRow.status == "ended"))
+    planned = s.execute(q).all()
+    am_ids = {am for am, _, _ in planned}
+    asked = {(am, code) for am, code in s.execute(
+        select(AskRow.assessment_method_id, QuestionRow.code).join(QuestionRow, QuestionRow.id == AskRow.question_id)
+        .where(AskRow.status == "asked")) if am in am_ids}
+    skipped: Counter = Counter()
+    per_assessor: Counter = Counter()
+    methods: dict[str, set] = defaultdict(set)
+    for am_id, assessor, code in planned:
+        methods[assessor].add(am_id)
+        if (am_id, code) not in asked:
+            skipped[code] += 1
+            per_assessor[assessor] += 1
+    return skipped, per_assessor, {a: len(m) for a, m in methods.items()}
+
+
+# --------------------------------------------------------------------------- 4. effectiveness
+
+
+def review_effectiveness(s: Session, f: Filters) -> Report:
+    q = _draws_from(select(AskRow.id, QuestionRow.code, AskRow.question_version_id).select_from(DrawRow), f,
+                    assessments=True)
+    q = (q.join(AskRow, AskRow.assessment_method_id == AssessmentMethodRow.id)
+         .join(QuestionRow, QuestionRow.id == AskRow.question_id).where(AskRow.status == "asked"))
+    asks = s.execute(q).all()
+    targets: dict[int, set[str]] = defaultdict(set)
+    qv_ids = {qv for _, _, qv in asks}
+    for qv, code in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
+                              .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)):
+        if qv in qv_ids:
+            targets[qv].add(code)
+    ask_ids = {a for a, _, _ in asks}
+    evidenced: dict[int, dict[str, str]] = defaultdict(dict)
+    lowest = _lowest_levels(s)
+    for ask_id, outs, level in s.execute(select(EvidenceRow.ask_id, EvidenceRow.outcomes_json, EvidenceRow.level)
+                                         .where(EvidenceRow.ask_id.is_not(None), EvidenceRow.retracted_at.is_(None))):
+        if ask_id in ask_ids and level not in lowest:
+            for o in json.loads(outs):
+                evidenced[ask_id][o] = level
+    per_q: dict[str, list[float]] = defaultdict(list)
+    levels: dict[str, Counter] = defaultdict(Counter)
+    for ask_id, code, qv in asks:
+        t = targets.get(qv, set())
+        got = {o for o in t if o in evidenced.get(ask_id, {})}
+        per_q[code].append(len(got) / len(t) if t else 0.0)
+        for o in got:
+            levels[code][evidenced[ask_id][o]] += 1
+    rows, flags, bars = [], [], []
+    for code, shares in sorted(per_q.items()):
+        n = len(shares)
+        mean = sum(shares) / n
+        judged = n >= MIN_ASKS
+        weak = judged and mean < WEAK_SHARE
+        lv = ", ".join(f"{k} {v}" for k, v in levels[code].most_common())
+        rows.append([code, n, _pct(mean), lv, "REWRITE?" if weak else ("" if judged else "too few asks")])
+        bars.append((code, round(mean, 4), weak))
+        if weak:
+            flags.append(f"{code}: its targeted outcomes were evidenced in only {_pct(mean)} of {n} asks")
+    rows.sort(key=lambda r: (r[4] != "REWRITE?", float(r[2].rstrip('%')), r[0]))
+    bars.sort(key=lambda b: b[1])
+    r = Report(kind="effectiveness", title="Do questions elicit what they target?", filters="",
+               explanation=(f"For each ask, the share of the question's targeted outcomes that evidence logged against "
+                            f"that ask showed above the lowest level; averaged over the question's asks. A question "
+                            f"asked {MIN_ASKS} times or more whose mean is below {_pct(WEAK_SHARE)} is flagged for "
+                            "rewriting (or re-mapping its outcomes)."))
+    r.flags = flags
+    r.summary = [f"{len(asks)} ask(s) of {len(per_q)} question(s)"]
+    r.tables = [Table("Per question", ["question", "asks", "targets evidenced", "levels", "flag"], rows)]
+    r.charts = [Chart("Share of targeted outcomes evidenced (lowest 30)", bars[:30], unit="share",
+                      reference=WEAK_SHARE, reference_label=f"flag below {_pct(WEAK_SHARE)}")]
+    return r
+
+
+def _lowest_levels(s: Session) -> set[str]:
+    from .gradingfile import rules_from_definition
+
+    low = {"not evidenced", "not met", "not seen"}
+    for (definition,) in s.execute(select(ReleaseRow.definition_json)):
+        try:
+            rules = rules_from_definition(json.loads(definition))
+        except ValueError:
+            continue
+        low |= {m.levels[0] for m in rules.methods.values()}
+    return low
+
+
+# --------------------------------------------------------------------------- 5. assessor consistency
+
+
+def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_grades: int = MIN_GRADES) -> Report:
+    from .gradingfile import rules_from_definition
+
+    q = (select(AssessmentRow.assessor, StandardRow.code, MethodRow.key, AssessmentMethodRow.confirmed_grade,
+                ReleaseRow.definition_json, ReleaseRow.id, AssessmentRow.id, AssessmentRow.overall_json)
+         .select_from(AssessmentMethodRow)
+         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
+         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
+         .join(ReleaseRow, ReleaseRow.id == AssessmentRow.release_id)
+         .where(AssessmentMethodRow.confirmed_grade.is_not(None), AssessmentMethodRow.status != "carried"))
+    if f.standard:
+        q = q.where(StandardRow.code == f.standard)
+    if f.method:
+        q = q.where(MethodRow.key == f.method)
+    if f.release:
+        q = q.where(ReleaseRow.semver == f.release)
+    if f.cohort is not None:
+        q = q.where(AssessmentRow.cohort == f.cohort)
+    if f.since:
+        q = q.where(AssessmentRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
+    if f.until:
+        q = q.where(AssessmentRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+    rules_cache: dict[int, object] = {}
+    positions: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # std -> assessor -> pos
+    dist: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
+    overall: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    seen_assessments = set()
+    for assessor, std, meth, grade, definition, rel_id, aid, overall_json in s.execute(q):
+        if rel_id not in rules_cache:
+            rules_cache[rel_id] = rules_from_definition(json.loads(definition))
+        scheme = rules_cache[rel_id].methods.get(meth)
+        if scheme is None or grade not in scheme.grades:
+            continue
+        positions[std][assessor].append(scheme.grades.index(grade) / (len(scheme.grades) - 1))
+        dist[(std, meth, assessor)][grade] += 1
+        if aid not in seen_assessments:
+            seen_assessments.add(aid)
+            for o in json.loads(overall_json or "[]"):
+                if o.get("grade"):
+                    overall[(std, assessor)][o["grade"]] += 1
+    rows, flags, bars = [], [], []
+    for std, by_assessor in sorted(positions.items()):
+        for assessor, pos in sorted(by_assessor.items()):
+            others = [p for a, ps in by_assessor.items() if a != assessor for p in ps]
+            mine = sum(pos) / len(pos)
+            theirs = sum(others) / len(others) if others else math.nan
+            diff = mine - theirs if others else math.nan
+            judged = len(pos) >= min_grades and len(others) >= min_grades
+            out = judged and abs(diff) >= margin
+            label = ("GRADES HIGH" if diff > 0 else "GRADES LOW") if out else ("" if judged else "too few to judge")
+            if out:
+                flags.append(f"{assessor} ({std}): mean grade position {mine:.2f} vs {theirs:.2f} for everyone else "
+                             f"over {len(pos)} method grades ({'+' if diff > 0 else ''}{diff:.2f}, margin {margin})")
+            rows.append([std, assessor, len(pos), f"{mine:.2f}", "-" if math.isnan(theirs) else f"{theirs:.2f}",
+                         "-" if math.isnan(diff) else f"{diff:+.2f}", label])
+            if not math.isnan(diff):
+                bars.append((f"{assessor} ({std})", round(diff, 3), out))
+    d_rows = [[std, meth, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, meth, a), c in
+              sorted(dist.items())]
+    o_rows = [[std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, a), c in sorted(overall.items())]
+    levels = _evidence_levels_by_assessor(s, f)
+    r = Report(kind="assessors", title="Assessor consistency", filters="",
+               explanation=(f"Each method grade is placed on its scale from 0 (the lowest grade) to 1 (the highest), so "
+                            f"Fail/Pass/Merit/Distinction is 0, 1/3, 2/3, 1. An assessor's mean position is compared "
+                            f"with everyone else's on the same standard. Flagged: at least {min_grades} grades on "
+                            f"each side and a difference of {margin} or more (about half a step on a four-grade "
+                            "scale). A flag is a prompt for moderation, not a finding: the assessor may simply have "
+                            "met stronger apprentices."))
+    r.flags = flags
+    r.tables = [Table("Mean grade position", ["standard", "assessor", "method grades", "mean position",
+                                              "everyone else", "difference", "flag"], rows),
+                Table("Method grades", ["standard", "method", "assessor", "grades"], d_rows),
+                Table("Overall grades", ["standard", "assessor", "grades"], o_rows),
+                Table("Evidence levels logged", ["assessor", "levels"], levels)]
+    r.charts = [Chart("Difference from everyone else (grade position)", bars, unit="difference", reference=margin,
+                      reference_label=f"margin ±{margin}")]
+    return r
+
+
+def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
+    q = (select(AssessmentRow.assessor, EvidenceRow.level, func.count(EvidenceRow.id))
+         .select_from(EvidenceRow)
+         .join(AssessmentMethodRow, AssessmentMethodRow.id == EvidenceRow.assessment_method_id)
+         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
+         .where(EvidenceRow.retracted_at.is_(None)))
+    if f.standard:
+        q = q.where(StandardRow.code == f.standard)
+    if f.assessor:
+        q = q.where(AssessmentRow.assessor == f.assessor)
+    by: dict[str, Counter] = defaultdict(Counter)
+    for a, level, n in s.execute(q.group_by(AssessmentRow.assessor, EvidenceRow.level)):
+        by[a][level] += n
+    return [[a, ", ".join(f"{lv} {n}" for lv, n in c.most_common())] for a, c in sorted(by.items())]
+
+
+# --------------------------------------------------------------------------- 6. bank health
+
+
+def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
+    from .catalogue import list_questions, release_diff, stats
+    from .similarity import near_duplicates
+
+    engine = s.get_bind()
+    st = [x for x in stats(engine, f.standard) if not f.standard or x.code == f.standard]
+    suff_rows, flags = [], []
+    for x in st:
+        for meth in x.methods:
+            if f.method and meth != f.method:
+                continue
+            for outcome in sorted(x.required[meth]):
+                n = x.counts.get((outcome, meth), 0)
+                short = n < x.threshold
+                suff_rows.append([x.code, meth, outcome, n, x.threshold, "SHORT" if short else ""])
+                if short:
+                    flags.append(f"{x.code} {meth} {outcome}: {n} approved question(s), needs {x.threshold}")
+    qs = list_questions(engine, standard=f.standard)
+    approved = [q for q in qs if q.status == "approved"]
+    retired = Counter(q.standard for q in qs if q.status == "retired")
+    dups = []
+    by_std: dict[str, list] = defaultdict(list)
+    for q in approved:
+        by_std[q.standard].append(q)
+    for std, items in by_std.items():
+        for nd in near_duplicates({q.id: q.text for q in items}, 90):
+            dups.append([std, nd.a, nd.b, round(nd.score, 1)])
+    for d in dups:
+        flags.append(f"near-duplicates in {d[0]}: {d[1]} and {d[2]} ({d[3]})")
+    rel_rows, change_rows = [], []
+    now = datetime.now(timezone.utc)
+    rels: dict[str, list] = defaultdict(list)
+    for rel, code in s.execute(select(ReleaseRow, StandardRow.code).join(StandardRow, StandardRow.id == ReleaseRow.standard_id)
+                               .order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)):
+        if not f.standard or code == f.standard:
+            rels[code].append(rel)
+    for code, lst in sorted(rels.items()):
+        cur = lst[-1]
+        made = _parse_date(cur.created)
+        age = (now - made).days if made else None
+        rel_rows.append([code, cur.semver, cur.created, age if age is not None else "-", len(lst)])
+        if len(lst) >= 2:
+            d = release_diff(engine, code, lst[-2].semver, cur.semver)
+            change_rows.append([code, f"{lst[-2].semver} -> {cur.semver}", len(d.added), len(d.changed), len(d.retired)])
+    drafts = _drafts(path, f.standard) if path else None
+    r = Report(kind="health", title="Bank health", filters="",
+               explanation=("Sufficiency: approved questions in the current release per outcome and method, against "
+                            "the standard's minimum. Near-duplicates: approved texts scoring 90 or more. Drafts are "
+                            "read from the bank files (--path) since the store holds only released questions."))
+    r.flags = flags
+    r.summary = [f"{len(approved)} approved, {sum(retired.values())} retired question(s)"
+                 + (f"; {sum(drafts.values())} draft(s) waiting" if drafts is not None else
+                    "; drafts: give --path banks to count them")]
+    r.tables = [Table("Sufficiency per outcome x method", ["standard", "method", "outcome", "approved", "minimum",
+                                                            "flag"], suff_rows),
+                Table("Near-duplicates", ["standard", "question", "question", "score"], dups),
+                Table("Releases", ["standard", "current", "made", "age (days)", "releases"], rel_rows),
+                Table("Changed in the latest release", ["standard", "releases", "added", "changed", "retired"],
+                      change_rows),
+                Table("Retired questions", ["standard", "retired"], [[k, v] for k, v in sorted(retired.items())])]
+    if drafts is not None:
+        r.tables.append(Table("Drafts waiting", ["standard", "drafts"], [[k, v] for k, v in sorted(drafts.items())]))
+    r.charts = [Chart("Approved questions per outcome (lowest 30)",
+                      sorted([(f"{a} {b} {c}", n, fl == "SHORT") for a, b, c, n, _, fl in suff_rows],
+                             key=lambda x: x[1])[:30], unit="questions",
+                      reference=float(st[0].threshold) if st else None, reference_label="minimum")]
+    return r
+
+
+def _parse_date(text: str) -> datetime | None:
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d"):
+        try:
+            d = datetime.strptime(text.replace("Z", "+00:00"), fmt)
+            return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+        except (ValueError, AttributeError):
+            continue
+    try:
+        d = datetime.fromisoformat(text)
+        return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    except (ValueError, TypeError):
+        return None
+
+
+def _drafts(path: str, standard: str | None) -> Counter:
+    from .validation import load_bank
+
+    bank = load_bank(path, health=False)
+    out: Counter = Counter()
+    for q in bank.questions:
+        if getattr(q, "status", "") == "draft" and (not standard or q.standard == standard):
+            out[q.standard] += 1
+    return out
+
+
+# --------------------------------------------------------------------------- 7. ad-hoc questions
+
+
+def review_adhoc(s: Session, f: Filters) -> Report:
+    q = (select(AskRow.adhoc_text, AskRow.adhoc_outcomes_json, AssessmentRow.assessor, StandardRow.code, MethodRow.key,
+                AskRow.asked_at)
+         .select_from(AskRow)
+         .join(AssessmentMethodRow, AssessmentMethodRow.id == AskRow.assessment_method_id)
+         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
+         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
+         .where(AskRow.adhoc_text.is_not(None)))
+    if f.standard:
+        q = q.where(StandardRow.code == f.standard)
+    if f.method:
+        q = q.where(MethodRow.key == f.method)
+    if f.assessor:
+        q = q.where(AssessmentRow.assessor == f.assessor)
+    if f.cohort is not None:
+        q = q.where(AssessmentRow.cohort == f.cohort)
+    rows_in = s.execute(q).all()
+    bank = {code: text for code, text in s.execute(
+        select(QuestionRow.code, QuestionVersionRow.text).join(QuestionVersionRow,
+                                                               QuestionVersionRow.question_id == QuestionRow.id))}
+    by_outcome: dict[str, list] = defaultdict(list)
+    for text, outs, assessor, std, meth, at in rows_in:
+        for o in json.loads(outs):
+            by_outcome[f"{std} {o}"].append((text, assessor, meth, at))
+    rows = []
+    for key, items in sorted(by_outcome.items()):
+        for text, assessor, meth, at in items:
+            best = process.extractOne(text, bank, scorer=fuzz.token_set_ratio) if bank else None
+            near = f"{best[2]} ({best[1]:.0f})" if best and best[1] >= 80 else ""
+            rows.append([key, text, assessor, meth, at.strftime("%Y-%m-%d"), near])
+    r = Report(kind="adhoc", title="Ad-hoc questions assessors wrote", filters="",
+               explanation=("Questions assessors asked in their own words during sessions, grouped by the outcome they "
+                            "targeted: candidates for the bank. 'Close to' names a bank question scoring 80 or more on "
+                            "token-set similarity, so a reviewer can see whether it is new."))
+    counts = Counter(k for k in by_outcome for _ in by_outcome[k])
+    r.summary = [f"{len(rows_in)} ad-hoc question(s) across {len(by_outcome)} outcome(s)"]
+    r.tables = [Table("By outcome", ["outcome", "question", "assessor", "method", "date", "close to"], rows)]
+    r.charts = [Chart("Ad-hoc questions per outcome", [(k, n, False) for k, n in counts.most_common(30)],
+                      unit="questions")]
+    return r
+
+
+_REVIEWS = {
+    "usage": review_usage,
+    "overlap": review_overlap,
+    "avoidance": review_avoidance,
+    "effectiveness": review_effectiveness,
+    "assessors": review_assessors,
+    "health": review_health,
+    "adhoc": review_adhoc,
+}
