@@ -180,5 +180,6 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
                 t = model.__table__.name
                 c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
                                   f"COALESCE((SELECT MAX(id) FROM {t}), 1))")
+                c.exec_driver_sql(f"ANALYZE {t}")  # as autovacuum would after a bulk load: fresh planner stats
     world.sets = sets
     return world
