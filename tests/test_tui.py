@@ -279,3 +279,35 @@ async def test_overall_record_is_viewable(tui_engine):
         await pilot.pause()
         assert isinstance(app.screen, RecordScreen)
         assert "Tripartite review outcome: On track" in app.screen.markdown
+
+
+async def test_reviews_screen_shows_flags_and_tables(tui_engine):
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import review_world
+
+    from tui.reviews import ReviewsScreen
+
+    w = review_world.build(tui_engine, sets=140, seed=3)
+    app = QBankApp(tui_engine, assessor="Pat", timer=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewsScreen)
+        assert any(w.overused in f for f in screen.report.flags)
+        assert screen.query_one("#review-table").row_count > 0
+        screen.query_one("#kind").value = "avoidance"
+        await pilot.pause()
+        assert screen.report.kind == "avoidance" and any(w.avoided in f for f in screen.report.flags)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert screen.table_index == 1
+        screen.query_one("#r-standard").value = "NOPE"
+        screen.query_one("#r-standard").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.report.kind == "avoidance"  # the failed run left the last report on screen
+        await pilot.press("ctrl+e")
+        await pilot.pause()

@@ -28,19 +28,21 @@ class HomeScreen(Screen):
         Binding("n", "new", "New assessment"),
         Binding("r", "resume", "Resume"),
         Binding("b", "browse", "Browse bank"),
+        Binding("v", "reviews", "Reviews"),
         Binding("q", "app.quit", "Quit"),
     ]
     COMMANDS_LIST = [
         ("New assessment", "Draw a set and start an assessment", "new"),
         ("Resume an assessment", "Open the highlighted unfinished assessment", "resume"),
         ("Browse the bank", "Search questions by text, standard, method and outcome", "browse"),
+        ("Standardisation reviews", "Usage, overlap, avoidance, effectiveness, assessors, health, ad hoc", "reviews"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="home"):
             yield Static("[b]qbank[/b] — live assessment. [b]n[/b] new assessment · [b]r[/b]/Enter resume the "
-                         "highlighted one · [b]b[/b] browse the bank · [b]F1[/b] help", id="home-intro")
+                         "highlighted one · [b]b[/b] browse the bank · [b]v[/b] reviews · [b]F1[/b] help", id="home-intro")
             yield Label("Unfinished assessments")
             yield DataTable(id="unfinished", cursor_type="row")
         yield Footer()
@@ -70,6 +72,11 @@ class HomeScreen(Screen):
 
     def action_browse(self) -> None:
         self.app.push_screen(BrowseScreen())
+
+    def action_reviews(self) -> None:
+        from .reviews import ReviewsScreen
+
+        self.app.push_screen(ReviewsScreen())
 
     def action_resume(self) -> None:
         t = self.query_one("#unfinished", DataTable)
@@ -408,7 +415,8 @@ HELP = """\
 
 **Everywhere**: F1 or ? this help · Ctrl+P command palette · Ctrl+Q quit (everything is already saved).
 
-**Home**: n new assessment · r or Enter resume the highlighted one · b browse the bank.
+**Home**: n new assessment · r or Enter resume the highlighted one · b browse the bank ·
+v standardisation reviews (Ctrl+R run, Ctrl+T next table, Ctrl+E export HTML).
 
 **Start**: Tab moves between fields · Ctrl+D draws the set · the set is shown before you begin (Enter).
 
