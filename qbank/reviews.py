@@ -567,6 +567,7 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
     dist: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
     overall: dict[tuple[str, str], Counter] = defaultdict(Counter)
     seen_assessments = set()
+    scale_of: dict[tuple[str, str], tuple[str, ...]] = {}
     for assessor, std, meth, grade, definition, rel_id, aid, overall_json in s.execute(q):
         if rel_id not in rules_cache:
             rules_cache[rel_id] = rules_from_definition(json.loads(definition))
@@ -574,6 +575,7 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
         if scheme is None or grade not in scheme.grades:
             continue
         positions[std][assessor].append(scheme.grades.index(grade) / (len(scheme.grades) - 1))
+        scale_of[(std, meth)] = scheme.grades
         dist[(std, meth, assessor)][grade] += 1
         if aid not in seen_assessments:
             seen_assessments.add(aid)
@@ -597,8 +599,8 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
                          "-" if math.isnan(diff) else f"{diff:+.2f}", label])
             if not math.isnan(diff):
                 bars.append((f"{assessor} ({std})", round(diff, 3), out))
-    d_rows = [[std, meth, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, meth, a), c in
-              sorted(dist.items())]
+    d_rows = [[std, meth, a, ", ".join(f"{g} {c[g]}" for g in scale_of[(std, meth)] if c[g])]
+              for (std, meth, a), c in sorted(dist.items())]
     o_rows = [[std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, a), c in sorted(overall.items())]
     levels = _evidence_levels_by_assessor(s, f)
     r = Report(kind="assessors", title="Assessor consistency", filters="",
