@@ -50,7 +50,7 @@ def _text(r, max_rows: int = 40, width: int = 48) -> str:
             continue
         cells = [[_cut(str(c), width) for c in row] for row in t.rows[:max_rows]]
         widths = [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(t.columns)]
-        lines.append("  " + "  ".join(str(h).ljust(w) for h, w in zip(t.columns, widths)))
+        lines.append(("  " + "  ".join(str(h).ljust(w) for h, w in zip(t.columns, widths))).rstrip())
         lines.append("  " + "  ".join("-" * w for w in widths))
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
         if len(t.rows) > max_rows:
