@@ -162,15 +162,21 @@ def _pool(s: Session, engine: Engine, std: StandardRow, method: MethodRow, rel: 
 
 
 def _resolve(s: Session, standard: str, method: str, release: str | None):
-    std = s.execute(select(StandardRow).where(StandardRow.code == standard)).scalars().first()
-    if std is None:
-        known = ", ".join(s.execute(select(StandardRow.code).order_by(StandardRow.code)).scalars()) or "none"
-        raise DrawError(f"no standard {standard} in the store (have: {known}; run `qbank import banks`)")
+    std, rel = resolve_release(s, standard, release)
     meth = s.execute(select(MethodRow).where(MethodRow.standard_id == std.id, MethodRow.key == method)).scalars().first()
     if meth is None:
         known = ", ".join(s.execute(select(MethodRow.key).where(MethodRow.standard_id == std.id)
                                     .order_by(MethodRow.position)).scalars())
         raise DrawError(f"{standard} has no method '{method}' (methods: {known})")
+    return std, meth, rel
+
+
+def resolve_release(s: Session, standard: str, release: str | None) -> tuple[StandardRow, ReleaseRow]:
+    """The standard and the named release (default: its latest), or a DrawError saying what is missing."""
+    std = s.execute(select(StandardRow).where(StandardRow.code == standard)).scalars().first()
+    if std is None:
+        known = ", ".join(s.execute(select(StandardRow.code).order_by(StandardRow.code)).scalars()) or "none"
+        raise DrawError(f"no standard {standard} in the store (have: {known}; run `qbank import banks`)")
     q = select(ReleaseRow).where(ReleaseRow.standard_id == std.id)
     if release:
         rel = s.execute(q.where(ReleaseRow.semver == release)).scalars().first()
@@ -181,7 +187,7 @@ def _resolve(s: Session, standard: str, method: str, release: str | None):
                         ).scalars().first()
         if rel is None:
             raise DrawError(f"{standard} has no release in the store (run `qbank import banks`)")
-    return std, meth, rel
+    return std, rel
 
 
 def _apprentice(engine: Engine, ref: str) -> int:

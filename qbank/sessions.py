@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from .bankfiles import Method
 from .draw import ATTEMPTS
-from .draws import DrawError, DrawRequest, _apprentice, _resolve, check_request, draw_in, load_draw, swap, with_retries
+from .draws import (DrawError, DrawRequest, _apprentice, check_request, draw_in, load_draw, resolve_release, swap,
+                    with_retries)
 from .grading import (DEFAULT_LEVELS, GradingError, GradingRules, MethodResult, MethodScheme, OverallResult, Override,
                       criterion_levels, grade_method, grade_overall, outcome_levels, uncovered)
 from .gradingfile import rules_from_definition
@@ -740,18 +741,10 @@ def _assessment_rules(s: Session, assessment_id: int) -> GradingRules:
 
 def _resolve_release(s: Session, standard: str, release: str | None):
     try:
-        std, _, rel = _resolve_any_method(s, standard, release)
+        std, rel = resolve_release(s, standard, release)
     except DrawError as e:
         raise SessionError(str(e)) from None
     return std, None, rel
-
-
-def _resolve_any_method(s: Session, standard: str, release: str | None):
-    std = s.execute(select(StandardRow).where(StandardRow.code == standard)).scalars().first()
-    if std is None:
-        return _resolve(s, standard, "-", release)  # raises the draw module's "no standard" message
-    key = s.execute(select(MethodRow.key).where(MethodRow.standard_id == std.id)).scalars().first()
-    return _resolve(s, standard, key or "-", release)
 
 
 def _method_row(s: Session, standard_id: int, key: str) -> MethodRow:

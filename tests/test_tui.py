@@ -311,3 +311,19 @@ async def test_reviews_screen_shows_flags_and_tables(tui_engine):
         assert screen.report.kind == "avoidance"  # the failed run left the last report on screen
         await pilot.press("ctrl+e")
         await pilot.pause()
+
+
+async def test_skip_records_a_question_not_asked(tui_engine):
+    aid = S.start_assessment(tui_engine, S.StartRequest(standard="ST0556", apprentice="SKIP-1", assessor="Pat",
+                                                        methods=("professional-discussion",)))
+    app = QBankApp(tui_engine, assessor="Pat", timer=False, resume=aid)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        first = screen.query_one("#suggestions").highlighted_option.id
+        await pilot.press("f9")
+        await pilot.pause()
+        assert screen.current_ask is None
+        assert first not in [o.id for o in screen.query_one("#suggestions")._options]
+        q = next(q for q in S.load(tui_engine, aid).methods[0].questions if q.code == first)
+        assert q.status == "skipped"

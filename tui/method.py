@@ -41,6 +41,7 @@ class MethodScreen(Screen):
         Binding("f6", "feedback", "Marks", priority=True),
         Binding("f7", "pause", "Pause", priority=True),
         Binding("f8", "end_method", "End", priority=True),
+        Binding("f9", "skip", "Skip", priority=True),
         Binding("ctrl+s", "save_notes", "Save", show=False, priority=True),
         Binding("escape", "focus_suggestions", "To list", show=False),
     ]
@@ -51,6 +52,7 @@ class MethodScreen(Screen):
         ("Swap the highlighted question", "Replace a question not yet asked, with a reason", "swap"),
         ("Marks and feedback", "Marks, strengths and areas for improvement per criterion", "feedback"),
         ("Pause or resume the timer", "Stop the countdown while the session is paused", "pause"),
+        ("Skip the highlighted question", "Record that a drawn question was deliberately not asked", "skip"),
         ("End this method", "Review uncovered outcomes and confirm the grade", "end_method"),
     ]
 
@@ -331,6 +333,20 @@ class MethodScreen(Screen):
             return
         self.refresh_view()
         self.notify(f"{code} swapped for {new}", timeout=4)
+
+    def action_skip(self) -> None:
+        opt = self.query_one("#suggestions", OptionList).highlighted_option
+        if opt is None:
+            self.notify("Highlight a question not yet asked in Next, then skip it", severity="warning")
+            return
+        keep = self.current_ask
+        try:
+            self.app.service(f"Skipping {opt.id}", sessions.skip, self.app.engine, self.am_id, opt.id)
+        except ServiceFailed:
+            return
+        self.current_ask = keep  # skipping never changes the question being discussed
+        self.refresh_view()
+        self.notify(f"{opt.id} recorded as skipped", timeout=3)
 
     def action_feedback(self) -> None:
         if self.m is None or self.m.scheme is None:

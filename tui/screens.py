@@ -432,6 +432,7 @@ v standardisation reviews (Ctrl+R run, Ctrl+T next table, Ctrl+E export HTML).
 | F6 | marks, strengths and areas for improvement per criterion |
 | F7 | pause / resume the timer |
 | F8 | end the method: uncovered outcomes, grade and rule, confirm or disagree |
+| F9 | skip the highlighted question (recorded, for standardisation) |
 | Esc | leave the notes for the Next list |
 
 Notes are saved half a second after you stop typing and whenever you leave the notes; every
