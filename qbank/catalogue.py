@@ -45,9 +45,12 @@ class QuestionSummary:
     topic: str
     text: str
     score: float | None = None
+    extra: str = ""  # probes and guidance: searched, not shown
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        d = self.__dict__.copy()
+        d.pop("extra")
+        return d
 
 
 @dataclass
@@ -112,7 +115,8 @@ def list_questions(engine: Engine, *, standard: str | None = None, method: str |
         st = "approved" if qv.id in current_items else "retired"
         summary = QuestionSummary(id=code, version=qv.version, standard=stds[sid].code, status=st,
                                   methods=meths[qv.id], outcomes=outs[qv.id], minutes=qv.minutes,
-                                  topic=qv.topic, text=qv.text)
+                                  topic=qv.topic, text=qv.text,
+                                  extra=" ".join(json.loads(qv.probes_json)) + " " + qv.guidance if search else "")
         if standard and summary.standard != standard:
             continue
         if method and method not in summary.methods:
@@ -133,7 +137,7 @@ SEARCH_CUTOFF = 80
 
 def _search(rows: list[QuestionSummary], query: str) -> list[QuestionSummary]:
     """Fuzzy search: every word of the query is looked for among the words of the question's id,
-    topic and text (a typo or a different ending still matches); a question scores the mean of its
+    topic, text, probes and guidance (a typo or a different ending still matches); a question scores the mean of its
     words' best matches, so one that holds all the words beats one that holds some. Ties go to
     the closer phrase match, then the id."""
     words = _WORD.findall(query.lower())
@@ -141,7 +145,7 @@ def _search(rows: list[QuestionSummary], query: str) -> list[QuestionSummary]:
         return rows
     scored = []
     for q in rows:
-        hay = f"{q.id} {q.topic} {q.text}".lower()
+        hay = f"{q.id} {q.topic} {q.text} {q.extra}".lower()
         vocab = list(set(_WORD.findall(hay)))
         if not vocab:
             continue
