@@ -414,19 +414,7 @@ def cmd_record(args) -> int:
     from .sessions import load
 
     text = render(load(_engine(), args.assessment_id), args.format)
-    if args.output:
-        out = Path(args.output)
-        if out.is_dir():
-            raise UsageError(f"--output {out} is a folder; give a file name, e.g. {out / f'record-{args.assessment_id}.{args.format}'}")
-        try:
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(out)
-        except OSError as e:
-            raise UsageError(f"cannot write {out}: {e.strerror}") from None
-        print(f"wrote the record of assessment {args.assessment_id} to {out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _write_or_print(text, args.output, f"the record of assessment {args.assessment_id}")
     return EXIT_OK
 
 
