@@ -11,6 +11,8 @@ The library knows nothing of any user interface. Modules, one concept each:
   draw        the pure draw; draws: storing, replaying and swapping sets; simulate: populations
   grading     the pure grading engine; gradingfile: reading and checking [grading] rules
   sessions    assessments as they are recorded; record: the assessor's record (jinja2)
+  suggest     ranking the next question to ask (pure)
+  reviews     standardisation reviews over the store; reports: rendering them (table/JSON/CSV/HTML)
 """
 
 __version__ = "0.1.0"
