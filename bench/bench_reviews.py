@@ -1,6 +1,6 @@
 """Every review over a store of about 100,000 logged asks, on SQLite and PostgreSQL.
 
-Run: .venv/bin/python bench/bench_reviews.py [--sets 12500] [--repeat 3] [--postgres URL]
+Run: .venv/bin/python bench/bench_reviews.py [--sets 13100] [--repeat 3] [--postgres URL]
 Builds the seeded review world (bench/review_world.py: ~8 asks per set) into a fresh SQLite file
 (and a fresh PostgreSQL schema when --postgres is given), then times each review with the
 standard+method filters a reviewer would use and without filters; medians of --repeat runs.
@@ -68,7 +68,7 @@ def run(engine, label: str, sets: int, repeat: int, bank) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", type=int, default=12_500)
+    ap.add_argument("--sets", type=int, default=13_100)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--postgres", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
