@@ -118,6 +118,11 @@ def _check_filters(s: Session, f: Filters) -> None:
                               + f" (methods: {', '.join(sorted(keys))})")
     if f.release and not f.standard:
         raise ReviewError("--release needs --standard (release numbers belong to a standard)")
+    if f.release:
+        semvers = list(s.execute(select(ReleaseRow.semver).join(StandardRow, StandardRow.id == ReleaseRow.standard_id)
+                                 .where(StandardRow.code == f.standard)).scalars())
+        if f.release not in semvers:
+            raise ReviewError(f"{f.standard} has no release {f.release} in the store (releases: {', '.join(semvers)})")
     if f.since and f.until and f.since > f.until:
         raise ReviewError(f"--since {f.since} is after --until {f.until}")
 
@@ -153,6 +158,31 @@ def _draws_from(q, f: Filters, *, assessments: bool = False):
         q = (q.join(AssessmentMethodRow, AssessmentMethodRow.draw_id == DrawRow.id)
              .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id))
     conds = _draw_conditions(f)
+    return q.where(and_(*conds)) if conds else q
+
+
+def _assessed(q, f: Filters, *, assessor: bool = True):
+    """Join a query that selects from AssessmentMethodRow (or joins it) to its assessment, standard,
+    method and release, and apply every filter; `assessor=False` keeps all assessors (to compare)."""
+    q = (q.join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
+         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
+         .join(ReleaseRow, ReleaseRow.id == AssessmentRow.release_id))
+    conds = []
+    if f.standard:
+        conds.append(StandardRow.code == f.standard)
+    if f.method:
+        conds.append(MethodRow.key == f.method)
+    if f.release:
+        conds.append(ReleaseRow.semver == f.release)
+    if f.cohort is not None:
+        conds.append(AssessmentRow.cohort == f.cohort)
+    if f.since:
+        conds.append(AssessmentRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
+    if f.until:
+        conds.append(AssessmentRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+    if assessor and f.assessor:
+        conds.append(AssessmentRow.assessor == f.assessor)
     return q.where(and_(*conds)) if conds else q
 
 
@@ -542,26 +572,11 @@ def _lowest_levels(s: Session) -> set[str]:
 def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_grades: int = MIN_GRADES) -> Report:
     from .gradingfile import rules_from_definition
 
-    q = (select(AssessmentRow.assessor, StandardRow.code, MethodRow.key, AssessmentMethodRow.confirmed_grade,
-                ReleaseRow.definition_json, ReleaseRow.id, AssessmentRow.id, AssessmentRow.overall_json)
-         .select_from(AssessmentMethodRow)
-         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
-         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
-         .join(ReleaseRow, ReleaseRow.id == AssessmentRow.release_id)
-         .where(AssessmentMethodRow.confirmed_grade.is_not(None), AssessmentMethodRow.status != "carried"))
-    if f.standard:
-        q = q.where(StandardRow.code == f.standard)
-    if f.method:
-        q = q.where(MethodRow.key == f.method)
-    if f.release:
-        q = q.where(ReleaseRow.semver == f.release)
-    if f.cohort is not None:
-        q = q.where(AssessmentRow.cohort == f.cohort)
-    if f.since:
-        q = q.where(AssessmentRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
-    if f.until:
-        q = q.where(AssessmentRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+    # every assessor is read, whatever the assessor filter: one is judged against everyone else
+    q = _assessed(select(AssessmentRow.assessor, StandardRow.code, MethodRow.key, AssessmentMethodRow.confirmed_grade,
+                         ReleaseRow.definition_json, ReleaseRow.id, AssessmentRow.id, AssessmentRow.overall_json)
+                  .select_from(AssessmentMethodRow), f, assessor=False)
+    q = q.where(AssessmentMethodRow.confirmed_grade.is_not(None), AssessmentMethodRow.status != "carried")
     rules_cache: dict[int, object] = {}
     positions: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # std -> assessor -> pos
     dist: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
@@ -585,6 +600,8 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
     rows, flags, bars = [], [], []
     for std, by_assessor in sorted(positions.items()):
         for assessor, pos in sorted(by_assessor.items()):
+            if f.assessor and assessor != f.assessor:
+                continue  # still counted among "everyone else" for the assessor asked about
             others = [p for a, ps in by_assessor.items() if a != assessor for p in ps]
             mine = sum(pos) / len(pos)
             theirs = sum(others) / len(others) if others else math.nan
@@ -599,9 +616,11 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
                          "-" if math.isnan(diff) else f"{diff:+.2f}", label])
             if not math.isnan(diff):
                 bars.append((f"{assessor} ({std})", round(diff, 3), out))
+    mine_only = (lambda a: a == f.assessor) if f.assessor else (lambda a: True)
     d_rows = [[std, meth, a, ", ".join(f"{g} {c[g]}" for g in scale_of[(std, meth)] if c[g])]
-              for (std, meth, a), c in sorted(dist.items())]
-    o_rows = [[std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, a), c in sorted(overall.items())]
+              for (std, meth, a), c in sorted(dist.items()) if mine_only(a)]
+    o_rows = [[std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, a), c in sorted(overall.items())
+              if mine_only(a)]
     levels = _evidence_levels_by_assessor(s, f)
     r = Report(kind="assessors", title="Assessor consistency", filters="",
                explanation=(f"Each method grade is placed on its scale from 0 (the lowest grade) to 1 (the highest), so "
@@ -622,16 +641,10 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
 
 
 def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
-    q = (select(AssessmentRow.assessor, EvidenceRow.level, func.count(EvidenceRow.id))
-         .select_from(EvidenceRow)
-         .join(AssessmentMethodRow, AssessmentMethodRow.id == EvidenceRow.assessment_method_id)
-         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
-         .where(EvidenceRow.retracted_at.is_(None)))
-    if f.standard:
-        q = q.where(StandardRow.code == f.standard)
-    if f.assessor:
-        q = q.where(AssessmentRow.assessor == f.assessor)
+    q = _assessed(select(AssessmentRow.assessor, EvidenceRow.level, func.count(EvidenceRow.id))
+                  .select_from(EvidenceRow)
+                  .join(AssessmentMethodRow, AssessmentMethodRow.id == EvidenceRow.assessment_method_id), f)
+    q = q.where(EvidenceRow.retracted_at.is_(None))
     by: dict[str, Counter] = defaultdict(Counter)
     for a, level, n in s.execute(q.group_by(AssessmentRow.assessor, EvidenceRow.level)):
         by[a][level] += n
@@ -739,22 +752,11 @@ def _drafts(path: str, standard: str | None) -> Counter:
 
 
 def review_adhoc(s: Session, f: Filters) -> Report:
-    q = (select(AskRow.adhoc_text, AskRow.adhoc_outcomes_json, AssessmentRow.assessor, StandardRow.code, MethodRow.key,
-                AskRow.asked_at)
-         .select_from(AskRow)
-         .join(AssessmentMethodRow, AssessmentMethodRow.id == AskRow.assessment_method_id)
-         .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
-         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
-         .where(AskRow.adhoc_text.is_not(None)))
-    if f.standard:
-        q = q.where(StandardRow.code == f.standard)
-    if f.method:
-        q = q.where(MethodRow.key == f.method)
-    if f.assessor:
-        q = q.where(AssessmentRow.assessor == f.assessor)
-    if f.cohort is not None:
-        q = q.where(AssessmentRow.cohort == f.cohort)
+    q = _assessed(select(AskRow.adhoc_text, AskRow.adhoc_outcomes_json, AssessmentRow.assessor, StandardRow.code,
+                         MethodRow.key, AskRow.asked_at)
+                  .select_from(AskRow)
+                  .join(AssessmentMethodRow, AssessmentMethodRow.id == AskRow.assessment_method_id), f)
+    q = q.where(AskRow.adhoc_text.is_not(None))
     rows_in = s.execute(q).all()
     bank = {code: text for code, text in s.execute(
         select(QuestionRow.code, QuestionVersionRow.text).join(QuestionVersionRow,

@@ -154,3 +154,21 @@ def test_review_report_renders_its_charts_in_chromium(world, tmp_path, db_url):
     subprocess.run(flags + ["--window-size=900,1400", f"--screenshot={png}", page.as_uri()], capture_output=True,
                    timeout=120)
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 40_000
+
+
+def test_every_filter_reaches_the_assessment_based_reviews(world):
+    """Assessors, ad-hoc and evidence levels honour release, cohort, dates and assessor; the
+    assessor filter still judges that assessor against everyone else."""
+    engine, w = world
+    one = review(engine, "assessors", Filters(standard="ST0556", assessor=w.generous))
+    assert [row[1] for row in one.tables[0].rows] == [w.generous]
+    assert one.tables[0].rows[0][-1] == "GRADES HIGH"  # compared with the six others, who are not listed
+    assert {row[2] for row in one.tables[1].rows} == {w.generous}
+    assert [row[0] for row in one.tables[3].rows] == [w.generous]
+    assert review(engine, "adhoc", Filters(standard="ST0556", release="1.0.0")).tables[0].rows == []  # world is 1.1.0
+    with pytest.raises(ReviewError, match="no release 9.9.9"):
+        review(engine, "adhoc", Filters(standard="ST0556", release="9.9.9"))
+    assert review(engine, "adhoc", Filters(until=date(2026, 4, 30))).tables[0].rows == []
+    may = review(engine, "adhoc", Filters(since=date(2026, 5, 1), until=date(2026, 5, 31))).tables[0].rows
+    assert 0 < len(may) < w.adhoc
+    assert review(engine, "assessors", Filters(cohort="nobody")).tables[0].rows == []
