@@ -51,7 +51,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Engine:
-    """An engine for `url` (default: $QBANK_DATABASE_URL or the user's SQLite file), schema created."""
+    """An engine for `url` (default: $QBANK_DATABASE_URL or the user's SQLite file), schema created
+    or upgraded to the current revision (qbank.migrations) unless `create` is False."""
     url = url or database_url()
     try:
         parsed = make_url(url)
@@ -71,8 +72,10 @@ def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Eng
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
-        try:
-            SQLModel.metadata.create_all(engine)
+        from .migrations import ensure_current
+
+        try:  # at the current schema revision: one query; otherwise create, adopt or upgrade it
+            ensure_current(engine, describe(engine))
         except OperationalError as e:
             raise BankError(f"cannot open the store at {describe(engine)}: {e.orig}") from None
     return engine
