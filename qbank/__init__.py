@@ -11,7 +11,9 @@ The library knows nothing of any user interface. Modules, one concept each:
   draw        the pure draw; draws: storing, replaying and swapping sets; simulate: populations
   grading     the pure grading engine; gradingfile: reading and checking [grading] rules
   sessions    assessments as they are recorded; record: the assessor's record (jinja2)
+  evidence    turning ticked outcomes into evidence entries (pure)
   suggest     ranking the next question to ask (pure)
+  settings    the user's settings file: the assessor's name
   reviews     standardisation reviews over the store; reports: rendering them (table/JSON/CSV/HTML)
 """
 

@@ -2,9 +2,15 @@
 
 `draw_set` reads the pool (cached per release and method: releases never change), the
 apprentice's history and recent usage, asks `draw.select` for a set with a fresh CSPRNG seed,
-and stores the set and its items in one transaction. The unique (apprentice, question)
+and stores the set and its items in one transaction. The unique (apprentice, question, void_key)
 constraint on draw items makes the database refuse a second draw that took the same question
 for the same apprentice at the same moment; the loser retries with the history re-read.
+
+A live item has void_key 0. An item that stops counting against the apprentice keeps its row and
+gets void_key = its own id: every item of a draw voided unused (`void_draws`), and the question a
+swap brought in when the swap is undone (`undo_swap_in`). The apprentice's history ignores them.
+Bank questions that are near-duplicates of ad-hoc questions already put to the apprentice are
+avoided too (`adhoc_avoid`), and stored with the draw so a replay reproduces it.
 """
 
 from __future__ import annotations
@@ -16,14 +22,19 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from rapidfuzz import fuzz, process
+
 from .draw import ALGORITHM, ATTEMPTS, Candidate, DrawSpec, Infeasible, Method, Usage, choose_swap, select as select_set
 from .models import (
     ApprenticeRow,
+    AskRow,
+    AssessmentMethodRow,
+    AssessmentRow,
     DrawItemRow,
     DrawRow,
     DrawSwapRow,
@@ -37,9 +48,10 @@ from .models import (
     ReleaseItemRow,
     ReleaseRow,
     StandardRow,
+    utcnow,
 )
 from .problems import BankError
-from .similarity import near_duplicates
+from .similarity import near_duplicates, normalise
 
 USAGE_WINDOW = 500  # recent sets of a method that exposure is measured over
 OVERLAP = 64  # draw and swap ids re-read below each watermark (concurrent commits can land out of order)
@@ -70,6 +82,7 @@ class DrawnQuestion:
     text: str = ""
     probes: list[str] = field(default_factory=list)
     guidance: str = ""
+    bands: dict[str, str] = field(default_factory=dict)  # evidence level -> what an answer at it shows
 
 
 @dataclass
@@ -86,6 +99,8 @@ class DrawResult:
     seed: str
     questions: list[DrawnQuestion]
     required: list[str]
+    adhoc_excluded: list[str] = field(default_factory=list)  # avoided: near-duplicates of ad-hoc questions asked
+    voided: bool = False  # the draw's assessment was voided unused: its questions count for nobody
 
     @property
     def minutes(self) -> int:
@@ -119,6 +134,8 @@ class Pool:
     candidates: tuple[Candidate, ...]
     near_duplicates: frozenset
     qid_by_code: dict[str, int]
+    normalised: tuple[str, ...] = ()  # each candidate's text, normalised for similarity (same order)
+    threshold: float = 90  # the standard's near-duplicate threshold
 
 
 _POOLS: dict[tuple[str, int, int], Pool] = {}
@@ -156,7 +173,8 @@ def _pool(s: Session, engine: Engine, std: StandardRow, method: MethodRow, rel: 
     texts = {r[1]: r[7] for r in rows}
     dups = frozenset(frozenset((d.a, d.b)) for d in near_duplicates(texts, std.near_duplicate_threshold))
     pool = Pool(standard_id=std.id, method_id=method.id, release_id=rel.id, release=rel.semver, method=m,
-                candidates=cands, near_duplicates=dups, qid_by_code={r[1]: r[0] for r in rows})
+                candidates=cands, near_duplicates=dups, qid_by_code={r[1]: r[0] for r in rows},
+                normalised=tuple(normalise(texts[c.code]) for c in cands), threshold=std.near_duplicate_threshold)
     _POOLS[key] = pool
     return pool
 
@@ -210,8 +228,32 @@ def _apprentice(engine: Engine, ref: str) -> int:
 
 
 def _history(s: Session, apprentice_id: int) -> frozenset[str]:
+    """Every question that counts as drawn for the apprentice (voided items do not)."""
     return frozenset(s.execute(select(QuestionRow.code).join(DrawItemRow, DrawItemRow.question_id == QuestionRow.id)
-                               .where(DrawItemRow.apprentice_id == apprentice_id)).scalars())
+                               .where(DrawItemRow.apprentice_id == apprentice_id, DrawItemRow.void_key == 0)
+                               ).scalars())
+
+
+def adhoc_texts(s: Session, apprentice_id: int) -> list[str]:
+    """The ad-hoc questions assessors put to the apprentice, in any assessment."""
+    return list(s.execute(select(AskRow.adhoc_text)
+                          .join(AssessmentMethodRow, AssessmentMethodRow.id == AskRow.assessment_method_id)
+                          .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
+                          .where(AssessmentRow.apprentice_id == apprentice_id, AskRow.adhoc_text.is_not(None))
+                          .order_by(AskRow.id)).scalars())
+
+
+def adhoc_avoid(pool: Pool, texts: list[str]) -> frozenset[str]:
+    """Pool questions that are near-duplicates (the standard's threshold, the same measure as the
+    bank's near-duplicate check) of any of these ad-hoc question texts."""
+    out: set[str] = set()
+    if not texts or not pool.normalised:
+        return frozenset()
+    for text in dict.fromkeys(texts):
+        for _, _, i in process.extract_iter(normalise(text), pool.normalised, scorer=fuzz.ratio,
+                                            score_cutoff=pool.threshold):
+            out.add(pool.candidates[i].code)
+    return frozenset(out)
 
 
 class _UsageCache:
@@ -232,11 +274,15 @@ class _UsageCache:
         self.items = 0
         self.seen_draws: set[int] = set()
         self.seen_swaps: set[int] = set()
+        self.seen_void: set[int] = set()  # voided draws already taken out of the window
+        self.seen_undone: set[int] = set()  # undone swaps already reversed
+
 
     def refresh(self, s: Session, method_id: int) -> None:
         # re-read a little below the watermark: a draw given a lower id may commit after a higher one
         new = [r for r in s.execute(select(DrawRow.id, DrawRow.cohort)
-                                    .where(DrawRow.method_id == method_id, DrawRow.id > self.last_draw - OVERLAP)
+                                    .where(DrawRow.method_id == method_id, DrawRow.id > self.last_draw - OVERLAP,
+                                           DrawRow.voided_at.is_(None))
                                     .order_by(DrawRow.id)).all() if r[0] not in self.seen_draws]
         self.seen_draws.update(r[0] for r in new)
         if len(new) > self.window:
@@ -255,7 +301,8 @@ class _UsageCache:
             select(DrawSwapRow.id, DrawSwapRow.draw_id, DrawItemRow.question_id, DrawSwapRow.in_item_id)
             .join(DrawItemRow, DrawItemRow.id == DrawSwapRow.out_item_id)
             .join(DrawRow, DrawRow.id == DrawSwapRow.draw_id)
-            .where(DrawSwapRow.id > self.last_swap - OVERLAP, DrawRow.method_id == method_id)
+            .where(DrawSwapRow.id > self.last_swap - OVERLAP, DrawRow.method_id == method_id,
+                   DrawSwapRow.undone_at.is_(None))
             .order_by(DrawSwapRow.id)).all() if r[0] not in self.seen_swaps]
         if swaps:
             code_of = dict(s.execute(select(QuestionRow.id, QuestionRow.code).where(QuestionRow.id.in_(
@@ -276,9 +323,51 @@ class _UsageCache:
                         self.cohorts[cohort][out_code] -= 1
                         self.cohorts[cohort][in_code] += 1
                 self.last_swap = max(self.last_swap, swap_id)
+        self._forget_undone(s, method_id)
         # remember only the ids that could still be re-read below the watermarks
         self.seen_draws = {d for d in self.seen_draws if d > self.last_draw - OVERLAP}
         self.seen_swaps = {w for w in self.seen_swaps if w > self.last_swap - OVERLAP}
+
+    def _forget_undone(self, s: Session, method_id: int) -> None:
+        """Voided draws leave the window; undone swaps are reversed (both rare: indexed lookups)."""
+        voided = [d for d in s.execute(select(DrawRow.id).where(DrawRow.voided_at.is_not(None),
+                                                                DrawRow.method_id == method_id)).scalars()
+                  if d not in self.seen_void]
+        if voided:
+            self.seen_void.update(voided)
+            gone = set(voided)
+            keep = deque()
+            for draw_id, cohort, codes in self.sets:
+                if draw_id in gone:
+                    self.counts.subtract(codes)
+                    self.cohorts[cohort].subtract(codes)
+                    self.items -= len(codes)
+                else:
+                    keep.append((draw_id, cohort, codes))
+            self.sets = keep
+        out_item = DrawItemRow.__table__.alias("uo")
+        in_item = DrawItemRow.__table__.alias("ui")
+        qo = QuestionRow.__table__.alias("uqo")
+        qi = QuestionRow.__table__.alias("uqi")
+        undone = [r for r in s.execute(
+            select(DrawSwapRow.id, DrawSwapRow.draw_id, qo.c.code, qi.c.code)
+            .join(DrawRow, DrawRow.id == DrawSwapRow.draw_id)
+            .join(out_item, out_item.c.id == DrawSwapRow.out_item_id).join(qo, qo.c.id == out_item.c.question_id)
+            .join(in_item, in_item.c.id == DrawSwapRow.in_item_id).join(qi, qi.c.id == in_item.c.question_id)
+            .where(DrawSwapRow.undone_at.is_not(None), DrawRow.method_id == method_id)
+            .order_by(DrawSwapRow.id.desc())).all() if r[0] not in self.seen_undone]
+        if undone:
+            by_draw = {d: (cohort, lst) for d, cohort, lst in self.sets}
+            for swap_id, draw_id, out_code, in_code in undone:
+                self.seen_undone.add(swap_id)
+                if draw_id in by_draw:
+                    cohort, lst = by_draw[draw_id]
+                    if in_code in lst and out_code not in lst:  # read while the swap stood
+                        lst[lst.index(in_code)] = out_code
+                        self.counts[in_code] -= 1
+                        self.counts[out_code] += 1
+                        self.cohorts[cohort][in_code] -= 1
+                        self.cohorts[cohort][out_code] += 1
 
     def _add(self, draw_id: int, cohort: str, codes: list[str]) -> None:
         self.sets.append((draw_id, cohort, codes))
@@ -357,9 +446,10 @@ def draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) ->
     std, meth, rel = _resolve(s, req.standard, req.method, req.release)
     pool = _pool(s, engine, std, meth, rel)
     exclude = _history(s, apprentice_id)
+    adhoc = adhoc_avoid(pool, adhoc_texts(s, apprentice_id))
     usage = _usage(s, meth.id, req.cohort)
     spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
-                    exclude=exclude, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
+                    exclude=exclude | adhoc, extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap)
     seed = secrets.token_hex(16)
     consulted: set[str] = set()
     try:
@@ -372,6 +462,7 @@ def draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) ->
                   extra_time_pct=req.extra_time_pct, exposure_cap=req.exposure_cap, seed=seed,
                   algorithm=ALGORITHM,
                   exclude_json=json.dumps(sorted(exclude)),
+                  adhoc_exclude_json=json.dumps(sorted(adhoc)),
                   usage_json=json.dumps(usage.restricted_to(consulted).as_dict(), sort_keys=True))
     s.add(row)
     s.flush()
@@ -396,8 +487,15 @@ def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> Draw
              .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
              .join(QuestionVersionRow, QuestionVersionRow.id == DrawItemRow.question_version_id)
              .where(DrawItemRow.draw_id == draw_id))
-        if active_only:
+        if active_only and d.voided_at is None:
             q = q.where(DrawItemRow.active.is_(True))
+        elif active_only:  # voided: the set as it stood when voided (every item is inactive now)
+            gone = set(s.execute(select(DrawSwapRow.out_item_id).where(DrawSwapRow.draw_id == draw_id,
+                                                                       DrawSwapRow.undone_at.is_(None))).scalars())
+            gone |= set(s.execute(select(DrawSwapRow.in_item_id).where(DrawSwapRow.draw_id == draw_id,
+                                                                       DrawSwapRow.undone_at.is_not(None))).scalars())
+            if gone:
+                q = q.where(DrawItemRow.id.not_in(gone))
         rows = s.execute(q.order_by(DrawItemRow.position, DrawItemRow.id)).all()
         qv_ids = [r[2].id for r in rows]
         outs: dict[int, list[str]] = {i: [] for i in qv_ids}
@@ -410,11 +508,13 @@ def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> Draw
         mdef = next(m for m in required["methods"] if m["id"] == meth.key)
     questions = [DrawnQuestion(position=p, id=code, version=qv.version, outcomes=outs[qv.id], minutes=qv.minutes,
                                topic=qv.topic, opener=qv.opener, text=qv.text, probes=json.loads(qv.probes_json),
-                               guidance=qv.guidance) for p, code, qv in rows]
+                               guidance=qv.guidance, bands=json.loads(qv.bands_json or "{}"))
+                 for p, code, qv in rows]
     budget = mdef["minutes"] * (100 + d.extra_time_pct) // 100
     return DrawResult(draw_id=d.id, standard=std.code, method=meth.key, release=rel.semver, apprentice=appr.ref,
                       attempt=d.attempt, cohort=d.cohort, extra_time_pct=d.extra_time_pct, budget_minutes=budget,
-                      seed=d.seed, questions=questions, required=list(mdef["assesses"]))
+                      seed=d.seed, questions=questions, required=list(mdef["assesses"]),
+                      adhoc_excluded=json.loads(d.adhoc_exclude_json or "[]"), voided=d.voided_at is not None)
 
 
 # --------------------------------------------------------------------------- replay
@@ -451,7 +551,8 @@ def replay(engine: Engine, draw_id: int) -> Replay:
             .join(QuestionVersionRow, QuestionVersionRow.id == DrawItemRow.question_version_id)
             .where(DrawItemRow.draw_id == draw_id, DrawItemRow.origin == "draw").order_by(DrawItemRow.position))]
     spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
-                    exclude=frozenset(json.loads(d.exclude_json)), extra_time_pct=d.extra_time_pct,
+                    exclude=frozenset(json.loads(d.exclude_json)) | frozenset(json.loads(d.adhoc_exclude_json or "[]")),
+                    extra_time_pct=d.extra_time_pct,
                     exposure_cap=d.exposure_cap)
     chosen = select_set(spec, Usage.from_dict(json.loads(d.usage_json)), d.seed)
     return Replay(draw_id=draw_id, stored=stored, replayed=[(c.code, c.version) for c in chosen])
@@ -493,9 +594,11 @@ def swap(engine: Engine, draw_id: int, question: str, reason: str) -> SwapResult
                     if out_item is None:
                         raise DrawError(f"{question} is not in draw {draw_id} "
                                         f"(it has: {', '.join(code for _, code in items)})")
+                    if d.voided_at is not None:
+                        raise DrawError(f"draw {draw_id} was voided; its questions can no longer be swapped")
+                    exclude = _history(s, d.apprentice_id) | adhoc_avoid(pool, adhoc_texts(s, d.apprentice_id))
                     spec = DrawSpec(method=pool.method, pool=pool.candidates, near_duplicates=pool.near_duplicates,
-                                    exclude=_history(s, d.apprentice_id), extra_time_pct=d.extra_time_pct,
-                                    exposure_cap=d.exposure_cap)
+                                    exclude=exclude, extra_time_pct=d.extra_time_pct, exposure_cap=d.exposure_cap)
                     seed = secrets.token_hex(16)
                     try:
                         new = choose_swap(spec, current, by_code[question], _usage(s, meth.id, d.cohort), seed)
@@ -513,6 +616,46 @@ def swap(engine: Engine, draw_id: int, question: str, reason: str) -> SwapResult
         except IntegrityError:
             time.sleep(0.005 * (attempt + 1))
     raise DrawError(f"could not store the swap after {RETRIES} tries")
+
+
+def undo_swap_in(s: Session, draw_id: int, question_in: str) -> str:
+    """Inside the caller's transaction: reverse the standing swap that brought `question_in` into
+    the draw. The question swapped out is active again; `question_in`'s item is kept but no longer
+    counts against the apprentice (void_key = its id); the swap row is kept, marked undone. Returns
+    the code of the question restored."""
+    in_item = DrawItemRow.__table__.alias("in_item")
+    qi = QuestionRow.__table__.alias("qi")
+    row = s.execute(select(DrawSwapRow).join(in_item, in_item.c.id == DrawSwapRow.in_item_id)
+                    .join(qi, qi.c.id == in_item.c.question_id)
+                    .where(DrawSwapRow.draw_id == draw_id, DrawSwapRow.undone_at.is_(None), qi.c.code == question_in,
+                           in_item.c.active.is_(True))).scalars().first()
+    if row is None:
+        raise DrawError(f"{question_in} did not come into draw {draw_id} by a swap that still stands; "
+                        "there is no swap to undo")
+    d = s.get(DrawRow, draw_id)
+    if d.voided_at is not None:
+        raise DrawError(f"draw {draw_id} was voided; its swaps can no longer be undone")
+    new_item = s.get(DrawItemRow, row.in_item_id)
+    old_item = s.get(DrawItemRow, row.out_item_id)
+    new_item.active = False
+    new_item.void_key = new_item.id
+    s.flush()  # the swapped-in item leaves the live set before the old one rejoins it
+    old_item.active = True
+    row.undone_at = utcnow()
+    s.flush()
+    return s.execute(select(QuestionRow.code).where(QuestionRow.id == old_item.question_id)).scalar_one()
+
+
+def void_draws(s: Session, draw_ids: list[int]) -> None:
+    """Inside the caller's transaction: the draws' questions no longer count against anyone (every
+    item is kept, inactive, with void_key = its own id); the draws are marked voided."""
+    if not draw_ids:
+        return
+    now = utcnow()
+    s.execute(update(DrawItemRow).where(DrawItemRow.draw_id.in_(draw_ids))
+              .values(void_key=DrawItemRow.id, active=False).execution_options(synchronize_session=False))
+    s.execute(update(DrawRow).where(DrawRow.id.in_(draw_ids), DrawRow.voided_at.is_(None))
+              .values(voided_at=now).execution_options(synchronize_session=False))
 
 
 def draw_count(engine: Engine) -> int:

@@ -164,6 +164,17 @@ class MethodResult:
     total: float | None = None  # marks: total marks; weighted: weighted percentage
     total_max: float | None = None
     complete: bool = True  # every criterion has a level / mark recorded
+    failed: bool = False  # the grade is the scheme's fail grade
+    short_of: str | None = None  # the next grade up, whose rule did not hold (None: the top rule held)
+    lacking: tuple[str, ...] = ()  # what that rule lacked, one entry per criterion or condition
+
+    @property
+    def reason(self) -> str:
+        """One line for the assessor beside the grade: for a failing grade what was lacking
+        ("REFERRAL: 'Prepare a brief report' 12, below its minimum of 15"), else the rule that gave it."""
+        if self.failed and self.lacking:
+            return f"{self.grade}: " + "; ".join(self.lacking)
+        return self.rule_text
 
 
 @dataclass(frozen=True)
@@ -256,14 +267,20 @@ def grade_method(scheme: MethodScheme, levels: Mapping[str, str] | None = None,
 
     reasons: list[str] = []
     chosen: Rule | None = None
+    above: Rule | None = None  # the lowest rule that did not hold
     for rule in scheme.rules:
         short = _rule_shortfalls(scheme, rule, levels, marks, total)
         if not short:
             chosen = rule
             break
         reasons.append(f"not {rule.grade}: " + "; ".join(short))
+        above = rule
     if chosen is None:  # a validated scheme always ends with an unconditional rule
         raise GradingError(f"{scheme.method}: no rule holds and no unconditional last rule")
+    lacking = tuple(_lacking(scheme, above, levels, marks, total)) if above is not None else ()
+    rule_text = chosen.describe(scheme.scheme)
+    if chosen.unconditional and lacking:  # a fallback rule: say what the rule above it lacked
+        rule_text += f" (short of {above.grade}: " + "; ".join(lacking) + ")"
 
     crit = []
     for c in scheme.criteria:
@@ -279,9 +296,39 @@ def grade_method(scheme: MethodScheme, levels: Mapping[str, str] | None = None,
         complete = all(c.id in levels for c in scheme.criteria)
     else:
         complete = all(c.id in marks for c in scheme.criteria)
-    return MethodResult(method=scheme.method, grade=chosen.grade, rule=chosen, rule_text=chosen.describe(scheme.scheme),
+    return MethodResult(method=scheme.method, grade=chosen.grade, rule=chosen, rule_text=rule_text,
                         reasons=tuple(reasons), criteria=tuple(crit), total=total, total_max=total_max,
-                        complete=complete)
+                        complete=complete, failed=chosen.grade == scheme.fail_grade,
+                        short_of=above.grade if above is not None else None, lacking=lacking)
+
+
+def _lacking(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float],
+             total: float | None) -> list[str]:
+    """What stops `rule` from holding, one short entry per condition or criterion, naming the
+    criterion and the figure: "'Prepare a brief report' 12, below its minimum of 15"."""
+    out: list[str] = []
+    for need in rule.met:
+        rank = scheme.level_rank(need)
+        for c in scheme.criteria:
+            if need in c.descriptors and (c.id not in levels or scheme.level_rank(levels[c.id]) < rank):
+                got = levels.get(c.id)
+                out.append(f"{c.id} {need} not met" + (f" (logged: {got})" if got else " (nothing logged)"))
+    if rule.total is not None and (total is None or total < rule.total):
+        if scheme.scheme == "weighted":
+            out.append(f"weighted total {fmt_number(total or 0)}%, below {fmt_number(rule.total)}%")
+        else:
+            out.append(f"total {fmt_number(total or 0)}, below {fmt_number(rule.total)}")
+    if rule.minimums:
+        for c in scheme.criteria:
+            if c.min is None:
+                continue
+            unit = "%" if scheme.scheme == "weighted" else ""
+            m = marks.get(c.id)
+            if m is None:
+                out.append(f"{c.label} not marked (minimum {fmt_number(c.min)}{unit})")
+            elif m < c.min:
+                out.append(f"{c.label} {fmt_number(m)}{unit}, below its minimum of {fmt_number(c.min)}{unit}")
+    return out
 
 
 def _rule_shortfalls(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float],

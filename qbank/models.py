@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -145,17 +145,27 @@ class DrawRow(SQLModel, table=True):
     exposure_cap: float = 0.30
     seed: str = Field(max_length=64)
     algorithm: str = Field(default="qbank-draw/1", max_length=32)
-    exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # the apprentice's history
+    # bank questions left out because they are near-duplicates of ad-hoc questions already put to the
+    # apprentice; replay excludes these as well as `exclude_json`
+    adhoc_exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]",
+                                                                   server_default="[]"))
     usage_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True,
+                                                                       index=True))
 
 
 class DrawItemRow(SQLModel, table=True):
-    """A question in a drawn set, pinned to its version. The unique (apprentice, question) pair is
-    the database's guarantee that no apprentice is ever given the same question twice."""
+    """A question in a drawn set, pinned to its version. The unique (apprentice, question, void_key)
+    triple is the database's guarantee that no apprentice is ever given the same question twice: a
+    live item has void_key 0; an item that no longer counts against the apprentice (its draw was
+    voided unused, or it came in by a swap that was undone) gets void_key = its own id, which frees
+    the question for a later draw while the row is kept."""
 
     __tablename__ = "draw_item"
-    __table_args__ = (UniqueConstraint("apprentice_id", "question_id", name="uq_draw_item_apprentice_question"),)
+    __table_args__ = (UniqueConstraint("apprentice_id", "question_id", "void_key",
+                                       name="uq_draw_item_apprentice_question_void_key"),)
     id: int | None = Field(default=None, primary_key=True)
     draw_id: int = Field(foreign_key="draw.id", index=True)
     position: int
@@ -163,7 +173,8 @@ class DrawItemRow(SQLModel, table=True):
     question_version_id: int = Field(foreign_key="question_version.id")
     apprentice_id: int = Field(foreign_key="apprentice.id")
     origin: str = Field(default="draw", max_length=8)  # draw | swap
-    active: bool = True  # False once swapped out (it still counts as drawn for the apprentice)
+    active: bool = True  # False once swapped out (it still counts as drawn for the apprentice), or voided
+    void_key: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0"))
 
 
 class DrawSwapRow(SQLModel, table=True):
@@ -175,6 +186,8 @@ class DrawSwapRow(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     seed: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    undone_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True,
+                                                                       index=True))
 
 
 class AssessmentRow(SQLModel, table=True):
@@ -192,7 +205,7 @@ class AssessmentRow(SQLModel, table=True):
     previous_id: int | None = Field(default=None, foreign_key="assessment.id")
     extra_time_pct: int = 0
     adjustments: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    status: str = Field(default="open", max_length=16)  # open | complete
+    status: str = Field(default="open", max_length=16)  # open | complete | void
     override_by: str | None = Field(default=None, max_length=128)
     override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     override_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
@@ -200,6 +213,10 @@ class AssessmentRow(SQLModel, table=True):
     ui_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # where the TUI was
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # a start that was never used (nothing asked or evidenced), voided: kept, never deleted
+    void_by: str | None = Field(default=None, max_length=128)
+    void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class AssessmentMethodRow(SQLModel, table=True):
@@ -224,6 +241,10 @@ class AssessmentMethodRow(SQLModel, table=True):
     disagreement: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     strengths: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     improvements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # ending early (fewer questions than the minimum, or under half the time): the assessor's reason
+    # and the warnings it answered
+    end_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
+    end_warnings: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
 
 
 class AskRow(SQLModel, table=True):
@@ -239,10 +260,17 @@ class AskRow(SQLModel, table=True):
     adhoc_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     adhoc_outcomes_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     position: int
-    status: str = Field(default="asked", max_length=16)  # asked | skipped
+    status: str = Field(default="asked", max_length=16)  # asked | skipped | unskipped (a skip undone: planned again)
     notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     asked_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # the latest skip: why, when, and when it was undone (if it was); earlier skip/undo cycles of the
+    # same question are kept in skip_history_json as [{"reason", "skipped_at", "undone_at"}]
+    skip_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    skipped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    skip_undone_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    skip_history_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]",
+                                                                  server_default="[]"))
 
 
 class EvidenceRow(SQLModel, table=True):
@@ -259,6 +287,7 @@ class EvidenceRow(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     retracted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    retract_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class CriterionMarkRow(SQLModel, table=True):

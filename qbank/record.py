@@ -2,19 +2,28 @@
 
 `record_context` gathers everything the record shows from an `AssessmentView`; the templates in
 `qbank/templates/` only lay it out. HTML is autoescaped; Markdown cells are escaped by `mdcell`.
+
+Questions are listed in the order they were asked (ad-hoc ones in their place); skipped ones
+apart, with their reasons; skips and swaps that were undone, and retracted evidence, stay in the
+record, marked. `write_record` stores a record file atomically, by default in `records_dir`.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.engine import Engine
 
 from . import __version__
 from .grading import fmt_number
-from .sessions import AssessmentView, EvidenceView, MethodView
+from .problems import BankError
+from .sessions import AssessmentView, EvidenceView, MethodView, QuestionView, load
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = ("html", "md")
@@ -48,8 +57,10 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
     methods = []
     for m in view.methods:
         methods.append({"m": m, "criteria": _criteria(m), "outcomes": _outcomes(m, view.outcome_titles),
-                        "asked": [q for q in m.questions if q.ask_id is not None],
-                        "not_asked": [q for q in m.questions if q.ask_id is None],
+                        "asked": m.asked,  # in the order asked, ad-hoc ones in their place
+                        "skipped": m.skipped,
+                        "undone_skips": _undone_skips(m.questions),
+                        "not_asked": m.planned,  # drawn, never asked (nor skipped)
                         "elapsed": _duration(m.elapsed_seconds),
                         "total": _total(m)})
     first_times = [m.started_at for m in view.methods if m.started_at]
@@ -61,18 +72,41 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
         "ended": max(last_times) if last_times else None,
         "generated": generated,
         "version": __version__,
-        "draft": view.status != "complete",
+        "draft": view.status == "open",
+        "void": view.status == "void",
     }
 
 
-def render(view: AssessmentView, fmt: str = "html", *, generated: datetime | None = None) -> str:
+def render(view: AssessmentView, fmt: str = "html", *, generated: datetime | None = None,
+           screen: bool = False) -> str:
+    """The record as HTML or Markdown. `screen`: Markdown for a terminal viewer, whose tables
+    cannot hold line breaks, so the questions and notes are a list with hard line breaks."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-    return _env().get_template(f"record.{fmt}").render(**record_context(view, generated=generated))
+    return _env().get_template(f"record.{fmt}").render(**record_context(view, generated=generated), screen=screen)
+
+
+@dataclass
+class UndoneSkip:
+    question: QuestionView
+    reason: str
+    skipped_at: datetime | None
+    undone_at: datetime | None
+
+
+def _undone_skips(questions: list[QuestionView]) -> list[UndoneSkip]:
+    out = [UndoneSkip(q, h["reason"], h["skipped_at"], h["undone_at"]) for q in questions for h in q.undone_skips]
+    return sorted(out, key=lambda u: _utc(u.skipped_at))
+
+
+def _utc(d: datetime | None) -> datetime:
+    if d is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d
 
 
 def _criteria(m: MethodView) -> list[CriterionRow]:
-    live = [e for e in m.evidence]
+    live = list(m.evidence)  # retracted entries too: shown in place, marked, not counted
     if m.scheme is None:
         codes = list(dict.fromkeys(e.criterion for e in live))
         return [CriterionRow(id=c, title="", theme="", outcomes=[c], level=m.outcome_levels.get(c), descriptor="",
@@ -133,12 +167,77 @@ def _mdcell(s) -> str:
     return "<br>".join(line.strip() for line in text.strip().splitlines()) or " "
 
 
+def _mdlines(s, indent: int = 3) -> str:
+    """Free text in Markdown with its line breaks kept (hard breaks), indented to continue a list item."""
+    lines = [_mdtext(line.strip()) for line in ("" if s is None else str(s)).strip().splitlines() if line.strip()]
+    return ("\\\n" + " " * indent).join(lines)
+
+
 def _mdtext(s) -> str:
     """Free text in Markdown, kept literal: characters that would start markup are escaped."""
     text = "" if s is None else str(s)
     for ch in "\\`*_[]#<>|":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+# --------------------------------------------------------------------------- record files
+
+
+def records_dir(engine: Engine) -> Path:
+    """Where record files go by default: a `records` folder beside a SQLite store's file; for any
+    other store, <user data dir>/records/<database name>."""
+    from .store import user_data_dir
+
+    url = engine.url
+    db = url.database or ""
+    if url.get_backend_name() == "sqlite" and db and db != ":memory:" and not db.startswith("file:"):
+        return Path(db).expanduser().absolute().parent / "records"
+    return user_data_dir() / "records" / (_safe_name(db) or "memory")
+
+
+def record_filename(view: AssessmentView, fmt: str) -> str:
+    return f"assessment-{view.id}.{fmt}"
+
+
+def write_record(engine: Engine, assessment_id: int, fmt: str = "html", path: Path | None = None) -> Path:
+    """Render the record and store it at `path` (default: `records_dir(engine)` / record_filename),
+    atomically: written to a temporary file in the same folder, then moved into place. Never writes
+    through a symbolic link. Returns the path written."""
+    if fmt not in FORMATS:
+        raise BankError(f"a record's format is one of {', '.join(FORMATS)}, not '{fmt}'")
+    view = load(engine, assessment_id)
+    text = render(view, fmt)
+    path = Path(path).expanduser() if path is not None else records_dir(engine) / record_filename(view, fmt)
+    if path.is_symlink():
+        raise BankError(f"cannot write the record to {path}: it is a symbolic link, and qbank does not write "
+                        "through links; choose another file name")
+    if path.is_dir():
+        raise BankError(f"cannot write the record to {path}: it is a folder; give a file name")
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise BankError(f"cannot write the record to {path}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return path
+
+
+def _safe_name(text: str) -> str:
+    """A file or folder name from free text: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:80]
 
 
 _ENV: Environment | None = None
@@ -152,6 +251,7 @@ def _env() -> Environment:
         env.filters["when"] = _when
         env.filters["mdcell"] = _mdcell
         env.filters["mdtext"] = _mdtext
+        env.filters["mdlines"] = _mdlines
         env.filters["num"] = fmt_number
         _ENV = env
     return _ENV

@@ -7,6 +7,11 @@ table, JSON, CSV or self-contained HTML.
 
 Filters (all optional): standard, method, release, date range, assessor, cohort. Draws made
 outside an assessment (`qbank draw`) have no assessor; an assessor filter leaves them out.
+
+Only what the apprentice was really exposed to counts: a voided draw (its assessment was voided
+unused) and its items, void assessments, the question a swap brought in when the swap was later
+undone (its item has a void_key), and undone swaps themselves are left out of every review. The
+rows stay in the store for audit.
 """
 
 from __future__ import annotations
@@ -127,10 +132,13 @@ def _check_filters(s: Session, f: Filters) -> None:
         raise ReviewError(f"--since {f.since} is after --until {f.until}")
 
 
-def _draw_conditions(f: Filters) -> list:
+def _draw_conditions(f: Filters, *, assessments: bool = False) -> list:
     """WHERE conditions on DrawRow (joined to standard, method, release, and assessment via
-    assessment_method when an assessor is asked for)."""
-    conds = []
+    assessment_method when an assessor is asked for, or `assessments`). Voided draws never count;
+    nor do void assessments, where the assessment is joined."""
+    conds = [DrawRow.voided_at.is_(None)]
+    if f.assessor or assessments:
+        conds.append(AssessmentRow.status != "void")
     if f.standard:
         conds.append(StandardRow.code == f.standard)
     if f.method:
@@ -157,18 +165,18 @@ def _draws_from(q, f: Filters, *, assessments: bool = False):
     if f.assessor or assessments:
         q = (q.join(AssessmentMethodRow, AssessmentMethodRow.draw_id == DrawRow.id)
              .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id))
-    conds = _draw_conditions(f)
-    return q.where(and_(*conds)) if conds else q
+    return q.where(and_(*_draw_conditions(f, assessments=assessments)))
 
 
 def _assessed(q, f: Filters, *, assessor: bool = True):
     """Join a query that selects from AssessmentMethodRow (or joins it) to its assessment, standard,
-    method and release, and apply every filter; `assessor=False` keeps all assessors (to compare)."""
+    method and release, and apply every filter; `assessor=False` keeps all assessors (to compare).
+    Void assessments never count."""
     q = (q.join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
          .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
          .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
          .join(ReleaseRow, ReleaseRow.id == AssessmentRow.release_id))
-    conds = []
+    conds = [AssessmentRow.status != "void"]
     if f.standard:
         conds.append(StandardRow.code == f.standard)
     if f.method:
@@ -183,7 +191,18 @@ def _assessed(q, f: Filters, *, assessor: bool = True):
         conds.append(AssessmentRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
     if assessor and f.assessor:
         conds.append(AssessmentRow.assessor == f.assessor)
-    return q.where(and_(*conds)) if conds else q
+    return q.where(and_(*conds))
+
+
+def _live_item():
+    """A draw item that counts against the apprentice: not voided with its draw, not brought in by
+    a swap that was undone (both get void_key = their own id; live items have 0)."""
+    return DrawItemRow.void_key == 0
+
+
+def _live_swap():
+    """A swap that stands: an undone swap is not a swap."""
+    return DrawSwapRow.undone_at.is_(None)
 
 
 def _sets(s: Session, f: Filters) -> dict[int, tuple[str, str, str, str, list[str]]]:
@@ -194,7 +213,7 @@ def _sets(s: Session, f: Filters) -> dict[int, tuple[str, str, str, str, list[st
                     .join(ApprenticeRow, ApprenticeRow.id == DrawRow.apprentice_id)
                     .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
                     .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f)
-    q = q.where(DrawItemRow.active.is_(True))
+    q = q.where(DrawItemRow.active.is_(True), _live_item())
     out: dict[int, tuple] = {}
     for did, std, meth, cohort, ref, code in s.execute(q):
         out.setdefault(did, (std, meth, cohort, ref, []))[4].append(code)
@@ -408,10 +427,12 @@ def _pool_sizes(s: Session, f: Filters) -> dict[tuple[str, str], int]:
 def review_avoidance(s: Session, f: Filters) -> Report:
     sets = _sets(s, f)
     drawn: Counter = Counter()
-    # every question ever put in a set (swapped-out ones included) counts as drawn
+    # every question put in a set that still counts (swapped-out ones included) counts as drawn; the
+    # items of voided draws and the question an undone swap brought in do not
     q = _draws_from(select(QuestionRow.code, func.count(DrawItemRow.id)).select_from(DrawRow)
                     .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
-                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f).group_by(QuestionRow.code)
+                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f)
+    q = q.where(_live_item()).group_by(QuestionRow.code)
     drawn.update(dict(s.execute(q).all()))
     out_item = DrawItemRow.__table__.alias("out_item")
     qo = QuestionRow.__table__.alias("qo")
@@ -419,6 +440,7 @@ def review_avoidance(s: Session, f: Filters) -> Report:
         select(qo.c.code, DrawSwapRow.reason, DrawSwapRow.draw_id)
         .select_from(DrawRow).join(DrawSwapRow, DrawSwapRow.draw_id == DrawRow.id)
         .join(out_item, out_item.c.id == DrawSwapRow.out_item_id).join(qo, qo.c.id == out_item.c.question_id), f)
+        .where(_live_swap())
     ).all()
     swap_assessor = _assessor_of_draws(s)
     swapped: Counter = Counter()
@@ -469,7 +491,7 @@ def review_avoidance(s: Session, f: Filters) -> Report:
 def _assessor_of_draws(s: Session) -> dict[int, str]:
     return dict(s.execute(select(AssessmentMethodRow.draw_id, AssessmentRow.assessor)
                           .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-                          .where(AssessmentMethodRow.draw_id.is_not(None))).all())
+                          .where(AssessmentMethodRow.draw_id.is_not(None), AssessmentRow.status != "void")).all())
 
 
 def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
@@ -479,7 +501,7 @@ def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
                     f, assessments=True)
     q = (q.join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
          .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
-         .where(DrawItemRow.active.is_(True), AssessmentMethodRow.status == "ended"))
+         .where(DrawItemRow.active.is_(True), _live_item(), AssessmentMethodRow.status == "ended"))
     planned = s.execute(q).all()
     am_ids = {am for am, _, _ in planned}
     asked = {(am, code) for am, code in s.execute(

@@ -58,7 +58,7 @@ def assessment(engine, monkeypatch):
     for c in pq.scheme.criteria:
         S.log_evidence(engine, pq.id, "distinction", criterion=c.id, note=f"strong on {c.id}")
         S.set_mark(engine, pq.id, c.id, strengths="clear A3", improvements="more on sustainment")
-    S.end_method(engine, pq.id)
+    S.end_method(engine, pq.id, reason="record test: ended once the evidence was logged")
     S.confirm_grade(engine, pq.id)
     adhoc = S.add_adhoc(engine, pd.id, "What did the Monte Carlo model tell you?", ["K9"])
     S.set_notes(engine, adhoc, "Explained sensitivity well.")
@@ -66,7 +66,7 @@ def assessment(engine, monkeypatch):
     for c in pd.scheme.criteria:
         if c is not last:
             S.log_evidence(engine, pd.id, "pass", criterion=c.id, ask_id=adhoc)
-    S.end_method(engine, pd.id)
+    S.end_method(engine, pd.id, reason="record test: ended once the evidence was logged")
     S.confirm_grade(engine, pd.id)
     S.complete(engine, aid)
     return engine, aid, last

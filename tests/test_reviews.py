@@ -172,3 +172,114 @@ def test_every_filter_reaches_the_assessment_based_reviews(world):
     may = review(engine, "adhoc", Filters(since=date(2026, 5, 1), until=date(2026, 5, 31))).tables[0].rows
     assert 0 < len(may) < w.adhoc
     assert review(engine, "assessors", Filters(cohort="nobody")).tables[0].rows == []
+
+
+# --------------------------------------------------------------------------- voided starts and undone swaps
+
+
+@pytest.fixture
+def fixed_seeds(monkeypatch):
+    """Fixed draw seeds: the sets, and so which swaps are possible, are the same on every run."""
+    import itertools
+
+    import qbank.draws
+
+    seeds = itertools.count(1)
+    monkeypatch.setattr(qbank.draws.secrets, "token_hex", lambda n=16: f"{next(seeds):0{2 * n}x}")
+
+
+def _start(engine, apprentice: str) -> int:
+    from qbank import sessions as S
+
+    return S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice=apprentice, assessor="A. Assessor",
+                                                     methods=("professional-discussion",)))
+
+
+def _swap_one(engine, m, reason: str) -> tuple[str, str]:
+    """Swap the first question of the set that can be swapped: (out, in)."""
+    from qbank import sessions as S
+
+    for q in m.questions:
+        try:
+            return q.code, S.swap_question(engine, m.id, q.code, reason)
+        except S.SessionError as e:
+            assert "cannot swap" in str(e)
+    raise AssertionError("no question of the set could be swapped")
+
+
+UNDONE_REASON, STANDING_REASON = "swapped by mistake, then undone", "covered in the portfolio"
+
+
+def test_a_voided_assessment_and_an_undone_swap_are_not_counted(engine, fixed_seeds):
+    """A voided start's draw is no exposure, no set and no draw; an undone swap is no swap, and the
+    question it brought in was never drawn. A swap that stands still counts."""
+    from collections import Counter
+
+    from qbank import sessions as S
+
+    import_bank(engine, shipped_bank())
+    gone = _start(engine, "VOID-1")
+    S.void_assessment(engine, gone, "A. Assessor", "abandoned: the apprentice's line dropped")
+    a_undone, a_standing = _start(engine, "UNDO-1"), _start(engine, "SWAP-1")
+    out, came_in = _swap_one(engine, S.load(engine, a_undone).methods[0], UNDONE_REASON)
+    assert S.undo_swap(engine, S.load(engine, a_undone).methods[0].id, came_in) == out
+    out2, in2 = _swap_one(engine, S.load(engine, a_standing).methods[0], STANDING_REASON)
+    undone, standing = ([q.code for q in S.load(engine, a).methods[0].questions] for a in (a_undone, a_standing))
+    assert came_in not in undone and out in undone and in2 in standing and out2 not in standing
+
+    usage = review(engine, "usage", PD)
+    assert usage.summary[0].startswith("2 set(s) drawn")
+    assert usage.tables[3].rows and sum(n for _, n in usage.tables[3].rows) == 2  # sets per month
+    assert sum(n for _, n in review(engine, "usage", Filters(assessor="A. Assessor")).tables[3].rows) == 2
+    assert {row[2]: row[3] for row in usage.tables[0].rows} == dict(Counter(undone + standing))
+    assert review(engine, "overlap", PD).tables[0].rows[0][2] == 2
+
+    av = review(engine, "avoidance", PD)
+    drawn = {row[0]: row[1] for row in av.tables[0].rows}
+    # drawn = the two live sets plus the question swapped out of the second (it was put to the set)
+    assert drawn == dict(Counter(undone + standing + [out2]))
+    assert av.summary[0].startswith("2 set(s); 1 swap(s)")
+    reasons = " ".join(row[5] for row in av.tables[0].rows)
+    assert STANDING_REASON in reasons and UNDONE_REASON not in reasons
+    assert {row[0]: row[2] for row in av.tables[0].rows}[out2] == 1
+    assert [row[:3] for row in av.tables[1].rows] == [["A. Assessor", 0, 1]]  # methods run, swaps
+
+
+def test_a_voided_start_changes_no_review(world):
+    """On the seeded world, starting an assessment and voiding it leaves every review as it was."""
+    from qbank import sessions as S
+
+    engine, w = world
+
+    def snapshot():
+        out = {}
+        for kind in ("usage", "overlap", "avoidance", "effectiveness", "assessors", "adhoc"):
+            for f in (PD, Filters(assessor="Assessor A"), Filters(cohort=w.overlap_cohort)):
+                r = review(engine, kind, f)
+                out[(kind, f)] = (r.flags, r.summary, r.tables, r.charts)
+        return out
+
+    before = snapshot()
+    for ref, assessor in (("VOIDED-1", "Assessor A"), ("VOIDED-2", "Assessor B")):
+        aid = S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice=ref, assessor=assessor,
+                                                        cohort=w.overlap_cohort,
+                                                        methods=("professional-discussion",)))
+        S.void_assessment(engine, aid, assessor, "started for the wrong apprentice")
+    assert snapshot() == before
+
+
+def test_void_assessments_are_never_counted(world):
+    """Defence in depth: the store never leaves grades, asks or ad-hoc questions in a void assessment,
+    but if one had them, no review would count them."""
+    from sqlalchemy import update
+
+    from qbank.models import AssessmentRow
+
+    engine, w = world
+    with engine.begin() as c:
+        c.execute(update(AssessmentRow).where(AssessmentRow.assessor == w.generous).values(status="void"))
+    r = review(engine, "assessors", Filters(standard="ST0556"))
+    assert w.generous not in {row[1] for row in r.tables[0].rows} | {row[0] for row in r.tables[3].rows}
+    assert w.generous not in {row[2] for row in review(engine, "adhoc", Filters(standard="ST0556")).tables[0].rows}
+    assert w.generous not in {row[0] for row in review(engine, "avoidance", PD).tables[1].rows}
+    assert review(engine, "usage", Filters(assessor=w.generous)).summary[0].startswith("0 set(s)")
