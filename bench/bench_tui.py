@@ -1,11 +1,16 @@
 """The live app's speed: start-up to the first screen, and a logging keypress to the updated
 coverage panel. Medians; each against a baseline measured in the same run.
 
-Run: .venv/bin/python bench/bench_tui.py [--runs 15] [--presses 40]
+Run: .venv/bin/python bench/bench_tui.py [--runs 15] [--presses 40] [--big 10000]
   start-up: wall time from spawning a process to the app's first screen being mounted (headless),
             interleaved with a minimal Textual app (one Static) as the baseline;
   logging:  in one process, the Enter that logs evidence in the dialog until the outcomes panel
-            shows it (store write + reload + render), against a key that only moves the list cursor.
+            shows it (store write + reload + render), against a key that only moves the list cursor;
+  stall:    the longest time the event loop could not run (a 5 ms ticker's worst lateness) while an
+            assessment is started by Ctrl+D on a generated bank of --big questions, against the same
+            ticker while the app sits idle;
+  keys:     the keystrokes to log one evidence entry for a chosen subset of the asked question's
+            targets at a chosen level (counted by driving the dialog, the note aside).
 """
 
 from __future__ import annotations
@@ -89,8 +94,8 @@ async def logging_latency(url: str, presses: int) -> tuple[float, float]:
                 and "t0" not in stamps:
             stamps["t0"] = time.perf_counter()
 
-    def log(self, entry):
-        real_log(self, entry)
+    async def log(self, entry):
+        await real_log(self, entry)
         t0 = stamps.pop("t0")
         self.call_after_refresh(lambda: log_ms.append((time.perf_counter() - t0) * 1000))
 
@@ -105,12 +110,12 @@ async def logging_latency(url: str, presses: int) -> tuple[float, float]:
             await pilot.pause()
             screen = app.screen
             await pilot.press("enter")  # ask a question
-            await pilot.pause()
+            await settle(pilot)
             for _ in range(presses):
                 await pilot.press("f3")
-                await pilot.pause()
+                await settle(pilot)
                 await pilot.press("enter")
-                await pilot.pause(0.05)
+                await settle(pilot)
                 screen.query_one("#suggestions").focus()
                 await pilot.press("down", "up")
                 await pilot.pause(0.05)
@@ -120,10 +125,93 @@ async def logging_latency(url: str, presses: int) -> tuple[float, float]:
     return statistics.median(log_ms), statistics.median(base_ms)
 
 
+async def settle(pilot) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    from tests_support import settle as _settle
+
+    await _settle(pilot)
+
+
+async def start_stall(url: str, standard: str, method: str) -> tuple[float, float, float]:
+    """Worst event-loop lateness (ms) while Ctrl+D starts an assessment, the idle worst over the
+    same length of time, and how long the start took (s)."""
+    from qbank import sessions as S  # noqa: F401
+    from qbank.store import make_engine
+    from tui.app import QBankApp
+    from tui.screens import PreviewScreen
+
+    app = QBankApp(make_engine(url), assessor="Bench", timer=False)
+    lateness: list[float] = []
+    running = {"on": False}
+
+    async def ticker():
+        while running["on"]:
+            t = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lateness.append((time.perf_counter() - t - 0.005) * 1000)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        s = app.screen
+        s.query_one("#standard").value = standard
+        await settle(pilot)
+        for opt in list(s.query_one("#methods").items):
+            s.query_one("#methods").set_ticked(opt.value, opt.value == method)
+        s.query_one("#apprentice").value = "STALL-1"
+        await settle(pilot)
+        running["on"] = True
+        task = asyncio.create_task(ticker())
+        t0 = time.perf_counter()
+        await pilot.press("ctrl+d")
+        while not isinstance(app.screen, PreviewScreen):
+            await asyncio.sleep(0.005)
+        await settle(pilot)
+        took = time.perf_counter() - t0
+        running["on"] = False
+        await task
+        busy_worst = max(lateness)
+        lateness.clear()
+        running["on"] = True
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(took)
+        running["on"] = False
+        await task
+        idle_worst = max(lateness)
+    return busy_worst, idle_worst, took
+
+
+async def evidence_keys(url: str) -> int:
+    """Drive the fastest path for a subset at a chosen level and count the keys (note aside)."""
+    from qbank import sessions as S
+    from qbank.store import make_engine
+    from tui.app import QBankApp
+
+    engine = make_engine(url)
+    aid = S.start_assessment(engine, S.StartRequest(standard="ST0480", apprentice="BENCH-KEYS", assessor="Bench",
+                                                    methods=("professional-discussion",)))
+    app = QBankApp(engine, assessor="Bench", timer=False, resume=aid)
+    keys = ["f3", "2", "right", "enter"]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        before = len(S.load(engine, aid).methods[0].evidence)
+        await pilot.press(*keys[:3])
+        await pilot.press(*"note")
+        await pilot.press(keys[3])
+        await settle(pilot)
+        logged = S.load(engine, aid).methods[0].evidence[before:]
+    assert logged and all(e.level == "distinction" for e in logged)
+    return len(keys)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--presses", type=int, default=40)
+    ap.add_argument("--big", type=int, default=10_000)
     args = ap.parse_args()
     from qbank import sessions as S
     from qbank.importer import import_bank
@@ -145,6 +233,23 @@ def main() -> None:
         lg, bs = asyncio.run(logging_latency(url, args.presses))
         print(f"logging keypress to repainted coverage panel: {lg:.1f} ms; cursor-move keypress {bs:.1f} ms "
               f"(median of {args.presses}; ratio {lg / bs:.1f}x; target < 50 ms)")
+        print(f"keystrokes to log one entry (subset of the targets, chosen level): {asyncio.run(evidence_keys(url))}"
+              " plus the note (target <= 4)")
+        sys.path.insert(0, str(REPO / "bench"))
+        from synthetic import write_synthetic_bank
+
+        from qbank.releases import make_release
+
+        big = Path(tmp) / "big"
+        write_synthetic_bank(big, n_questions=args.big, n_outcomes=100)
+        make_release(load_bank(big, health=False), "SYN01", "1.0.0")
+        import_bank(engine, load_bank(big, health=False))
+        runs = [asyncio.run(start_stall(url, "SYN01", "presentation-questioning")) for _ in range(3)]
+        worst = statistics.median(r[0] for r in runs)
+        idle = statistics.median(r[1] for r in runs)
+        took = statistics.median(r[2] for r in runs)
+        print(f"start on a {args.big:,}-question bank: took {took:.2f} s; longest event-loop stall {worst:.0f} ms "
+              f"vs {idle:.0f} ms idle (median of 3; ratio {worst / max(idle, 0.1):.1f}x; target < 100 ms)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 A question still to ask ranks higher the more still-uncovered outcomes it targets; among equals,
 one that fits the time left comes first, then the shorter, then the drawn order. A question whose
-outcomes are all covered already is optional: still shown, ranked last.
+outcomes are all covered already is optional: still shown, ranked last. Before anything has been
+asked, the draw's opener (a question written to open the conversation) leads.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ class Suggestion:
     targets: tuple[str, ...]  # the still-uncovered outcomes it targets
     optional: bool  # every outcome it targets is covered already
     fits: bool  # its minutes fit in the time left
+    opener: bool = False  # the draw marked it as the conversation's opener
 
 
-def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float) -> list[Suggestion]:
-    """`questions`: objects with code, text, minutes, outcomes, position and status (planned |
-    asked | skipped), as `sessions.QuestionView`; only planned, drawn questions are ranked."""
+def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float, *, started: bool = True
+         ) -> list[Suggestion]:
+    """`questions`: objects with code, text, minutes, outcomes, position, status (planned | asked |
+    skipped) and opener, as `sessions.QuestionView`; only planned, drawn questions are ranked.
+    `started`: something has been asked already (the opener leads only before that)."""
     open_outcomes = set(uncovered)
     out = []
     for q in questions:
@@ -31,6 +35,7 @@ def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float) -> 
             continue
         targets = tuple(o for o in q.outcomes if o in open_outcomes)
         out.append((q.position, Suggestion(code=q.code, text=q.text, minutes=q.minutes, targets=targets,
-                                           optional=not targets, fits=q.minutes * 60 <= max(seconds_left, 0))))
-    out.sort(key=lambda p: (-len(p[1].targets), not p[1].fits, p[1].minutes, p[0]))
+                                           optional=not targets, fits=q.minutes * 60 <= max(seconds_left, 0),
+                                           opener=bool(getattr(q, "opener", False)))))
+    out.sort(key=lambda p: (started or not p[1].opener, -len(p[1].targets), not p[1].fits, p[1].minutes, p[0]))
     return [s for _, s in out]

@@ -66,7 +66,7 @@ async def drive(url: str, mode: str, seed: int) -> None:
                 await pilot.press("f3")
                 await pilot.pause()
                 await pilot.press("enter")
-                if await wait_for(pilot, lambda: len(screen.m.evidence) == before + 1 and app.screen is screen):
+                if await wait_for(pilot, lambda: len(screen.m.evidence) > before and app.screen is screen):
                     say("CONFIRMED evidence", len(screen.m.evidence))
     say("DONE")
 

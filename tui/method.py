@@ -1,14 +1,19 @@
 """The main screen: running one method of a live assessment.
 
 Left: the current question (text, probes, guidance) and the notes editor. Right: every outcome the
-method must assess, evidenced (with level) or UNCOVERED, and the next-question suggestions.
-Notes are saved half a second after typing stops and at once on leaving the editor; everything
-else is stored the moment it is done.
+method must assesses, UNCOVERED first, then not met, then evidenced with the level (a list that can
+be focused and scrolled), and the next-question suggestions. Notes are saved half a second after
+typing stops and at once on leaving the editor; everything else is stored the moment it is done.
+Every store call runs off the event loop (`QBankApp.call`).
 """
 
 from __future__ import annotations
 
-from textual import on, work
+import asyncio
+
+from rich.markup import escape
+from textual.content import Content
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,7 +26,7 @@ from qbank.suggest import rank
 
 from .app import ServiceFailed
 from .dialogs import (AdhocDialog, EndDecision, EndMethodDialog, EvidenceDialog, EvidenceEntry, FeedbackDialog,
-                      ReasonDialog)
+                      ReasonDialog, UndoChoice, UndoDialog, one_line, undoable)
 
 SAVE_AFTER = 0.5  # seconds of quiet typing before notes are stored
 TIMER_SAVE_EVERY = 5  # seconds
@@ -32,27 +37,44 @@ def clock_text(seconds: float) -> str:
     return ("-" if seconds < 0 else "") + f"{s // 60:d}:{s % 60:02d}"
 
 
+def outcome_rows(m: sessions.MethodView) -> list[tuple[str, str, str]]:
+    """(code, state, shown level) for every outcome of the method: UNCOVERED first (nothing
+    logged), then not met (logged at the lowest level), then evidenced, each in the method's order."""
+    rows = []
+    for o in m.method.assesses:
+        if o in m.uncovered:
+            state = "notmet" if o in m.outcome_levels else "uncovered"
+        else:
+            state = "covered"
+        rows.append((o, state, m.outcome_levels.get(o, "")))
+    order = {"uncovered": 0, "notmet": 1, "covered": 2}
+    return sorted(rows, key=lambda r: order[r[1]])
+
+
 class MethodScreen(Screen):
     BINDINGS = [
-        Binding("f2", "ask_next", "Ask next", priority=True),
+        Binding("f1", "app.help", "Help", priority=True),
+        Binding("f2", "ask_next", "Ask", priority=True),
         Binding("f3", "evidence", "Evidence", priority=True),
+        Binding("f8", "end_method", "End", priority=True),
         Binding("f4", "adhoc", "Ad hoc", priority=True),
         Binding("f5", "swap", "Swap", priority=True),
         Binding("f6", "feedback", "Marks", priority=True),
-        Binding("f7", "pause", "Pause", priority=True),
-        Binding("f8", "end_method", "End", priority=True),
-        Binding("f9", "skip", "Skip", priority=True),
+        Binding("ctrl+z", "undo", "Undo", priority=True),
+        Binding("f9", "skip", "Skip", show=False, priority=True),
+        Binding("f7", "pause", "Pause", show=False, priority=True),
         Binding("ctrl+s", "save_notes", "Save", show=False, priority=True),
         Binding("escape", "focus_suggestions", "To list", show=False),
     ]
     COMMANDS_LIST = [
-        ("Ask the next suggested question", "Make the highlighted suggestion the current question", "ask_next"),
-        ("Log evidence", "Record a criterion or outcome evidenced at a level", "evidence"),
+        ("Ask the next suggested question", "The top suggestion, or the one you highlighted", "ask_next"),
+        ("Log evidence", "Tick the outcomes the answer evidenced, choose the level, add a note", "evidence"),
         ("Ad-hoc question", "Record a question asked in your own words", "adhoc"),
         ("Swap the highlighted question", "Replace a question not yet asked, with a reason", "swap"),
         ("Marks and feedback", "Marks, strengths and areas for improvement per criterion", "feedback"),
         ("Pause or resume the timer", "Stop the countdown while the session is paused", "pause"),
-        ("Skip the highlighted question", "Record that a drawn question was deliberately not asked", "skip"),
+        ("Skip the highlighted question", "Record, with a reason, that a drawn question was not asked", "skip"),
+        ("Undo", "Retract evidence, undo a swap or a skip (kept in the record, marked)", "undo"),
         ("End this method", "Review uncovered outcomes and confirm the grade", "end_method"),
     ]
 
@@ -69,6 +91,9 @@ class MethodScreen(Screen):
         self.paused = False
         self.last_tick: float | None = None
         self.last_timer_save = 0.0
+        self.chosen: str | None = None  # a suggestion the assessor moved the highlight to (None: the top one)
+        self._shown_top: str | None = None
+        self._save_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ layout
 
@@ -82,16 +107,16 @@ class MethodScreen(Screen):
                 yield VerticalScroll(Static("", id="question-text"), id="question")
                 yield TextArea("", id="notes", soft_wrap=True, show_line_numbers=False)
             with Vertical(id="right"):
-                yield Static("", id="outcomes")
+                yield OptionList(id="outcomes")
                 yield OptionList(id="suggestions")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it (see F1)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#question").border_title = "Question"
         self.query_one("#notes").border_title = "Notes"
         self.query_one("#outcomes").border_title = "Outcomes"
         self.query_one("#suggestions").border_title = "Next (Enter asks)"
-        self.refresh_view(first=True)
+        await self.refresh_view(first=True)
         self.set_interval(0.25, self._tick)
         if self.current_ask is None:
             self.query_one("#suggestions", OptionList).focus()
@@ -100,9 +125,10 @@ class MethodScreen(Screen):
 
     # ------------------------------------------------------------------ data -> widgets
 
-    def refresh_view(self, first: bool = False) -> None:
+    async def refresh_view(self, first: bool = False) -> None:
         try:
-            self.view = self.app.service("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+            self.view = await self.app.call("Reading the assessment", sessions.load, self.app.engine,
+                                            self.assessment_id)
         except ServiceFailed:
             return
         self.m = next(x for x in self.view.methods if x.id == self.am_id)
@@ -112,14 +138,16 @@ class MethodScreen(Screen):
                 self.current_ask = None
         self.sub_title = f"{self.view.standard} · {self.view.apprentice} · {self.view.attempt}"
         self.query_one("#method-title", Static).update(
-            f"[b]{self.m.method.name}[/b]  ({self.m.position} of {len(self.view.methods)})")
+            f"[b]{escape(self.m.method.name)}[/b]  ({self.m.position} of {len(self.view.methods)})")
         self._show_question()
         self._show_outcomes()
         self._show_suggestions()
         self._show_timer()
 
     def _current(self) -> sessions.QuestionView | None:
-        return next((q for q in self.m.questions if q.ask_id == self.current_ask), None) if self.current_ask else None
+        if self.m is None or self.current_ask is None:
+            return None
+        return next((q for q in self.m.questions if q.ask_id == self.current_ask), None)
 
     def _show_question(self) -> None:
         q = self._current()
@@ -134,13 +162,13 @@ class MethodScreen(Screen):
             self.saved_notes = ""
             return
         label = "ad hoc (assessor-authored)" if q.adhoc else f"{q.code} v{q.version}"
-        probes = "".join(f"\n  • {' '.join(p.split())}" for p in q.probes)
-        parts = [f"[b]{label}[/b]  targets {', '.join(q.outcomes) or '-'}", "", " ".join(q.text.split())]
-        if probes:
-            parts += ["", f"[i]Probes[/i]{probes}"]
+        parts = [f"[b]{escape(label)}[/b]  targets {escape(', '.join(q.outcomes) or '-')}", "",
+                 escape(" ".join(q.text.split()))]
+        if q.probes:
+            parts += ["", "[i]Probes[/i]"] + [f"  • {escape(' '.join(p.split()))}" for p in q.probes]
         if q.guidance:
-            parts += ["", f"[i]Guidance:[/i] {' '.join(q.guidance.split())}"]
-        self.query_one("#question-text", Static).update(_escape_markup_parts(parts))
+            parts += ["", f"[i]Guidance:[/i] {escape(' '.join(q.guidance.split()))}"]
+        self.query_one("#question-text", Static).update("\n".join(parts))
         notes.disabled = False
         if notes.text != q.notes and self.dirty_since is None:
             notes.load_text(q.notes)
@@ -150,26 +178,51 @@ class MethodScreen(Screen):
 
     def _show_outcomes(self) -> None:
         m = self.m
-        lines = []
-        for o in m.method.assesses:
-            if o in m.uncovered:
-                lines.append(f"[b $error]✗ {o:<7} UNCOVERED[/]")
+        ol = self.query_one("#outcomes", OptionList)
+        keep = ol.highlighted
+        opts = []
+        for code, state, level in outcome_rows(m):
+            if state == "uncovered":
+                prompt = Content.from_markup(f"[b $error]✗ {code:<6} UNCOVERED[/]")
+            elif state == "notmet":
+                prompt = Content.from_markup(f"[$warning]✗ {code:<6} not met ({escape(level)})[/]")
             else:
-                lines.append(f"[$success]✓ {o:<7} {m.outcome_levels.get(o, '')}[/]")
+                prompt = Content.from_markup(f"[$success]✓ {code:<6} {escape(level)}[/]")
+            opts.append(Option(prompt, id=code))
+        ol.set_options(opts)
+        if opts:
+            ol.highlighted = min(keep or 0, len(opts) - 1)
         covered = len(m.method.assesses) - len(m.uncovered)
-        self.query_one("#outcomes", Static).update("\n".join(lines))
-        self.query_one("#outcomes").border_subtitle = f"{covered}/{len(m.method.assesses)} covered"
+        ol.border_subtitle = f"{covered}/{len(m.method.assesses)} covered"
+
+    @on(OptionList.OptionSelected, "#outcomes")
+    def _outcome_chosen(self, event: OptionList.OptionSelected) -> None:
+        code = event.option.id
+        title = self.view.outcome_titles.get(code, "") if self.view else ""
+        self.notify(f"{code}: {title}", title="Outcome", timeout=6)
 
     def _show_suggestions(self) -> None:
         ol = self.query_one("#suggestions", OptionList)
-        keep = ol.highlighted_option.id if ol.highlighted_option else None
-        ranked = rank(self.m.questions, self.m.uncovered, self.seconds_left())
+        asked_any = any(q.status != "planned" for q in self.m.questions)
+        ranked = rank(self.m.questions, self.m.uncovered, self.seconds_left(), started=asked_any)
+        ids = [s.code for s in ranked]
+        if self.chosen not in ids:
+            self.chosen = None
+        self._shown_top = ids[0] if ids else None
         ol.clear_options()
         ol.add_options([Option(f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
-                               f"{'' if s.fits else ' ⏱'}", id=s.code) for s in ranked])
+                               f"{'' if s.fits else ' ⏱'}{' opener' if s.opener else ''}", id=s.code)
+                        for s in ranked])
         if ranked:
-            ids = [s.code for s in ranked]
-            ol.highlighted = ids.index(keep) if keep in ids else 0
+            ol.highlighted = ids.index(self.chosen) if self.chosen else 0
+
+    @on(OptionList.OptionHighlighted, "#suggestions")
+    def _suggestion_moved(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is None:
+            return
+        ol = self.query_one("#suggestions", OptionList)
+        if ol.has_focus and event.option.id != (self.chosen or self._shown_top):
+            self.chosen = event.option.id if event.option.id != self._shown_top else None
 
     def seconds_left(self) -> float:
         return self.m.budget_minutes * 60 - self.elapsed if self.m else 0
@@ -186,10 +239,10 @@ class MethodScreen(Screen):
 
     # ------------------------------------------------------------------ timer and autosave
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
         now = self.app.clock()
         if self.dirty_since is not None and now - self.dirty_since >= SAVE_AFTER:
-            self.save_notes()
+            await self.save_notes()
         if self.m is None or self.m.status != "running" or not self.app.timer_enabled:
             self.last_tick = now
             return
@@ -200,7 +253,7 @@ class MethodScreen(Screen):
         if now - self.last_timer_save >= TIMER_SAVE_EVERY and not self.paused:
             self.last_timer_save = now
             try:
-                self.app.service("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
+                await self.app.call("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
             except ServiceFailed:
                 pass
 
@@ -213,140 +266,162 @@ class MethodScreen(Screen):
                 self.dirty_since = self.app.clock()
             self.query_one("#notes").border_subtitle = "editing…"
 
-    def on_descendant_blur(self, event) -> None:
+    async def on_descendant_blur(self, event) -> None:
         if getattr(event.widget, "id", None) == "notes":
-            self.save_notes()
+            await self.save_notes()
 
-    def save_notes(self) -> bool:
+    async def save_notes(self) -> bool:
         """Store the notes now; True when the store holds what is on screen."""
-        if self.current_ask is None:
-            self.dirty_since = None
+        async with self._save_lock:
+            if self.current_ask is None:
+                self.dirty_since = None
+                return True
+            text = self.query_one("#notes", TextArea).text
+            if text == self.saved_notes:
+                self.dirty_since = None
+                return True
+            try:
+                await self.app.call("Saving notes", sessions.set_notes, self.app.engine, self.current_ask, text)
+            except ServiceFailed:
+                return False  # kept on screen and dirty: the next tick tries again
+            self.saved_notes = text
+            if self.query_one("#notes", TextArea).text == text:
+                self.dirty_since = None
+                self.query_one("#notes").border_subtitle = "saved"
             return True
-        text = self.query_one("#notes", TextArea).text
-        if text == self.saved_notes:
-            self.dirty_since = None
-            return True
+
+    async def action_save_notes(self) -> None:
+        await self.save_notes()
+
+    async def on_screen_suspend(self) -> None:
+        await self.save_notes()
+
+    async def _remember(self) -> None:
         try:
-            self.app.service("Saving notes", sessions.set_notes, self.app.engine, self.current_ask, text)
-        except ServiceFailed:
-            return False  # kept on screen and dirty: the next tick tries again
-        self.saved_notes = text
-        self.dirty_since = None
-        self.query_one("#notes").border_subtitle = "saved"
-        return True
-
-    def action_save_notes(self) -> None:
-        self.save_notes()
-
-    def on_screen_suspend(self) -> None:
-        self.save_notes()
-
-    def _remember(self) -> None:
-        try:
-            self.app.service("Saving where you are", sessions.set_ui_state, self.app.engine, self.assessment_id,
-                             {"screen": "method", "method": self.am_id, "ask": self.current_ask})
+            await self.app.call("Saving where you are", sessions.set_ui_state, self.app.engine, self.assessment_id,
+                                {"screen": "method", "method": self.am_id, "ask": self.current_ask})
         except ServiceFailed:
             pass
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ asking
 
-    def _ask(self, code: str) -> None:
-        if not self.save_notes():
+    async def _ask(self, code: str) -> None:
+        if not await self.save_notes():
             return
         try:
-            self.current_ask = self.app.service(f"Asking {code}", sessions.ask, self.app.engine, self.am_id, code)
+            self.current_ask = await self.app.call(f"Asking {code}", sessions.ask, self.app.engine, self.am_id, code)
         except ServiceFailed:
             return
-        self._remember()
-        self.refresh_view()
+        self.chosen = None
+        await self._remember()
+        await self.refresh_view()
         self.query_one("#notes", TextArea).focus()
 
     @on(OptionList.OptionSelected, "#suggestions")
-    def _suggestion_chosen(self, event: OptionList.OptionSelected) -> None:
-        self._ask(event.option.id)
+    async def _suggestion_chosen(self, event: OptionList.OptionSelected) -> None:
+        await self._ask(event.option.id)
 
-    def action_ask_next(self) -> None:
+    async def action_ask_next(self) -> None:
+        """The top suggestion, unless the assessor moved the highlight to another."""
         ol = self.query_one("#suggestions", OptionList)
         if ol.option_count == 0:
             self.notify("Every drawn question has been asked; F4 adds an ad-hoc one", severity="warning")
             return
-        opt = ol.highlighted_option or ol.get_option_at_index(0)
-        self._ask(opt.id)
+        await self._ask(self.chosen or ol.get_option_at_index(0).id)
 
-    def action_focus_suggestions(self) -> None:
-        self.save_notes()
+    async def action_focus_suggestions(self) -> None:
+        await self.save_notes()
         self.query_one("#suggestions", OptionList).focus()
 
-    def _preferred(self) -> list[str]:
-        q = self._current()
-        return [o for o in (q.outcomes if q else []) if o in self.m.uncovered] + (q.outcomes if q else [])
+    def _highlighted_planned(self, verb: str) -> sessions.QuestionView | None:
+        opt = self.query_one("#suggestions", OptionList).highlighted_option
+        if opt is None:
+            self.notify(f"Highlight a question not yet asked in Next, then {verb} it", severity="warning")
+            return None
+        return next((q for q in self.m.questions if q.code == opt.id), None)
+
+    # ------------------------------------------------------------------ evidence
 
     def action_evidence(self) -> None:
         if self.m is None:
             return
-        self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._preferred()), self._log)
+        self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._current()), self._log)
 
-    def _log(self, e: EvidenceEntry | None) -> None:
-        if e is None:
+    async def _log(self, entries: list[EvidenceEntry] | None) -> None:
+        if not entries:
             return
-        try:
-            self.app.service("Logging evidence", sessions.log_evidence, self.app.engine, self.am_id, e.level,
-                             criterion=e.criterion, outcomes=e.outcomes, note=e.note, ask_id=self.current_ask)
-        except ServiceFailed:
-            return
-        self.refresh_view()
-        self.notify(f"Logged {e.criterion or ', '.join(e.outcomes)} at {e.level}", timeout=3)
+        done = []
+        for e in entries:
+            try:
+                await self.app.call("Logging evidence", sessions.log_evidence, self.app.engine, self.am_id, e.level,
+                                    criterion=e.criterion, outcomes=e.outcomes, note=e.note, ask_id=self.current_ask)
+            except ServiceFailed:
+                break
+            done.append(f"{', '.join(e.outcomes)} at {e.level}")
+        await self.refresh_view()
+        if done:
+            self.notify("Logged " + "; ".join(done), timeout=3)
+
+    # ------------------------------------------------------------------ ad hoc, swap, skip, marks
 
     def action_adhoc(self) -> None:
         if self.m is None:
             return
         self.app.push_screen(AdhocDialog(self.m, self.view.outcome_titles, self.m.uncovered), self._adhoc)
 
-    def _adhoc(self, a) -> None:
-        if a is None or not self.save_notes():
+    async def _adhoc(self, a) -> None:
+        if a is None or not await self.save_notes():
             return
         try:
-            self.current_ask = self.app.service("Adding the ad-hoc question", sessions.add_adhoc, self.app.engine,
-                                                self.am_id, a.text, a.outcomes)
+            self.current_ask = await self.app.call("Adding the ad-hoc question", sessions.add_adhoc, self.app.engine,
+                                                   self.am_id, a.text, a.outcomes)
         except ServiceFailed:
             return
-        self._remember()
-        self.refresh_view()
+        await self._remember()
+        await self.refresh_view()
         self.query_one("#notes", TextArea).focus()
 
     def action_swap(self) -> None:
-        ol = self.query_one("#suggestions", OptionList)
-        opt = ol.highlighted_option
-        if opt is None:
-            self.notify("Highlight a question not yet asked in Next, then swap it", severity="warning")
+        q = self._highlighted_planned("swap")
+        if q is None:
             return
-        code = opt.id
-        self.app.push_screen(ReasonDialog(f"Swap {code}", "Why is this question being replaced?"),
+        code = q.code
+        self.app.push_screen(ReasonDialog(f"Swap {code}", "Why is this question being replaced?",
+                                          f"{code} · {', '.join(q.outcomes)} · {q.minutes} min\n{one_line(q.text)}",
+                                          ok="Swap"),
                              lambda reason: self._swap(code, reason))
 
-    def _swap(self, code: str, reason: str | None) -> None:
+    async def _swap(self, code: str, reason: str | None) -> None:
         if reason is None:
             return
         try:
-            new = self.app.service(f"Swapping {code}", sessions.swap_question, self.app.engine, self.am_id, code, reason)
+            new = await self.app.call(f"Swapping {code}", sessions.swap_question, self.app.engine, self.am_id, code,
+                                      reason)
         except ServiceFailed:
             return
-        self.refresh_view()
+        await self.refresh_view()
         self.notify(f"{code} swapped for {new}", timeout=4)
 
     def action_skip(self) -> None:
-        opt = self.query_one("#suggestions", OptionList).highlighted_option
-        if opt is None:
-            self.notify("Highlight a question not yet asked in Next, then skip it", severity="warning")
+        q = self._highlighted_planned("skip")
+        if q is None:
+            return
+        code = q.code
+        self.app.push_screen(ReasonDialog(f"Skip {code}? It will not be asked", "Why is it not being asked?",
+                                          f"{code} · {', '.join(q.outcomes)}\n{one_line(q.text)}", ok="Skip"),
+                             lambda reason: self._skip(code, reason))
+
+    async def _skip(self, code: str, reason: str | None) -> None:
+        if reason is None:
             return
         keep = self.current_ask
         try:
-            self.app.service(f"Skipping {opt.id}", sessions.skip, self.app.engine, self.am_id, opt.id)
+            await self.app.call(f"Skipping {code}", sessions.skip, self.app.engine, self.am_id, code, reason)
         except ServiceFailed:
             return
         self.current_ask = keep  # skipping never changes the question being discussed
-        self.refresh_view()
-        self.notify(f"{opt.id} recorded as skipped", timeout=3)
+        await self.refresh_view()
+        self.notify(f"{code} recorded as skipped", timeout=3)
 
     def action_feedback(self) -> None:
         if self.m is None or self.m.scheme is None:
@@ -354,68 +429,100 @@ class MethodScreen(Screen):
             return
         self.app.push_screen(FeedbackDialog(self.m), self._feedback)
 
-    def _feedback(self, f) -> None:
+    async def _feedback(self, f) -> None:
         if f is None:
             return
         try:
-            self.app.service("Saving marks and feedback", sessions.set_mark, self.app.engine, self.am_id, f.criterion,
-                             mark=f.mark, strengths=f.strengths, improvements=f.improvements)
+            await self.app.call("Saving marks and feedback", sessions.set_mark, self.app.engine, self.am_id,
+                                f.criterion, mark=f.mark, strengths=f.strengths, improvements=f.improvements,
+                                clear_mark=f.mark is None and self.m.scheme.scheme != "descriptors")
         except ServiceFailed:
             return
-        self.refresh_view()
+        await self.refresh_view()
         self.notify(f"Saved {f.criterion}", timeout=3)
 
-    def action_pause(self) -> None:
+    # ------------------------------------------------------------------ undo
+
+    def action_undo(self) -> None:
+        if self.m is None:
+            return
+        choices = undoable(self.m)
+        if not choices:
+            self.notify("Nothing to undo in this method", severity="warning")
+            return
+        self.app.push_screen(UndoDialog(choices), self._undo_chosen)
+
+    def _undo_chosen(self, c: UndoChoice | None) -> None:
+        if c is None:
+            return
+        if c.kind == "evidence":
+            self.app.push_screen(ReasonDialog("Retract this evidence entry?", "Why? (kept in the record, marked "
+                                              "retracted)", c.label, ok="Retract"),
+                                 lambda reason: self._undo(c, reason))
+        else:
+            self.run_worker(self._undo(c, ""), group="undo")
+
+    async def _undo(self, c: UndoChoice, reason: str | None) -> None:
+        if reason is None:
+            return
+        engine = self.app.engine
+        try:
+            if c.kind == "evidence":
+                await self.app.call("Retracting evidence", sessions.retract_evidence, engine, int(c.key), reason)
+            elif c.kind == "swap":
+                await self.app.call("Undoing the swap", sessions.undo_swap, engine, self.am_id, c.key)
+            else:
+                await self.app.call("Undoing the skip", sessions.undo_skip, engine, self.am_id, c.key)
+        except ServiceFailed:
+            return
+        await self.refresh_view()
+        self.notify(f"Undone: {c.label}", timeout=4)
+
+    # ------------------------------------------------------------------ timer, end
+
+    async def action_pause(self) -> None:
         self.paused = not self.paused
         self._show_timer()
         try:
-            self.app.service("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
+            await self.app.call("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
         except ServiceFailed:
             pass
 
-    def action_end_method(self) -> None:
-        if not self.save_notes():
+    async def action_end_method(self) -> None:
+        if not await self.save_notes():
             return
-        self.refresh_view()
-        self.app.push_screen(EndMethodDialog(self.m, self.view.outcome_titles), self._end)
+        await self.refresh_view()
+        warnings = sessions.end_warnings(self.m, self.elapsed)
+        self.app.push_screen(EndMethodDialog(self.m, self.view.outcome_titles, warnings), self._end)
 
-    def _end(self, d: EndDecision | None) -> None:
+    async def _end(self, d: EndDecision | None) -> None:
         if d is None:
             return
         engine = self.app.engine
         try:
-            self.app.service("Saving the timer", sessions.set_elapsed, engine, self.am_id, self.elapsed)
-            self.app.service("Ending the method", sessions.end_method, engine, self.am_id)
-            self.app.service("Confirming the grade", sessions.confirm_grade, engine, self.am_id, d.grade,
-                             d.disagreement)
+            await self.app.call("Saving the timer", sessions.set_elapsed, engine, self.am_id, self.elapsed)
+            await self.app.call("Ending the method", sessions.end_method, engine, self.am_id, reason=d.end_reason)
+            await self.app.call("Confirming the grade", sessions.confirm_grade, engine, self.am_id, d.grade,
+                                d.disagreement)
         except ServiceFailed:
             return
-        self._next_screen()
+        await self._next_screen()
 
-    @work(exclusive=True, group="navigate")
     async def _next_screen(self) -> None:
         from .screens import OverallScreen
 
-        view = sessions.load(self.app.engine, self.assessment_id)
+        try:
+            view = await self.app.call("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+        except ServiceFailed:
+            return
         nxt = next((m for m in view.methods if m.status in ("pending", "running")), None)
+        state = {"screen": "method", "method": nxt.id} if nxt is not None else {"screen": "overall"}
+        try:
+            await self.app.call("Saving where you are", sessions.set_ui_state, self.app.engine, self.assessment_id,
+                                state)
+        except ServiceFailed:
+            return
         if nxt is not None:
-            sessions.set_ui_state(self.app.engine, self.assessment_id, {"screen": "method", "method": nxt.id})
-            self.app.switch_screen(MethodScreen(self.assessment_id, nxt.id))
+            await self.app.switch_screen(MethodScreen(self.assessment_id, nxt.id))
         else:
-            sessions.set_ui_state(self.app.engine, self.assessment_id, {"screen": "overall"})
-            self.app.switch_screen(OverallScreen(self.assessment_id))
-
-
-def _escape_markup_parts(parts: list[str]) -> str:
-    """Bank text may hold [brackets]; escape everything but our own markup lines' tags."""
-    from rich.markup import escape
-
-    out = []
-    for p in parts:
-        if p.startswith("[b]") or p.startswith("[i]"):
-            head, _, rest = p.partition("[/b]") if p.startswith("[b]") else p.partition("[/i]")
-            closing = "[/b]" if p.startswith("[b]") else "[/i]"
-            out.append(head[:3] + escape(head[3:]) + closing + escape(rest))
-        else:
-            out.append(escape(p))
-    return "\n".join(out)
+            await self.app.switch_screen(OverallScreen(self.assessment_id))

@@ -4,7 +4,7 @@ exportable as self-contained HTML. All computing is in `qbank.reviews`."""
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from qbank.reports import render
 from qbank.reviews import KINDS, Filters, review
-from qbank.store import user_data_dir
+from qbank.problems import BankError
+from qbank.record import records_dir
 
 from .app import ServiceFailed
 
@@ -57,10 +58,11 @@ class ReviewsScreen(Screen):
 
     @on(Select.Changed, "#kind")
     @on(Input.Submitted)
-    def action_run(self) -> None:
+    @work(exclusive=True, group="review")
+    async def action_run(self) -> None:
         kind = self.query_one("#kind", Select).value
         try:
-            self.report = self.app.service(f"The {kind} review", review, self.app.engine, kind, self._filters())
+            self.report = await self.app.call(f"The {kind} review", review, self.app.engine, kind, self._filters())
         except ServiceFailed:
             return
         self.table_index = 0
@@ -88,15 +90,25 @@ class ReviewsScreen(Screen):
             self.table_index = (self.table_index + 1) % len(self.report.tables)
             self._show_table()
 
-    def action_export(self) -> None:
+    async def action_export(self) -> None:
         if self.report is None:
             return
-        folder = user_data_dir() / "reviews"
-        path = folder / f"review-{self.report.kind}.html"
+        report = self.report
+
+        def write() -> str:
+            folder = records_dir(self.app.engine).parent / "reviews"
+            path = folder / f"review-{report.kind}.html"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.name + ".part")
+                tmp.write_text(render(report, "html"), encoding="utf-8")
+                tmp.replace(path)
+            except OSError as e:
+                raise BankError(f"cannot write {path}: {e.strerror}") from None
+            return str(path)
+
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(self.report, "html"), encoding="utf-8")
-        except OSError as e:
-            self.notify(f"Exporting the review: cannot write {path}: {e.strerror}", severity="error")
+            path = await self.app.call("Exporting the review", write)
+        except ServiceFailed:
             return
         self.notify(f"Review written to {path}", timeout=6)

@@ -1,23 +1,27 @@
-"""Home, start, drawn-set preview, bank browser, overall grade and help screens."""
+"""Home, start, drawn-set preview, bank browser, overall grade and help screens.
+
+Every store call goes through `QBankApp.call` (a worker thread), so the screens stay responsive.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from rich.markup import escape
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (Button, DataTable, Footer, Header, Input, Label, Markdown, Select, SelectionList,
-                             Static)
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, Select, Static
 
 from qbank import catalogue, sessions
-from qbank.record import render
-from qbank.store import user_data_dir
+from qbank.record import render, write_record
+from qbank.settings import save_settings
 
 from .app import ServiceFailed
-from .dialogs import OverrideDialog
+from .dialogs import ConfirmDialog, OverrideDialog, ReasonDialog
+from .widgets import TickList
 
 
 # --------------------------------------------------------------------------- home
@@ -25,15 +29,20 @@ from .dialogs import OverrideDialog
 
 class HomeScreen(Screen):
     BINDINGS = [
-        Binding("n", "new", "New assessment"),
+        Binding("n", "new", "New"),
         Binding("r", "resume", "Resume"),
-        Binding("b", "browse", "Browse bank"),
+        Binding("x", "void", "Void unused"),
+        Binding("c", "completed", "Completed"),
+        Binding("b", "browse", "Browse"),
         Binding("v", "reviews", "Reviews"),
         Binding("q", "app.quit", "Quit"),
     ]
     COMMANDS_LIST = [
         ("New assessment", "Draw a set and start an assessment", "new"),
         ("Resume an assessment", "Open the highlighted unfinished assessment", "resume"),
+        ("Void an unused assessment", "Abandon the highlighted one before any question was asked; its questions "
+         "return to the apprentice's pool", "void"),
+        ("Completed assessments", "List completed assessments and open their records", "completed"),
         ("Browse the bank", "Search questions by text, standard, method and outcome", "browse"),
         ("Standardisation reviews", "Usage, overlap, avoidance, effectiveness, assessors, health, ad hoc", "reviews"),
     ]
@@ -41,28 +50,29 @@ class HomeScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="home"):
-            yield Static("[b]qbank[/b] — live assessment. [b]n[/b] new assessment · [b]r[/b]/Enter resume the "
-                         "highlighted one · [b]b[/b] browse the bank · [b]v[/b] reviews · [b]F1[/b] help", id="home-intro")
+            yield Static("[b]qbank[/b] — live assessment. [b]n[/b] new · [b]r[/b]/Enter resume · [b]x[/b] void an "
+                         "unused one · [b]c[/b] completed · [b]b[/b] browse · [b]v[/b] reviews · [b]F1[/b] help",
+                         id="home-intro")
             yield Label("Unfinished assessments")
             yield DataTable(id="unfinished", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         t = self.query_one("#unfinished", DataTable)
         t.add_columns("id", "standard", "apprentice", "assessor", "attempt", "started")
-        self.reload()
+        await self.reload()
         t.focus()
 
-    def on_screen_resume(self) -> None:
-        self.reload()
+    async def on_screen_resume(self) -> None:
+        await self.reload()
 
-    def reload(self) -> None:
-        t = self.query_one("#unfinished", DataTable)
-        t.clear()
+    async def reload(self) -> None:
         try:
-            rows = self.app.service("Listing assessments", sessions.unfinished, self.app.engine)
+            rows = await self.app.call("Listing assessments", sessions.unfinished, self.app.engine)
         except ServiceFailed:
             return
+        t = self.query_one("#unfinished", DataTable)
+        t.clear()
         for r in rows:
             t.add_row(str(r["id"]), r["standard"], r["apprentice"], r["assessor"], r["attempt"],
                       r["created_at"].strftime("%d %b %H:%M"), key=str(r["id"]))
@@ -73,22 +83,113 @@ class HomeScreen(Screen):
     def action_browse(self) -> None:
         self.app.push_screen(BrowseScreen())
 
+    def action_completed(self) -> None:
+        self.app.push_screen(CompletedScreen())
+
     def action_reviews(self) -> None:
         from .reviews import ReviewsScreen
 
         self.app.push_screen(ReviewsScreen())
 
-    def action_resume(self) -> None:
+    def _highlighted(self, verb: str) -> int | None:
         t = self.query_one("#unfinished", DataTable)
         if t.row_count == 0:
-            self.notify("No unfinished assessment to resume; press n to start one", severity="warning")
+            self.notify(f"No unfinished assessment to {verb}; press n to start one", severity="warning")
+            return None
+        return int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+
+    async def action_resume(self) -> None:
+        aid = self._highlighted("resume")
+        if aid is not None:
+            await self.app.resume(aid)
+
+    def action_void(self) -> None:
+        aid = self._highlighted("void")
+        if aid is None:
             return
-        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
-        self.app.resume(int(key))
+        self.app.push_screen(ReasonDialog(f"Void assessment {aid}?", "Why is it abandoned? (kept, with you and the "
+                                          "time; its drawn questions return to the apprentice's pool)",
+                                          "Only an assessment with nothing asked or logged can be voided.",
+                                          ok="Void"),
+                             lambda reason: self._void(aid, reason))
+
+    async def _void(self, aid: int, reason: str | None) -> None:
+        if reason is None:
+            return
+        try:
+            await self.app.call(f"Voiding assessment {aid}", sessions.void_assessment, self.app.engine, aid,
+                                self.app.assessor or "unknown", reason)
+        except ServiceFailed:
+            return
+        self.notify(f"Assessment {aid} voided; its questions are free for this apprentice again", timeout=5)
+        await self.reload()
 
     @on(DataTable.RowSelected, "#unfinished")
-    def _selected(self) -> None:
-        self.action_resume()
+    async def _selected(self) -> None:
+        await self.action_resume()
+
+
+class CompletedScreen(Screen):
+    """Completed assessments, newest first; Enter opens the record."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("h", "export('html')", "Write HTML"),
+                Binding("m", "export('md')", "Write MD")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="home"):
+            yield Label("Completed assessments (Enter opens the record)")
+            yield DataTable(id="completed", cursor_type="row")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        t = self.query_one("#completed", DataTable)
+        t.add_columns("id", "standard", "apprentice", "assessor", "attempt", "completed", "overall")
+        try:
+            rows = await self.app.call("Listing completed assessments", sessions.completed, self.app.engine)
+        except ServiceFailed:
+            return
+        for r in rows:
+            done = r.get("completed_at")
+            t.add_row(str(r["id"]), r["standard"], r["apprentice"], r["assessor"], r["attempt"],
+                      done.strftime("%d %b %Y %H:%M") if done else "", r.get("overall", ""), key=str(r["id"]))
+        t.focus()
+
+    def _highlighted(self) -> int | None:
+        t = self.query_one("#completed", DataTable)
+        if t.row_count == 0:
+            self.notify("No completed assessment yet", severity="warning")
+            return None
+        return int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+
+    @on(DataTable.RowSelected, "#completed")
+    async def _open(self) -> None:
+        aid = self._highlighted()
+        if aid is not None:
+            await open_record(self.app, aid)
+
+    async def action_export(self, fmt: str) -> None:
+        aid = self._highlighted()
+        if aid is not None:
+            await export_record(self.app, aid, fmt)
+
+
+async def open_record(app, aid: int) -> None:
+    try:
+        view = await app.call("Reading the assessment", sessions.load, app.engine, aid)
+        text = await app.call("Rendering the record", lambda: render(view, "md", screen=True))
+    except ServiceFailed:
+        return
+    await app.push_screen(RecordScreen(text, aid))
+
+
+async def export_record(app, aid: int, fmt: str) -> Path | None:
+    try:
+        path = await app.call("Writing the record", write_record, app.engine, aid, fmt)
+    except ServiceFailed:
+        return None
+    app.notify(f"Record written to {path}", timeout=8)
+    return path
 
 
 # --------------------------------------------------------------------------- start
@@ -98,17 +199,12 @@ class StartScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+d", "draw", "Draw the set", priority=True)]
 
     def compose(self) -> ComposeResult:
-        try:
-            self.choices = self.app.service("Reading the standards", sessions.standards, self.app.engine)
-        except ServiceFailed:
-            self.choices = []
         yield Header()
         with VerticalScroll(id="start", classes="form"):
             yield Label("Standard")
-            yield Select([(f"{c.code} {c.title} (release {c.release})", c.code) for c in self.choices],
-                         id="standard", allow_blank=not self.choices, prompt="no released standard in the store")
-            yield Label("Methods (space to toggle)")
-            yield SelectionList(id="methods")
+            yield Select([], id="standard", allow_blank=True, prompt="reading the store…")
+            yield Label("Methods (Space or 1-9 to tick)")
+            yield TickList(id="methods", numbered=True)
             yield Label("Apprentice reference (pseudonymous, never a name)")
             yield Input(id="apprentice", placeholder="e.g. EPA-2026-0147")
             yield Label("Assessor")
@@ -118,39 +214,76 @@ class StartScreen(Screen):
                          allow_blank=False, id="attempt")
             yield Label("Cohort / employer (optional)")
             yield Input(id="cohort")
-            yield Label("Reasonable adjustments: extra time %")
+            yield Label("Reasonable adjustments: extra time %", id="extra-label")
             yield Input(id="extra", value="0", type="integer")
             yield Label("Reasonable adjustments: note")
             yield Input(id="adjustments")
             with Horizontal(classes="buttons"):
                 yield Button("Draw the set (Ctrl+D)", variant="primary", id="draw")
                 yield Button("Back", id="back")
-        yield Footer()
+        yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        self.choices: list[sessions.StandardChoice] = []
+        self.carried_for: tuple[str, str] | None = None
+        self.query_one("#apprentice", Input).focus()
+        try:
+            self.choices = await self.app.call("Reading the standards", sessions.standards, self.app.engine)
+        except ServiceFailed:
+            self.choices = []
+        sel = self.query_one("#standard", Select)
         if not self.choices:
+            sel.set_options([])
+            sel.prompt = "no released standard in the store"
             self.notify("No released standard in the store: run `qbank import banks`", severity="error")
             return
+        sel.set_options([(f"{c.code} {c.title} (release {c.release})", c.code) for c in self.choices])
+        sel.value = self.choices[0].code
         self._methods()
-        self.query_one("#apprentice", Input).focus()
 
     @on(Select.Changed, "#standard")
     def _methods(self) -> None:
         code = self.query_one("#standard", Select).value
         choice = next((c for c in getattr(self, "choices", []) if c.code == code), None)
-        sl = self.query_one("#methods", SelectionList)
-        sl.clear_options()
-        if choice:
-            for mid, name in choice.methods:
-                sl.add_option((name, mid, mid in choice.default_methods))
-            sl.highlighted = 0
+        tl = self.query_one("#methods", TickList)
+        tl.set_items([(name, mid, mid in choice.default_methods) for mid, name in choice.methods] if choice else [])
+        self._prefill()
+
+    @on(Input.Changed, "#apprentice")
+    def _apprentice_changed(self) -> None:
+        self._prefill()
+
+    @work(exclusive=True, group="prefill")
+    async def _prefill(self) -> None:
+        """Reasonable adjustments carry over to the same apprentice's next attempt unless changed."""
+        code = self.query_one("#standard", Select).value
+        ref = self.query_one("#apprentice", Input).value.strip()
+        if code in (Select.NULL, None) or not ref:
+            return
+        try:
+            prev = await self.app.call("Reading earlier attempts", sessions.previous_adjustments, self.app.engine,
+                                       code, ref)
+        except ServiceFailed:
+            return
+        extra, note = self.query_one("#extra", Input), self.query_one("#adjustments", Input)
+        if prev is None:
+            if self.carried_for is not None:  # the reference changed away from a known apprentice
+                extra.value, note.value = "0", ""
+                self.carried_for = None
+                self.query_one("#extra-label", Label).update("Reasonable adjustments: extra time %")
+            return
+        if self.carried_for != (code, ref):
+            self.carried_for = (code, ref)
+            extra.value, note.value = str(prev[0]), prev[1]
+            self.query_one("#extra-label", Label).update(
+                "Reasonable adjustments: extra time % (carried over from the earlier attempt; change if needed)")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.app.pop_screen()
 
     @on(Button.Pressed, "#draw")
-    def action_draw(self) -> None:
+    async def action_draw(self) -> None:
         extra_raw = self.query_one("#extra", Input).value.strip() or "0"
         try:
             extra = int(extra_raw)
@@ -161,7 +294,7 @@ class StartScreen(Screen):
             self.notify("No released standard in the store: run `qbank import banks`", severity="error")
             return
         attempt = self.query_one("#attempt", Select).value
-        methods = tuple(self.query_one("#methods", SelectionList).selected)
+        methods = tuple(self.query_one("#methods", TickList).selected)
         if not methods and attempt == "first":
             self.notify("Choose at least one method", severity="warning")
             return
@@ -173,11 +306,34 @@ class StartScreen(Screen):
             attempt=attempt, cohort=self.query_one("#cohort", Input).value, extra_time_pct=extra,
             adjustments=self.query_one("#adjustments", Input).value)
         try:
-            aid = self.app.service("Drawing the set", sessions.start_assessment, self.app.engine, req)
+            aid = await self.app.call("Drawing the set", sessions.start_assessment, self.app.engine, req)
         except ServiceFailed:
+            open_id = await self._open_one(req)
+            if open_id is not None:
+                self.app.push_screen(ConfirmDialog(
+                    "An assessment is already open",
+                    f"{req.apprentice.strip()} has an open assessment ({open_id}) on {req.standard}. Only one can be "
+                    "open at a time. Resume it? (Or void it from home with x if nothing was asked.)",
+                    ok="Resume it", variant="primary"), lambda yes: self._resume_open(open_id, yes))
             return
         self.app.assessor = req.assessor.strip()
-        self.app.switch_screen(PreviewScreen(aid))
+        try:
+            save_settings({"assessor": self.app.assessor})
+        except Exception:  # a read-only config folder must not stop an assessment  # noqa: BLE001
+            self.notify("Could not remember the assessor's name (settings file not writable)", severity="warning")
+        await self.app.switch_screen(PreviewScreen(aid))
+
+    async def _open_one(self, req: sessions.StartRequest) -> int | None:
+        try:
+            return await self.app.call("Looking for an open assessment", sessions.open_assessment_for,
+                                       self.app.engine, req.standard, req.apprentice.strip())
+        except ServiceFailed:
+            return None
+
+    async def _resume_open(self, aid: int, yes: bool | None) -> None:
+        if yes:
+            self.app.pop_screen()
+            await self.app.resume(aid)
 
 
 class PreviewScreen(Screen):
@@ -192,18 +348,18 @@ class PreviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(Static("", id="preview"), id="preview-box")
-        yield Footer()
+        yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         try:
-            v = self.app.service("Reading the set", sessions.load, self.app.engine, self.assessment_id)
+            v = await self.app.call("Reading the set", sessions.load, self.app.engine, self.assessment_id)
         except ServiceFailed:
             return
         self.view = v
-        from rich.markup import escape
-
         lines = [f"[b]Assessment {v.id}[/b]: {escape(v.apprentice)} · {v.standard} release {v.release} · {v.attempt}"
                  + (f" · extra time {v.extra_time_pct}%" if v.extra_time_pct else ""), ""]
+        if v.adjustments:
+            lines[-1:] = [f"Adjustments: {escape(v.adjustments)}", ""]
         for m in v.methods:
             if m.status == "carried":
                 lines.append(f"[b]{escape(m.method.name)}[/b]: carried over ({m.grade}) from assessment {m.carried_from}")
@@ -216,9 +372,9 @@ class PreviewScreen(Screen):
         lines.append("Enter begins · Esc returns home (the assessment stays open to resume)")
         self.query_one("#preview", Static).update("\n".join(lines))
 
-    def action_begin(self) -> None:
+    async def action_begin(self) -> None:
         self.app.pop_screen()
-        self.app.resume(self.assessment_id)
+        await self.app.resume(self.assessment_id)
 
     def action_home(self) -> None:
         self.app.pop_screen()
@@ -240,25 +396,27 @@ class BrowseScreen(Screen):
         with Horizontal(id="browse-body"):
             yield DataTable(id="results", cursor_type="row")
             yield VerticalScroll(Static("", id="detail"), id="detail-box")
-        yield Footer()
+        yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
+        self.rows = {}
+        t = self.query_one("#results", DataTable)
+        t.add_columns("id", "v", "outcomes", "text")
+        self.query_one("#search", Input).focus()
         try:
-            choices = self.app.service("Reading the standards", sessions.standards, self.app.engine)
+            choices = await self.app.call("Reading the standards", sessions.standards, self.app.engine)
         except ServiceFailed:
             choices = []
         self.query_one("#f-standard", Select).set_options([(c.code, c.code) for c in choices])
-        t = self.query_one("#results", DataTable)
-        t.add_columns("id", "v", "outcomes", "text")
         self.search()
-        self.query_one("#search", Input).focus()
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def search(self) -> None:
+    @work(exclusive=True, group="search")
+    async def search(self) -> None:
         std = self.query_one("#f-standard", Select).value
         try:
-            rows = self.app.service(
+            rows = await self.app.call(
                 "Searching", catalogue.list_questions, self.app.engine,
                 standard=None if std in (Select.NULL, None) else std,
                 method=self.query_one("#f-method", Input).value.strip() or None,
@@ -275,8 +433,6 @@ class BrowseScreen(Screen):
 
     @on(DataTable.RowHighlighted, "#results")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
-        from rich.markup import escape
-
         r = self.rows.get(event.row_key.value) if event.row_key else None
         if r is None:
             return
@@ -306,18 +462,19 @@ class OverallScreen(Screen):
     def __init__(self, assessment_id: int):
         super().__init__()
         self.assessment_id = assessment_id
+        self.view: sessions.AssessmentView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(Markdown("", id="overall-md"), id="overall-box")
-        yield Footer()
+        yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.refresh_view()
+    async def on_mount(self) -> None:
+        await self.refresh_view()
 
-    def refresh_view(self) -> None:
+    async def refresh_view(self) -> None:
         try:
-            v = self.app.service("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+            v = await self.app.call("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
         except ServiceFailed:
             return
         self.view = v
@@ -326,8 +483,12 @@ class OverallScreen(Screen):
         for m in v.methods:
             extra = f" (carried from assessment {m.carried_from})" if m.status == "carried" else ""
             dis = f" — rules gave {m.computed_grade}; reason: {m.disagreement}" if m.disagreement else ""
-            unc = f" — **{len(m.uncovered)} outcome(s) never evidenced**: {', '.join(m.uncovered)}" if m.uncovered else ""
-            lines.append(f"- **{m.method.name}**: {m.grade or 'not graded'}{extra}{dis}{unc}")
+            why = getattr(m, "reason", "") or m.rule_text
+            lines.append(f"- **{m.method.name}**: {m.grade or 'not graded'}{extra}{dis}")
+            if why and m.status != "carried":
+                lines.append(f"  - why: {why}")
+            if m.uncovered and m.status != "carried":
+                lines.append(f"  - outcomes never evidenced: {', '.join(m.uncovered)}")
         lines += ["", "## Overall", ""]
         for o in v.overall:
             lines.append(f"- **{o.name}: {o.grade or 'not yet available'}** — {o.explanation}")
@@ -335,76 +496,72 @@ class OverallScreen(Screen):
             lines.append("- no overall grade combines these methods")
         lines += ["", "v view the record · c complete · h / m write the record (HTML / Markdown) · "
                   "o override a resit cap · Esc home"]
-        self.query_one("#overall-md", Markdown).update("\n".join(lines))
+        self.text = "\n".join(lines)
+        self.query_one("#overall-md", Markdown).update(self.text)
 
-    def action_view_record(self) -> None:
-        try:
-            view = self.app.service("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
-            text = self.app.service("Rendering the record", render, view, "md")
-        except ServiceFailed:
-            return
-        self.app.push_screen(RecordScreen(text))
+    async def action_view_record(self) -> None:
+        await open_record(self.app, self.assessment_id)
 
     def action_complete(self) -> None:
+        if self.view is not None and self.view.status == "complete":
+            self.notify("This assessment is already complete; its record is final", severity="warning")
+            return
+        self.app.push_screen(ConfirmDialog("Complete the assessment?", "Completing freezes the record and the overall "
+                                           "grade: nothing in it can change afterwards.", ok="Complete"),
+                             self._complete)
+
+    async def _complete(self, yes: bool | None) -> None:
+        if not yes:
+            return
         try:
-            self.app.service("Completing", sessions.complete, self.app.engine, self.assessment_id)
+            await self.app.call("Completing", sessions.complete, self.app.engine, self.assessment_id)
         except ServiceFailed:
             return
-        self.refresh_view()
+        await self.refresh_view()
         self.notify("Assessment complete; the record is final", timeout=4)
 
-    def action_export(self, fmt: str) -> None:
-        try:
-            view = self.app.service("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
-            text = self.app.service("Rendering the record", render, view, fmt)
-        except ServiceFailed:
-            return
-        folder = user_data_dir() / "records"
-        path = folder / f"assessment-{self.assessment_id}.{fmt}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".part")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-        except OSError as e:
-            self.notify(f"Writing the record: cannot write {path}: {e.strerror}", severity="error")
-            return
-        self.last_export = Path(path)
-        self.notify(f"Record written to {path}", timeout=6)
+    async def action_export(self, fmt: str) -> None:
+        self.last_export = await export_record(self.app, self.assessment_id, fmt)
 
     def action_override(self) -> None:
         self.app.push_screen(OverrideDialog(), self._override)
 
-    def _override(self, o) -> None:
+    async def _override(self, o) -> None:
         if o is None:
             return
         try:
-            self.app.service("Recording the override", sessions.record_override, self.app.engine,
-                             self.assessment_id, o.by, o.reason)
+            await self.app.call("Recording the override", sessions.record_override, self.app.engine,
+                                self.assessment_id, o.by, o.reason)
         except ServiceFailed:
             return
-        self.refresh_view()
+        await self.refresh_view()
 
     def action_home(self) -> None:
         self.app.switch_screen(HomeScreen())
 
 
 class RecordScreen(Screen):
-    """The assessor's record (Markdown rendering), read-only."""
+    """The assessor's record (Markdown rendering), read-only; line breaks in notes are kept."""
 
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("h", "export('html')", "Write HTML"),
+                Binding("m", "export('md')", "Write MD")]
 
-    def __init__(self, markdown: str):
+    def __init__(self, markdown: str, assessment_id: int | None = None):
         super().__init__()
         self.markdown = markdown
+        self.assessment_id = assessment_id
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield VerticalScroll(Markdown(self.markdown, id="record-md"), id="record-box")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#record-box").focus()
+
+    async def action_export(self, fmt: str) -> None:
+        if self.assessment_id is not None:
+            await export_record(self.app, self.assessment_id, fmt)
 
 
 # --------------------------------------------------------------------------- help
@@ -425,22 +582,27 @@ v standardisation reviews (Ctrl+R run, Ctrl+T next table, Ctrl+E export HTML).
 | key | does |
 |---|---|
 | Enter (in Next) | ask the highlighted question: it becomes current, notes go with it |
-| F2 | ask the top / highlighted suggestion |
-| F3 | log evidence: criterion, outcomes, level, note |
+| F2 | ask the top suggestion (or the one you moved the highlight to); the opener comes first |
+| F3 | log evidence: the question's targets are ticked; 1-9/Space untick, ←/→ level, type the note, Enter |
 | F4 | ad-hoc question in your own words, tagged with outcomes |
 | F5 | swap the highlighted question (not yet asked), with a reason |
-| F6 | marks, strengths and areas for improvement per criterion |
+| F6 | marks, strengths and areas for improvement per criterion (running total shown) |
 | F7 | pause / resume the timer |
-| F8 | end the method: uncovered outcomes, grade and rule, confirm or disagree |
-| F9 | skip the highlighted question (recorded, for standardisation) |
+| F8 | end the method: uncovered outcomes, grade and rule, confirm or disagree; ending early needs a reason |
+| F9 | skip the highlighted question, with a reason (recorded, for standardisation) |
+| Ctrl+Z | undo: retract an evidence entry, undo a swap or a skip (kept in the record, marked) |
+| Tab | move between Next, the notes and the outcomes list (scroll it; Enter shows an outcome's title) |
 | Esc | leave the notes for the Next list |
 
 Notes are saved half a second after you stop typing and whenever you leave the notes; every
 other entry is stored the moment you make it. If the terminal or the machine dies, start qbank
 again and resume: you return to the same method and question.
 
-**Overall**: v view the record · c complete · h / m write the record as HTML / Markdown (to the
-qbank data folder, `records/`) · o override a resit cap.
+**Overall**: v view the record · c complete (asks first) · h / m write the record as HTML / Markdown
+(to a `records/` folder beside the store) · o override a resit cap.
+
+**Home**: x voids the highlighted assessment when nothing was asked in it (kept, with the reason; its
+questions return to the apprentice's pool) · c lists completed assessments and opens their records.
 """
 
 
