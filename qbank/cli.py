@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--import", dest="import_banks", metavar="PATH",
                    help="first import the released banks at PATH (as `qbank import`)")
 
+    p = sub.add_parser("serve", help="the live app in a web browser (textual-serve; no authentication)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, metavar="N", help="port to listen on (default: 8000)")
+
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
     _add_format(p)
@@ -418,8 +422,13 @@ def cmd_record(args) -> int:
     return EXIT_OK
 
 
+# Set by textual-serve (`qbank serve`) for each browser session: the app then talks to the browser
+# over stdin/stdout pipes, not a terminal.
+_WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+
+
 def cmd_tui(args) -> int:
-    if not sys.stdout.isatty() and not os.environ.get("QBANK_TUI_FORCE"):
+    if not sys.stdout.isatty() and os.environ.get("TEXTUAL_DRIVER", "").strip() != _WEB_DRIVER:
         raise UsageError("the live app needs a terminal; run `qbank tui` in one (nothing was changed)")
     engine = _engine()
     if args.import_banks:
@@ -432,6 +441,34 @@ def cmd_tui(args) -> int:
     from tui.app import run  # the app is a separate package; qbank itself knows nothing of Textual
 
     run(engine, resume=args.resume)
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")
+    if not args.host.strip():
+        raise UsageError("--host must name an address, e.g. 127.0.0.1")
+    try:
+        from tui.serve import serve
+    except ImportError as e:
+        if (e.name or "").split(".")[0] not in ("textual_serve", "aiohttp", "aiohttp_jinja2"):
+            raise
+        print(f"qbank serve: needs the textual-serve package ({e}); install it: pip install textual-serve",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    _engine()  # the store must answer before browsers connect (each session opens it again)
+    try:
+        serve(args.host, args.port)
+    except OSError as e:
+        import errno
+
+        why = e.strerror or str(e)
+        if e.errno == errno.EADDRINUSE:
+            why = "the port is already in use (choose another with --port)"
+        print(f"qbank serve: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print("qbank serve: stopped", file=sys.stderr)
     return EXIT_OK
 
 
@@ -491,6 +528,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "record": cmd_record,
     "tui": cmd_tui,
+    "serve": cmd_serve,
     "review": cmd_review,
 }
 
