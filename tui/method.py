@@ -125,12 +125,15 @@ class MethodScreen(Screen):
 
     # ------------------------------------------------------------------ data -> widgets
 
-    async def refresh_view(self, first: bool = False) -> None:
-        try:
-            self.view = await self.app.call("Reading the assessment", sessions.load, self.app.engine,
-                                            self.assessment_id)
-        except ServiceFailed:
-            return
+    async def refresh_view(self, first: bool = False, view: sessions.AssessmentView | None = None) -> None:
+        if view is not None:
+            self.view = view  # read already, in the same worker call as the change that preceded it
+        else:
+            try:
+                self.view = await self.app.call("Reading the assessment", sessions.load, self.app.engine,
+                                                self.assessment_id)
+            except ServiceFailed:
+                return
         self.m = next(x for x in self.view.methods if x.id == self.am_id)
         if first:
             self.elapsed = self.m.elapsed_seconds
@@ -350,15 +353,21 @@ class MethodScreen(Screen):
     async def _log(self, entries: list[EvidenceEntry] | None) -> None:
         if not entries:
             return
-        done = []
-        for e in entries:
-            try:
-                await self.app.call("Logging evidence", sessions.log_evidence, self.app.engine, self.am_id, e.level,
-                                    criterion=e.criterion, outcomes=e.outcomes, note=e.note, ask_id=self.current_ask)
-            except ServiceFailed:
-                break
-            done.append(f"{', '.join(e.outcomes)} at {e.level}")
-        await self.refresh_view()
+        engine, am_id, ask_id, done = self.app.engine, self.am_id, self.current_ask, []
+
+        def log_then_read() -> sessions.AssessmentView:
+            """One worker call: every entry stored, then the view read back for the panels."""
+            for e in entries:
+                sessions.log_evidence(engine, am_id, e.level, criterion=e.criterion, outcomes=e.outcomes,
+                                      note=e.note, ask_id=ask_id)
+                done.append(f"{', '.join(e.outcomes)} at {e.level}")
+            return sessions.load(engine, self.assessment_id)
+
+        try:
+            view = await self.app.call("Logging evidence", log_then_read)
+        except ServiceFailed:
+            view = None  # what was stored before the failure is shown
+        await self.refresh_view(view=view)
         if done:
             self.notify("Logged " + "; ".join(done), timeout=3)
 
