@@ -105,7 +105,9 @@ def near_duplicates(texts: dict[str, str], threshold: float) -> list[NearDuplica
         o = math.ceil(floor * len(ordered))
         k = ks[i] = min(o, 3) if o >= 1 else 1
         prefix = ordered[: max(0, len(ordered) - o + k)]
-        counts = Counter(chain.from_iterable(index[w] for w in prefix))
+        counts: Counter[int] = Counter()
+        for w in prefix:  # one posting list per C call: a thread doing this never holds the GIL for long
+            counts.update(index[w])
         cand = [j for j, c in counts.items() if c >= k or c >= ks[j]]
         if cand:  # rapidfuzz skips pairs whose lengths rule the score out before comparing them
             for _, s, m in process.extract_iter(norm[i], [norm[j] for j in cand], scorer=fuzz.ratio,
