@@ -10,12 +10,13 @@ new SVGs in tests/__snapshots__/ before committing them."""
 from __future__ import annotations
 
 import pytest
+from sqlmodel import col
+from tests_support import settle, shipped_bank, wait_until
 
 from qbank import sessions as S
 from qbank.importer import import_bank
 from qbank.store import make_engine
-from tests_support import settle, shipped_bank
-from tui.app import QBankApp
+from qbank.tui.app import QBankApp
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -32,25 +33,56 @@ def snap_engine(tmp_path, monkeypatch):
     return engine
 
 
+def on(name: str):
+    return lambda pilot: type(pilot.app.screen).__name__ == name
+
+
+async def keys_then(pilot, keys, cond, what: str) -> None:
+    """Press keys, then wait for the state the snapshot shows (bounded), then for quiet."""
+    await settle(pilot)
+    for k in keys:
+        await pilot.press(k)
+        await settle(pilot)
+    await wait_until(pilot, lambda: cond(pilot), what=what)
+    await settle(pilot)
+
+
 def started(engine) -> int:
-    return S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice="SNAP-001", assessor="Pat Assessor",
-                                                     methods=("professional-discussion",), extra_time_pct=10,
-                                                     adjustments="questions also shown in writing"))
+    return S.start_assessment(
+        engine,
+        S.StartRequest(
+            standard="ST0556",
+            apprentice="SNAP-001",
+            assessor="Pat Assessor",
+            methods=("professional-discussion",),
+            extra_time_pct=10,
+            adjustments="questions also shown in writing",
+        ),
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_home(snap_compare, snap_engine, size):
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True), terminal_size=size)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True), terminal_size=size
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_start(snap_compare, snap_engine, size):
     async def go(pilot):
-        await pilot.press("n")
-        await settle(pilot)
+        await keys_then(
+            pilot,
+            ["n"],
+            lambda p: on("StartScreen")(p) and p.app.screen.query_one("#methods").option_count,
+            "the start form filled",
+        )
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True),
-                        terminal_size=size, run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True),
+        terminal_size=size,
+        run_before=go,
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -58,18 +90,18 @@ def test_method_with_evidence(snap_compare, snap_engine, size):
     aid = started(snap_engine)
 
     async def go(pilot):
-        await pilot.press("enter")  # ask the top suggestion
-        await settle(pilot)
+        await keys_then(pilot, [], on("MethodScreen"), "the method screen")
+        await keys_then(pilot, ["enter"], lambda p: p.app.screen.current_ask is not None, "the question asked")
         await pilot.press(*"Led a Hoshin Kanri deployment")
-        await pilot.press("f3")
-        await settle(pilot)
-        await pilot.press("enter")  # log at the default level for the proposed criterion
-        await settle(pilot)
-        await pilot.press("escape")  # focus back on the list (notes saved)
-        await settle(pilot)
+        await keys_then(pilot, ["f3"], on("EvidenceDialog"), "the evidence dialog")
+        await keys_then(pilot, ["enter"], lambda p: on("MethodScreen")(p) and p.app.screen.m.evidence, "evidence")
+        await keys_then(pilot, ["escape"], lambda p: p.app.screen.dirty_since is None, "the notes saved")
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid), terminal_size=size,
-                        run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
+        terminal_size=size,
+        run_before=go,
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -77,78 +109,93 @@ def test_end_of_method(snap_compare, snap_engine, size):
     aid = started(snap_engine)
 
     async def go(pilot):
-        await pilot.press("f8")
-        await settle(pilot)
+        await keys_then(pilot, [], on("MethodScreen"), "the method screen")
+        await keys_then(pilot, ["f8"], on("EndMethodDialog"), "the end dialog")
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid), terminal_size=size,
-                        run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
+        terminal_size=size,
+        run_before=go,
+    )
 
 
 def test_method_in_the_light_theme(snap_compare, snap_engine):
     aid = started(snap_engine)
 
     async def go(pilot):
-        pilot.app.theme = "textual-light"
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("f3")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await keys_then(pilot, [], on("MethodScreen"), "the method screen")
+        await keys_then(pilot, ["enter"], lambda p: p.app.screen.current_ask is not None, "the question asked")
+        await keys_then(pilot, ["f3"], on("EvidenceDialog"), "the evidence dialog")
+        await keys_then(pilot, ["enter"], lambda p: on("MethodScreen")(p) and p.app.screen.m.evidence, "evidence")
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
-                        terminal_size=(100, 30), run_before=go)
+    app = QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid)
+    app.theme = "textual-light"  # before it starts: switching a running app repaints some rows a frame late
+    assert snap_compare(app, terminal_size=(100, 30), run_before=go)
 
 
 def ilm_started(engine) -> int:
-    return S.start_assessment(engine, S.StartRequest(standard="ILM-SI3", apprentice="SNAP-ILM", assessor="Pat Assessor"))
+    return S.start_assessment(
+        engine, S.StartRequest(standard="ILM-SI3", apprentice="SNAP-ILM", assessor="Pat Assessor")
+    )
 
 
-DIALOG_KEYS = {
-    "evidence": ("enter", "f3"),
-    "adhoc": ("enter", "f4"),
-    "swap": ("f5",),
-    "skip": ("f9",),
-    "end": ("enter", "f8"),
-    "undo": ("enter", "f3", "enter", "ctrl+z"),
+DIALOG_KEYS = {  # keys, then the dialog the snapshot shows (waited for: never a fixed pause)
+    "evidence": (("enter", "f3"), "EvidenceDialog"),
+    "adhoc": (("enter", "f4"), "AdhocDialog"),
+    "swap": (("f5",), "ReasonDialog"),
+    "skip": (("f9",), "ReasonDialog"),
+    "end": (("enter", "f8"), "EndMethodDialog"),
+    "undo": (("enter", "f3", "enter", "ctrl+z"), "UndoDialog"),
 }
 
 
 @pytest.mark.parametrize("dialog", list(DIALOG_KEYS))
 def test_dialog_at_80x24(snap_compare, snap_engine, dialog):
     aid = started(snap_engine)
+    keys, shown = DIALOG_KEYS[dialog]
 
     async def go(pilot):
-        await settle(pilot)
-        for key in DIALOG_KEYS[dialog]:
-            await pilot.press(key)
-            await settle(pilot)
+        await keys_then(pilot, [], on("MethodScreen"), "the method screen")
+        await keys_then(pilot, keys, on(shown), shown)
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True,
-                                 resume=aid), terminal_size=(80, 24), run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
+        terminal_size=(80, 24),
+        run_before=go,
+    )
 
 
 def test_marks_dialog_at_80x24(snap_compare, snap_engine):
     aid = ilm_started(snap_engine)
 
     async def go(pilot):
-        await settle(pilot)
-        await pilot.press("f6")
-        await settle(pilot)
-        await pilot.press("tab", *"12")
-        await settle(pilot)
+        await keys_then(pilot, [], on("MethodScreen"), "the method screen")
+        await keys_then(pilot, ["f6"], on("FeedbackDialog"), "the marks dialog")
+        await keys_then(
+            pilot,
+            ["tab", "1", "2"],
+            lambda p: "not 12" in str(p.app.screen.query_one("#mark-error").render()),
+            "the inline range message",
+        )
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True,
-                                 resume=aid), terminal_size=(80, 24), run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
+        terminal_size=(80, 24),
+        run_before=go,
+    )
 
 
 def test_void_dialog_at_80x24(snap_compare, snap_engine):
     aid = started(snap_engine)
 
     async def go(pilot):
-        await settle(pilot)
-        await pilot.press("x")  # void the highlighted (unused) assessment: asks why
-        await settle(pilot)
+        await keys_then(
+            pilot,
+            [],
+            lambda p: on("HomeScreen")(p) and p.app.screen.query_one("#unfinished").row_count,
+            "the unfinished list",
+        )
+        await keys_then(pilot, ["x"], on("ReasonDialog"), "the void dialog")  # asks why
 
     from datetime import datetime, timezone
 
@@ -157,15 +204,23 @@ def test_void_dialog_at_80x24(snap_compare, snap_engine):
     from qbank.models import AssessmentRow
 
     with snap_engine.begin() as c:  # the home list shows when it started: fixed, so the snapshot is too
-        c.execute(update(AssessmentRow).where(AssessmentRow.id == aid)
-                  .values(created_at=datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)))
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True),
-                        terminal_size=(80, 24), run_before=go)
+        c.execute(
+            update(AssessmentRow)
+            .where(col(AssessmentRow.id) == aid)
+            .values(created_at=datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+        )
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True),
+        terminal_size=(80, 24),
+        run_before=go,
+    )
 
 
-def test_complete_confirmation_at_80x24(snap_compare, snap_engine):
-    aid = S.start_assessment(snap_engine, S.StartRequest(standard="UOB-HCSL", apprentice="SNAP-UOB",
-                                                         assessor="Pat Assessor"))
+@pytest.mark.parametrize("key", ["c", "o", "f1"], ids=["complete", "override", "help"])
+def test_overall_dialogs_at_80x24(snap_compare, snap_engine, key):
+    aid = S.start_assessment(
+        snap_engine, S.StartRequest(standard="UOB-HCSL", apprentice="SNAP-UOB", assessor="Pat Assessor")
+    )
     (m,) = S.load(snap_engine, aid).methods
     for c in ("TR", "IN", "AG", "PR"):
         S.log_evidence(snap_engine, m.id, "on track", criterion=c)
@@ -173,9 +228,13 @@ def test_complete_confirmation_at_80x24(snap_compare, snap_engine):
     S.confirm_grade(snap_engine, m.id)
 
     async def go(pilot):
-        await settle(pilot)
-        await pilot.press("c")
-        await settle(pilot)
+        await keys_then(pilot, [], on("OverallScreen"), "the overall screen")
+        await keys_then(
+            pilot, [key], on({"c": "ConfirmDialog", "o": "OverrideDialog", "f1": "HelpScreen"}[key]), "the dialog"
+        )
 
-    assert snap_compare(QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True,
-                                 resume=aid), terminal_size=(80, 24), run_before=go)
+    assert snap_compare(
+        QBankApp(snap_engine, assessor="Pat Assessor", timer=False, sticky_notifications=True, resume=aid),
+        terminal_size=(80, 24),
+        run_before=go,
+    )

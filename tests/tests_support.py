@@ -23,6 +23,8 @@ async def settle(pilot, timeout: float = 20.0) -> None:
     for the state they assert, never for a fixed time. Bounded (fails loudly) so a hang is seen."""
     import time
 
+    from textual.worker import WorkerState
+
     app = pilot.app
     deadline = time.monotonic() + timeout
     await pilot.pause()
@@ -30,7 +32,7 @@ async def settle(pilot, timeout: float = 20.0) -> None:
     while quiet < 2:  # two quiet rounds in a row: a finished call may schedule another
         if time.monotonic() > deadline:
             raise AssertionError(f"the app did not settle within {timeout} s (calls running: {app.inflight})")
-        busy = app.inflight > 0 or any(w.is_running for w in app.workers)
+        busy = app.inflight > 0 or any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers)
         quiet = 0 if busy else quiet + 1
         await pilot.pause(0.02 if busy else None)
 
