@@ -30,7 +30,12 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from . import definition
+from .defaults import EXPOSURE_CAP
 
 ALGORITHM = "qbank-draw/1"  # stored with every draw; change it whenever select() would choose differently
 ATTEMPTS = ("first", "resit", "retake")
@@ -58,38 +63,47 @@ class Usage:
     counts: dict[str, int] = field(default_factory=dict)  # question id -> recent sets containing it
     cohort_counts: dict[str, int] = field(default_factory=dict)  # same, within the apprentice's cohort
 
-    def as_dict(self) -> dict:
-        return {"sets": self.sets, "mean_length": self.mean_length, "counts": dict(sorted(self.counts.items())),
-                "cohort_counts": dict(sorted(self.cohort_counts.items()))}
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sets": self.sets,
+            "mean_length": self.mean_length,
+            "counts": dict(sorted(self.counts.items())),
+            "cohort_counts": dict(sorted(self.cohort_counts.items())),
+        }
 
-    def restricted_to(self, codes: set[str]) -> "Usage":
+    def restricted_to(self, codes: set[str]) -> Usage:
         """The part of this snapshot a draw consulted: enough to replay it, far smaller to store."""
-        return Usage(sets=self.sets, mean_length=self.mean_length,
-                     counts={c: self.counts[c] for c in codes if self.counts.get(c)},
-                     cohort_counts={c: self.cohort_counts[c] for c in codes if self.cohort_counts.get(c)})
+        return Usage(
+            sets=self.sets,
+            mean_length=self.mean_length,
+            counts={c: self.counts[c] for c in codes if self.counts.get(c)},
+            cohort_counts={c: self.cohort_counts[c] for c in codes if self.cohort_counts.get(c)},
+        )
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Usage":
-        return cls(sets=d.get("sets", 0), mean_length=d.get("mean_length", 0.0), counts=dict(d.get("counts", {})),
-                   cohort_counts=dict(d.get("cohort_counts", {})))
+    def from_dict(cls, d: dict[str, Any]) -> Usage:
+        return cls(
+            sets=d.get("sets", 0),
+            mean_length=d.get("mean_length", 0.0),
+            counts=dict(d.get("counts", {})),
+            cohort_counts=dict(d.get("cohort_counts", {})),
+        )
 
 
-@dataclass(frozen=True)
-class Method:
-    id: str
-    required: frozenset[str]
-    minutes: int
-    min_questions: int
+def Method(id: str, required: Iterable[str], minutes: int, min_questions: int) -> definition.Method:  # noqa: N802
+    """The engine takes qbank's one method type, `definition.Method` (what it must cover is its
+    `required`); this builds one from only what the engine reads, for pools made outside a release."""
+    return definition.Method.for_draw(id, required, minutes, min_questions)
 
 
 @dataclass(frozen=True)
 class DrawSpec:
-    method: Method
+    method: definition.Method
     pool: tuple[Candidate, ...]
     near_duplicates: frozenset[frozenset[str]] = frozenset()  # pairs of question ids
     exclude: frozenset[str] = frozenset()  # question ids already drawn for this apprentice
     extra_time_pct: int = 0
-    exposure_cap: float = 0.30
+    exposure_cap: float = EXPOSURE_CAP
 
     @property
     def budget(self) -> int:
@@ -108,7 +122,7 @@ class PoolIndex:
     constrained_first: tuple[str, ...]  # outcomes by how few questions target them, then code
 
 
-_INDEX: dict[int, tuple[tuple, frozenset, PoolIndex]] = {}
+_INDEX: dict[int, tuple[tuple[Candidate, ...], frozenset[str], PoolIndex]] = {}
 
 
 def pool_index(pool: tuple[Candidate, ...], required: frozenset[str]) -> PoolIndex:
@@ -119,10 +133,13 @@ def pool_index(pool: tuple[Candidate, ...], required: frozenset[str]) -> PoolInd
     for c in pool:
         for o in c.outcomes & required:
             by[o].append(c)
-    idx = PoolIndex(by_outcome={o: tuple(v) for o, v in by.items()},
-                    openers=tuple(c for c in pool if c.opener and c.outcomes & required),
-                    minutes={c.code: c.minutes for c in pool}, sorted_minutes=tuple(sorted(c.minutes for c in pool)),
-                    constrained_first=tuple(sorted(required, key=lambda o: (len(by[o]), o))))
+    idx = PoolIndex(
+        by_outcome={o: tuple(v) for o, v in by.items()},
+        openers=tuple(c for c in pool if c.opener and c.outcomes & required),
+        minutes={c.code: c.minutes for c in pool},
+        sorted_minutes=tuple(sorted(c.minutes for c in pool)),
+        constrained_first=tuple(sorted(required, key=lambda o: (len(by[o]), o))),
+    )
     if len(_INDEX) > 64:
         _INDEX.clear()
     _INDEX[id(pool)] = (pool, required, idx)
@@ -158,13 +175,16 @@ def check_feasible(spec: DrawSpec) -> int:
         elif any(c.code not in exclude and c.minutes <= budget for c in allq):
             continue
         elif all(c.code in exclude for c in allq):
-            reasons.append(f"{o}: all {len(allq)} approved question{'s' if len(allq) != 1 else ''} "
-                           f"were already asked of this apprentice")
+            reasons.append(
+                f"{o}: all {len(allq)} approved question{'s' if len(allq) != 1 else ''} "
+                f"were already asked of this apprentice"
+            )
         else:
             reasons.append(f"{o}: every remaining question takes longer than the {budget} minutes available")
     if n_usable < m.min_questions:
-        reasons.append(f"{m.id} needs at least {m.min_questions} questions but only {n_usable} "
-                       f"are left for this apprentice")
+        reasons.append(
+            f"{m.id} needs at least {m.min_questions} questions but only {n_usable} are left for this apprentice"
+        )
     if reasons:
         raise Infeasible(reasons)
     return n_usable
@@ -174,7 +194,7 @@ class _Weights:
     """Each question's draw weight, computed when first needed (a draw looks at a few hundred of
     a 10,000-question pool) and remembered for the rest of the draw."""
 
-    def __init__(self, usage: Usage, target: float, cap: float, power: float = 1.0, seen: set | None = None):
+    def __init__(self, usage: Usage, target: float, cap: float, power: float = 1.0, seen: set[str] | None = None):
         self.usage, self.target, self.cap, self.power = usage, target, cap, power
         self.memo: dict[str, float] = {}
         self.seen = seen if seen is not None else set()  # every question whose usage was consulted
@@ -191,7 +211,7 @@ class _Weights:
         self.seen.add(c.code)
         return self.usage.counts.get(c.code, 0) / self.usage.sets if self.usage.sets else 0.0
 
-    def softened(self, power: float) -> "_Weights":
+    def softened(self, power: float) -> _Weights:
         return _Weights(self.usage, self.target, self.cap, power, self.seen)
 
 
@@ -240,12 +260,16 @@ def select(spec: DrawSpec, usage: Usage, seed: str, consulted: set[str] | None =
         raise Infeasible([_no_set_reason(usable(), m, spec)])
     if best_over is None:
         raise Infeasible([f"no set of questions covers every outcome of {m.id} without near-duplicates"])
-    raise Infeasible([f"cannot cover all {len(m.required)} outcomes of {m.id} within {spec.budget} minutes: "
-                      f"the smallest covering sets found need {best_over} minutes (add extra time, or "
-                      f"questions that each evidence more outcomes)"])
+    raise Infeasible(
+        [
+            f"cannot cover all {len(m.required)} outcomes of {m.id} within {spec.budget} minutes: "
+            f"the smallest covering sets found need {best_over} minutes (add extra time, or "
+            f"questions that each evidence more outcomes)"
+        ]
+    )
 
 
-def _conflicts(c: Candidate, chosen: list[Candidate], dup: frozenset) -> bool:
+def _conflicts(c: Candidate, chosen: list[Candidate], dup: frozenset[frozenset[str]]) -> bool:
     return bool(dup) and any(frozenset((c.code, x.code)) in dup for x in chosen)
 
 
@@ -262,18 +286,29 @@ def _pick(rng: random.Random, options: list[Candidate], weights: list[float]) ->
     return options[-1]
 
 
-class _Lazy:
-    def __init__(self, make):
-        self.make, self.value = make, None
+T = TypeVar("T")
 
-    def __call__(self):
+
+class _Lazy(Generic[T]):
+    def __init__(self, make: Callable[[], T]) -> None:
+        self.make: Callable[[], T] = make
+        self.value: T | None = None
+
+    def __call__(self) -> T:
         if self.value is None:
             self.value = self.make()
         return self.value
 
 
-def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
-            base: "_Weights", dup: frozenset, rng: random.Random) -> list[Candidate] | None:
+def _greedy(
+    usable: _Lazy[list[Candidate]],
+    index: PoolIndex,
+    m: definition.Method,
+    spec: DrawSpec,
+    base: _Weights,
+    dup: frozenset[frozenset[str]],
+    rng: random.Random,
+) -> list[Candidate] | None:
     by_outcome = index.by_outcome
     chosen: list[Candidate] = []
     taken: set[str] = set()
@@ -281,8 +316,11 @@ def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
     used = 0
     # a natural opening question first, but only openers not already used more than their share:
     # forcing one of a bank's two or three openers into every set would over-expose them
-    openers = [c for c in index.openers if c.code not in spec.exclude and c.minutes <= spec.budget
-               and base.share(c) < 1.5 * base.target]
+    openers = [
+        c
+        for c in index.openers
+        if c.code not in spec.exclude and c.minutes <= spec.budget and base.share(c) < 1.5 * base.target
+    ]
     if openers:
         first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** 2 for c in openers])
         chosen.append(first)
@@ -293,14 +331,23 @@ def _greedy(usable: "_Lazy", index: PoolIndex, m: Method, spec: DrawSpec,
     while uncovered:
         # the most constrained outcome: fewest questions target it (ties broken by code, for replay)
         o = next(k for k in index.constrained_first if k in uncovered)
-        covering = by_outcome[o]
+        covering: Sequence[Candidate] = by_outcome[o]
         if len(covering) > SAMPLE:  # large pools: weigh a random sample of the candidates, not all
             covering = rng.sample(covering, SAMPLE)
-        opts = [c for c in covering if c.code not in taken and c.code not in exclude and c.minutes <= budget
-                and not _conflicts(c, chosen, dup)]
+        opts = [
+            c
+            for c in covering
+            if c.code not in taken and c.code not in exclude and c.minutes <= budget and not _conflicts(c, chosen, dup)
+        ]
         if not opts and covering is not by_outcome[o]:
-            opts = [c for c in by_outcome[o] if c.code not in taken and c.code not in exclude
-                    and c.minutes <= budget and not _conflicts(c, chosen, dup)]
+            opts = [
+                c
+                for c in by_outcome[o]
+                if c.code not in taken
+                and c.code not in exclude
+                and c.minutes <= budget
+                and not _conflicts(c, chosen, dup)
+            ]
         if not opts:
             return None
         room = budget - used
@@ -330,7 +377,7 @@ SEARCH_NODES = 200_000
 EXHAUSTIVE_POOL = 80  # larger pools are left to the randomised tries: a search there could take seconds
 
 
-def _exhaustive(usable: list[Candidate], m: Method, spec: DrawSpec) -> tuple[list[Candidate] | None, bool]:
+def _exhaustive(usable: list[Candidate], m: definition.Method, spec: DrawSpec) -> tuple[list[Candidate] | None, bool]:
     """Depth-first search for any set meeting every hard constraint, cheapest questions first.
 
     The last resort when the randomised tries fail: complete for small pools (a failure then
@@ -360,7 +407,7 @@ def _exhaustive(usable: list[Candidate], m: Method, spec: DrawSpec) -> tuple[lis
                 return found
         return None
 
-    def cover(chosen: list[Candidate], uncovered: frozenset, used: int) -> list[Candidate] | None:
+    def cover(chosen: list[Candidate], uncovered: frozenset[str], used: int) -> list[Candidate] | None:
         nonlocal nodes, complete
         if not uncovered:
             return pad(chosen, used, 0)
@@ -382,16 +429,20 @@ def _exhaustive(usable: list[Candidate], m: Method, spec: DrawSpec) -> tuple[lis
     return found, complete
 
 
-def _no_set_reason(usable: list[Candidate], m: Method, spec: DrawSpec) -> str:
+def _no_set_reason(usable: list[Candidate], m: definition.Method, spec: DrawSpec) -> str:
     cheapest = sorted(c.minutes for c in usable)[: m.min_questions]
     if sum(cheapest) > spec.budget:
-        return (f"{m.id} needs at least {m.min_questions} questions but the shortest {m.min_questions} left "
-                f"take {sum(cheapest)} minutes, more than the {spec.budget} available")
-    return (f"no set of the questions left covers all {len(m.required)} outcomes of {m.id} within "
-            f"{spec.budget} minutes without near-duplicates (every combination was tried)")
+        return (
+            f"{m.id} needs at least {m.min_questions} questions but the shortest {m.min_questions} left "
+            f"take {sum(cheapest)} minutes, more than the {spec.budget} available"
+        )
+    return (
+        f"no set of the questions left covers all {len(m.required)} outcomes of {m.id} within "
+        f"{spec.budget} minutes without near-duplicates (every combination was tried)"
+    )
 
 
-def _prune(chosen: list[Candidate], m: Method) -> list[Candidate]:
+def _prune(chosen: list[Candidate], m: definition.Method) -> list[Candidate]:
     """Drop questions whose required outcomes the rest of the set already covers, longest first."""
     keep = list(chosen)
     for c in sorted(chosen, key=lambda x: (-x.minutes, x.code)):
@@ -424,9 +475,15 @@ def swap_options(spec: DrawSpec, current: list[Candidate], out: Candidate) -> li
     must = (out.outcomes & spec.method.required) - covered
     used = sum(c.minutes for c in others)
     in_set = {c.code for c in current}
-    return [c for c in spec.pool
-            if c.code not in in_set and c.code not in spec.exclude and must <= c.outcomes
-            and used + c.minutes <= spec.budget and not _conflicts(c, others, spec.near_duplicates)]
+    return [
+        c
+        for c in spec.pool
+        if c.code not in in_set
+        and c.code not in spec.exclude
+        and must <= c.outcomes
+        and used + c.minutes <= spec.budget
+        and not _conflicts(c, others, spec.near_duplicates)
+    ]
 
 
 def choose_swap(spec: DrawSpec, current: list[Candidate], out: Candidate, usage: Usage, seed: str) -> Candidate:
@@ -436,8 +493,12 @@ def choose_swap(spec: DrawSpec, current: list[Candidate], out: Candidate, usage:
         covered = set().union(*(c.outcomes for c in others)) if others else set()
         must = sorted((out.outcomes & spec.method.required) - covered)
         need = f"covers {', '.join(must)}, " if must else ""
-        raise Infeasible([f"no question left that {need}fits the remaining time, was never drawn for this "
-                          f"apprentice and is not a near-duplicate of the set"])
+        raise Infeasible(
+            [
+                f"no question left that {need}fits the remaining time, was never drawn for this "
+                f"apprentice and is not a near-duplicate of the set"
+            ]
+        )
     rng = random.Random(seed)
     target = max(len(current), 1) / max(len(spec.pool), 1)
     weights = [_weight(c, usage, target, spec.exposure_cap) * (1 + len(c.outcomes & out.outcomes)) for c in options]

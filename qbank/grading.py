@@ -8,7 +8,9 @@ combination tables. Three functions do all the grading:
   higher rule held;
 - `grade_overall(overall, method_grades, attempt, override)`: the combination-table grade, then the
   resit/retake cap unless an override is recorded;
-- `criterion_levels` / `outcome_levels`: fold an evidence log into the inputs above.
+- `criterion_levels` / `outcome_levels`: fold an evidence log into the inputs above;
+  `method_standing` does all of it for one method's log (with or without rules), and
+  `overall_results` grades every combination table the assessed methods complete.
 
 Every rule condition only asks "at least", and rules run from the highest grade down, so raising
 any input can only move the first rule that holds upward: more evidence never lowers a grade.
@@ -16,12 +18,13 @@ any input can only move the first rule that holds upward: more evidence never lo
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .defaults import EVIDENCE_LEVELS
+
 SCHEMES = ("descriptors", "marks", "weighted")
-DEFAULT_LEVELS = ("not evidenced", "evidenced")
+DEFAULT_LEVELS = EVIDENCE_LEVELS  # the evidence levels of a method without grading rules
 WILDCARD = "*"
 
 
@@ -110,11 +113,13 @@ class TableRow:
     grade: str
 
     def matches(self, combo: tuple[str, ...]) -> bool:
-        return all(w == WILDCARD or w == g for w, g in zip(self.when, combo, strict=True))
+        return all(w in (WILDCARD, g) for w, g in zip(self.when, combo, strict=True))
 
     def describe(self, methods: tuple[str, ...]) -> str:
-        return " + ".join(f"{m} {w}" if w != WILDCARD else f"{m} any" for m, w in zip(methods, self.when)) + \
-            f" \u2192 {self.grade}"
+        return (
+            " + ".join(f"{m} {w}" if w != WILDCARD else f"{m} any" for m, w in zip(methods, self.when))
+            + f" \u2192 {self.grade}"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,11 +140,6 @@ class GradingRules:
     methods: Mapping[str, MethodScheme]
     overalls: tuple[Overall, ...] = ()
     notes: str = ""
-
-    def overalls_for(self, methods: Iterable[str]) -> list[Overall]:
-        """The combination tables that use any of these methods."""
-        wanted = set(methods)
-        return [o for o in self.overalls if wanted & set(o.methods)]
 
 
 # --------------------------------------------------------------------------- results
@@ -217,29 +217,60 @@ def criterion_levels(scheme: MethodScheme, entries: Iterable[tuple[str, str]]) -
     return best
 
 
-def outcome_levels(scheme: MethodScheme, entries: Iterable[tuple[Iterable[str], str]]) -> dict[str, str]:
-    """(outcome codes, level) entries -> the highest level logged per outcome."""
+def outcome_levels(scheme: MethodScheme | None, entries: Iterable[tuple[Iterable[str], str]]) -> dict[str, str]:
+    """(outcome codes, level) entries -> the highest level logged per outcome (no scheme: the
+    method has no grading rules and its levels are DEFAULT_LEVELS)."""
+    levels = scheme.levels if scheme else DEFAULT_LEVELS
     best: dict[str, str] = {}
     for outcomes, level in entries:
-        if level not in scheme.levels:
-            raise GradingError(f"{scheme.method}: level '{level}' is not one of {', '.join(scheme.levels)}")
+        if level not in levels:
+            where = scheme.method if scheme else "a method without grading rules"
+            raise GradingError(f"{where}: level '{level}' is not one of {', '.join(levels)}")
         for o in outcomes:
-            if o not in best or scheme.level_rank(level) > scheme.level_rank(best[o]):
+            if o not in best or levels.index(level) > levels.index(best[o]):
                 best[o] = level
     return best
 
 
 def uncovered(assesses: Iterable[str], levels: Mapping[str, str], scheme: MethodScheme | None) -> list[str]:
-    """Outcomes the method must assess with no evidence above the lowest level."""
-    lowest = scheme.levels[0] if scheme else None
+    """Outcomes the method must assess with no evidence above the lowest level (no scheme: the
+    lowest of DEFAULT_LEVELS)."""
+    lowest = scheme.levels[0] if scheme else DEFAULT_LEVELS[0]
     return [o for o in assesses if o not in levels or levels[o] == lowest]
+
+
+@dataclass(frozen=True)
+class MethodStanding:
+    """Where a method stands on the evidence and marks logged so far."""
+
+    outcome_levels: dict[str, str]  # outcome -> the highest level logged
+    uncovered: list[str]  # outcomes the method assesses with nothing above the lowest level
+    result: MethodResult | None  # the rules' grade now (None: the method has no grading rules)
+
+
+def method_standing(
+    scheme: MethodScheme | None,
+    assesses: Iterable[str],
+    evidence: Iterable[tuple[str, Iterable[str], str]],
+    marks: Mapping[str, float] | None = None,
+) -> MethodStanding:
+    """Fold a method's live evidence log ((criterion, outcomes, level) entries) and its marks into
+    the outcome levels, the outcomes not yet evidenced and, when the method has grading rules, the
+    grade they give now."""
+    evidence = list(evidence)
+    levels = outcome_levels(scheme, ((outcomes, level) for _, outcomes, level in evidence))
+    result = None
+    if scheme is not None:
+        result = grade_method(scheme, criterion_levels(scheme, ((c, level) for c, _, level in evidence)), marks)
+    return MethodStanding(outcome_levels=levels, uncovered=uncovered(assesses, levels, scheme), result=result)
 
 
 # --------------------------------------------------------------------------- method grade
 
 
-def grade_method(scheme: MethodScheme, levels: Mapping[str, str] | None = None,
-                 marks: Mapping[str, float] | None = None) -> MethodResult:
+def grade_method(
+    scheme: MethodScheme, levels: Mapping[str, str] | None = None, marks: Mapping[str, float] | None = None
+) -> MethodResult:
     """The method grade from the per-criterion levels (descriptors) or marks (marks, weighted)."""
     levels = dict(levels or {})
     marks = dict(marks or {})
@@ -248,9 +279,12 @@ def grade_method(scheme: MethodScheme, levels: Mapping[str, str] | None = None,
             raise GradingError(f"{scheme.method}: no criterion '{cid}'")
     for cid, lv in levels.items():
         if lv not in scheme.levels:
-            raise GradingError(f"{scheme.method}: criterion {cid}: level '{lv}' is not one of {', '.join(scheme.levels)}")
+            raise GradingError(
+                f"{scheme.method}: criterion {cid}: level '{lv}' is not one of {', '.join(scheme.levels)}"
+            )
     for cid, m in marks.items():
         c = scheme.criterion(cid)
+        assert c is not None  # every criterion named was checked above
         top = c.max if scheme.scheme == "marks" else 100.0
         if m is None or m < 0 or (top is not None and m > top):
             raise GradingError(f"{scheme.method}: criterion {cid}: mark {m} is outside 0-{fmt_number(top)}")
@@ -279,31 +313,42 @@ def grade_method(scheme: MethodScheme, levels: Mapping[str, str] | None = None,
         raise GradingError(f"{scheme.method}: no rule holds and no unconditional last rule")
     lacking = tuple(_lacking(scheme, above, levels, marks, total)) if above is not None else ()
     rule_text = chosen.describe(scheme.scheme)
-    if chosen.unconditional and lacking:  # a fallback rule: say what the rule above it lacked
+    if chosen.unconditional and lacking and above is not None:  # a fallback: say what the rule above it lacked
         rule_text += f" (short of {above.grade}: " + "; ".join(lacking) + ")"
 
     crit = []
     for c in scheme.criteria:
         s = ""
         if c.min is not None and scheme.scheme in ("marks", "weighted"):
-            m = marks.get(c.id)
-            if m is None:
+            mark = marks.get(c.id)
+            if mark is None:
                 s = "not marked"
-            elif m < c.min:
+            elif mark < c.min:
                 s = f"below the minimum of {fmt_number(c.min)}"
         crit.append(CriterionResult(id=c.id, level=levels.get(c.id), mark=marks.get(c.id), short=s))
     if scheme.scheme == "descriptors":
         complete = all(c.id in levels for c in scheme.criteria)
     else:
         complete = all(c.id in marks for c in scheme.criteria)
-    return MethodResult(method=scheme.method, grade=chosen.grade, rule=chosen, rule_text=rule_text,
-                        reasons=tuple(reasons), criteria=tuple(crit), total=total, total_max=total_max,
-                        complete=complete, failed=chosen.grade == scheme.fail_grade,
-                        short_of=above.grade if above is not None else None, lacking=lacking)
+    return MethodResult(
+        method=scheme.method,
+        grade=chosen.grade,
+        rule=chosen,
+        rule_text=rule_text,
+        reasons=tuple(reasons),
+        criteria=tuple(crit),
+        total=total,
+        total_max=total_max,
+        complete=complete,
+        failed=chosen.grade == scheme.fail_grade,
+        short_of=above.grade if above is not None else None,
+        lacking=lacking,
+    )
 
 
-def _lacking(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float],
-             total: float | None) -> list[str]:
+def _lacking(
+    scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float], total: float | None
+) -> list[str]:
     """What stops `rule` from holding, one short entry per condition or criterion, naming the
     criterion and the figure: "'Prepare a brief report' 12, below its minimum of 15"."""
     out: list[str] = []
@@ -331,14 +376,18 @@ def _lacking(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks:
     return out
 
 
-def _rule_shortfalls(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float],
-                     total: float | None) -> list[str]:
+def _rule_shortfalls(
+    scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float], total: float | None
+) -> list[str]:
     """What stops `rule` from holding (empty: it holds)."""
     short: list[str] = []
     for need in rule.met:
         rank = scheme.level_rank(need)
-        missing = [c.id for c in scheme.criteria
-                   if need in c.descriptors and (c.id not in levels or scheme.level_rank(levels[c.id]) < rank)]
+        missing = [
+            c.id
+            for c in scheme.criteria
+            if need in c.descriptors and (c.id not in levels or scheme.level_rank(levels[c.id]) < rank)
+        ]
         if missing:
             short.append(f"{need} not met for {', '.join(missing)}")
     if rule.total is not None and (total is None or total < rule.total):
@@ -347,33 +396,38 @@ def _rule_shortfalls(scheme: MethodScheme, rule: Rule, levels: Mapping[str, str]
     if rule.minimums:
         under = [c for c in scheme.criteria if c.min is not None and marks.get(c.id, 0.0) < c.min]
         if under:
-            short.append("below the minimum in " + ", ".join(
-                f"{c.label} ({fmt_number(marks.get(c.id, 0.0))} of min {fmt_number(c.min)})" for c in under))
+            short.append(
+                "below the minimum in "
+                + ", ".join(f"{c.label} ({fmt_number(marks.get(c.id, 0.0))} of min {fmt_number(c.min)})" for c in under)
+            )
     return short
 
 
 # --------------------------------------------------------------------------- overall grade
 
 
-def combinations(overall: Overall, method_grades: Mapping[str, tuple[str, ...]]) -> Iterable[tuple[str, ...]]:
-    """Every combination of method grades the table must answer."""
-    return itertools.product(*(method_grades[m] for m in overall.methods))
-
-
 def table_lookup(overall: Overall, combo: tuple[str, ...]) -> TableRow | None:
     return next((r for r in overall.table if r.matches(combo)), None)
 
 
-def grade_overall(overall: Overall, method_grades: Mapping[str, str], attempt: str = "first",
-                  override: Override | None = None) -> OverallResult:
+def grade_overall(
+    overall: Overall, method_grades: Mapping[str, str], attempt: str = "first", override: Override | None = None
+) -> OverallResult:
     """The overall grade: the table's grade for these method grades, then the resit/retake cap,
     lifted only by a recorded override (who and why)."""
     missing = tuple(m for m in overall.methods if not method_grades.get(m))
     cap = overall.resit_cap if overall.resit_cap and attempt in overall.resit_cap.attempts else None
     if missing:
-        return OverallResult(id=overall.id, name=overall.name, grade=None, table_grade=None, row=None,
-                             missing=missing, cap=cap,
-                             explanation="waiting for a grade in " + ", ".join(missing))
+        return OverallResult(
+            id=overall.id,
+            name=overall.name,
+            grade=None,
+            table_grade=None,
+            row=None,
+            missing=missing,
+            cap=cap,
+            explanation="waiting for a grade in " + ", ".join(missing),
+        )
     combo = tuple(method_grades[m] for m in overall.methods)
     row = table_lookup(overall, combo)
     if row is None:
@@ -390,15 +444,36 @@ def grade_overall(overall: Overall, method_grades: Mapping[str, str], attempt: s
             grade = cap.grade
         else:
             explanation += f"; {attempt} cap at {cap.grade} lifted by {override.by}: {override.reason}"
-    return OverallResult(id=overall.id, name=overall.name, grade=grade, table_grade=row.grade, row=row,
-                         capped=capped, cap=cap, override=override if cap and not capped and
-                         overall.rank(row.grade) > overall.rank(cap.grade) else None,
-                         explanation=explanation)
+    return OverallResult(
+        id=overall.id,
+        name=overall.name,
+        grade=grade,
+        table_grade=row.grade,
+        row=row,
+        capped=capped,
+        cap=cap,
+        override=override if cap and not capped and overall.rank(row.grade) > overall.rank(cap.grade) else None,
+        explanation=explanation,
+    )
+
+
+def overall_results(
+    rules: GradingRules,
+    method_grades: Mapping[str, str],
+    assessed: Iterable[str],
+    attempt: str = "first",
+    override: Override | None = None,
+) -> list[OverallResult]:
+    """The grade of every combination table whose methods are all among those `assessed` (graded
+    here or carried over); a table still waiting for a method grade says which."""
+    present = set(assessed)
+    return [grade_overall(o, method_grades, attempt, override) for o in rules.overalls if set(o.methods) <= present]
 
 
 def methods_to_reassess(rules: GradingRules, previous: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     """For a resit or retake: (methods failed before, to be assessed again; passed grades carried over)."""
-    again, carried = [], {}
+    again: list[str] = []
+    carried: dict[str, str] = {}
     for m, g in previous.items():
         scheme = rules.methods.get(m)
         if scheme is None:

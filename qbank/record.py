@@ -21,9 +21,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.engine import Engine
 
 from . import __version__
+from .assessment_view import load
 from .grading import fmt_number
 from .problems import BankError
-from .sessions import AssessmentView, EvidenceView, MethodView, QuestionView, load
+from .views import AssessmentView, EvidenceView, MethodView, QuestionView
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = ("html", "md")
@@ -56,13 +57,19 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
     generated = generated or datetime.now(timezone.utc)
     methods = []
     for m in view.methods:
-        methods.append({"m": m, "criteria": _criteria(m), "outcomes": _outcomes(m, view.outcome_titles),
-                        "asked": m.asked,  # in the order asked, ad-hoc ones in their place
-                        "skipped": m.skipped,
-                        "undone_skips": _undone_skips(m.questions),
-                        "not_asked": m.planned,  # drawn, never asked (nor skipped)
-                        "elapsed": _duration(m.elapsed_seconds),
-                        "total": _total(m)})
+        methods.append(
+            {
+                "m": m,
+                "criteria": _criteria(m),
+                "outcomes": _outcomes(m, view.outcome_titles),
+                "asked": m.asked,  # in the order asked, ad-hoc ones in their place
+                "skipped": m.skipped,
+                "undone_skips": _undone_skips(m.questions),
+                "not_asked": m.planned,  # drawn, never asked (nor skipped)
+                "elapsed": _duration(m.elapsed_seconds),
+                "total": _total(m),
+            }
+        )
     first_times = [m.started_at for m in view.methods if m.started_at]
     last_times = [m.ended_at for m in view.methods if m.ended_at]
     return {
@@ -77,8 +84,7 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
     }
 
 
-def render(view: AssessmentView, fmt: str = "html", *, generated: datetime | None = None,
-           screen: bool = False) -> str:
+def render(view: AssessmentView, fmt: str = "html", *, generated: datetime | None = None, screen: bool = False) -> str:
     """The record as HTML or Markdown. `screen`: Markdown for a terminal viewer, whose tables
     cannot hold line breaks, so the questions and notes are a list with hard line breaks."""
     if fmt not in FORMATS:
@@ -109,9 +115,22 @@ def _criteria(m: MethodView) -> list[CriterionRow]:
     live = list(m.evidence)  # retracted entries too: shown in place, marked, not counted
     if m.scheme is None:
         codes = list(dict.fromkeys(e.criterion for e in live))
-        return [CriterionRow(id=c, title="", theme="", outcomes=[c], level=m.outcome_levels.get(c), descriptor="",
-                             mark="", short="", strengths="", improvements="",
-                             evidence=[e for e in live if e.criterion == c]) for c in codes]
+        return [
+            CriterionRow(
+                id=c,
+                title="",
+                theme="",
+                outcomes=[c],
+                level=m.outcome_levels.get(c),
+                descriptor="",
+                mark="",
+                short="",
+                strengths="",
+                improvements="",
+                evidence=[e for e in live if e.criterion == c],
+            )
+            for c in codes
+        ]
     results = {c.id: c for c in (m.result.criteria if m.result else ())}
     rows = []
     for c in m.scheme.criteria:
@@ -123,25 +142,40 @@ def _criteria(m: MethodView) -> list[CriterionRow]:
             mark = f"{got} / {fmt_number(c.max)}" + (f" (min {fmt_number(c.min)})" if c.min is not None else "")
         elif m.scheme.scheme == "weighted":
             got = f"{fmt_number(mv.mark)}%" if mv and mv.mark is not None else "not marked"
-            mark = f"{got} (weight {fmt_number(c.weight)}%)" + (f", min {fmt_number(c.min)}%" if c.min is not None else "")
+            mark = f"{got} (weight {fmt_number(c.weight)}%)" + (
+                f", min {fmt_number(c.min)}%" if c.min is not None else ""
+            )
         level = r.level if r else None
-        rows.append(CriterionRow(id=c.id, title=c.title, theme=c.theme, outcomes=list(c.outcomes), level=level,
-                                 descriptor=c.descriptors.get(level, "") if level else "", mark=mark,
-                                 short=r.short if r else "", strengths=mv.strengths if mv else "",
-                                 improvements=mv.improvements if mv else "",
-                                 evidence=[e for e in live if e.criterion == c.id]))
+        rows.append(
+            CriterionRow(
+                id=c.id,
+                title=c.title,
+                theme=c.theme,
+                outcomes=list(c.outcomes),
+                level=level,
+                descriptor=c.descriptors.get(level, "") if level else "",
+                mark=mark,
+                short=r.short if r else "",
+                strengths=mv.strengths if mv else "",
+                improvements=mv.improvements if mv else "",
+                evidence=[e for e in live if e.criterion == c.id],
+            )
+        )
     return rows
 
 
 def _outcomes(m: MethodView, titles: dict[str, str]) -> list[OutcomeRow]:
-    return [OutcomeRow(code=o, title=titles.get(o, ""), level=m.outcome_levels.get(o), evidenced=o not in m.uncovered)
-            for o in m.method.assesses]
+    return [
+        OutcomeRow(code=o, title=titles.get(o, ""), level=m.outcome_levels.get(o), evidenced=o not in m.uncovered)
+        for o in m.method.assesses
+    ]
 
 
 def _total(m: MethodView) -> str:
     r = m.result
     if r is None or r.total is None:
         return ""
+    assert m.scheme is not None  # a result comes from the method's rules
     if m.scheme.scheme == "weighted":
         return f"weighted total {fmt_number(r.total)}%"
     return f"total {fmt_number(r.total)} / {fmt_number(r.total_max)}"
@@ -210,8 +244,10 @@ def write_record(engine: Engine, assessment_id: int, fmt: str = "html", path: Pa
     text = render(view, fmt)
     path = Path(path).expanduser() if path is not None else records_dir(engine) / record_filename(view, fmt)
     if path.is_symlink():
-        raise BankError(f"cannot write the record to {path}: it is a symbolic link, and qbank does not write "
-                        "through links; choose another file name")
+        raise BankError(
+            f"cannot write the record to {path}: it is a symbolic link, and qbank does not write "
+            "through links; choose another file name"
+        )
     if path.is_dir():
         raise BankError(f"cannot write the record to {path}: it is a folder; give a file name")
     tmp = None
@@ -246,8 +282,13 @@ _ENV: Environment | None = None
 def _env() -> Environment:
     global _ENV
     if _ENV is None:
-        env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         env.filters["when"] = _when
         env.filters["mdcell"] = _mdcell
         env.filters["mdtext"] = _mdtext

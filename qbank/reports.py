@@ -74,13 +74,30 @@ def _chart_geometry(c) -> dict:
     bars = []
     for i, (label, v, flagged) in enumerate(c.bars):
         x = zero if v >= 0 else zero + v * scale
-        bars.append({"y": 24 + i * row_h, "x": round(x, 1), "w": round(max(abs(v) * scale, 1), 1), "label": label,
-                     "value": _fmt(v), "flagged": flagged, "vx": round(max(zero + v * scale, zero) + 4, 1)})
+        bars.append(
+            {
+                "y": 24 + i * row_h,
+                "x": round(x, 1),
+                "w": round(max(abs(v) * scale, 1), 1),
+                "label": label,
+                "value": _fmt(v),
+                "flagged": flagged,
+                "vx": round(max(zero + v * scale, zero) + 4, 1),
+            }
+        )
     ref = None
     if c.reference is not None:
         ref = [round(zero + sign * c.reference * scale, 1) for sign in ((1, -1) if negative else (1,))]
-    return {"title": c.title, "unit": c.unit, "bars": bars, "height": 24 + len(bars) * row_h + 10,
-            "width": label_w + bar_w + 70, "zero": zero, "ref": ref, "ref_label": c.reference_label}
+    return {
+        "title": c.title,
+        "unit": c.unit,
+        "bars": bars,
+        "height": 24 + len(bars) * row_h + 10,
+        "width": label_w + bar_w + 70,
+        "zero": zero,
+        "ref": ref,
+        "ref_label": c.reference_label,
+    }
 
 
 def _fmt(v: float) -> str:

@@ -21,18 +21,38 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timezone
+from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from .models import (ApprenticeRow, AskRow, AssessmentMethodRow, AssessmentRow, DrawItemRow, DrawRow, DrawSwapRow,
-                     EvidenceRow, MethodRow, QuestionRow, QuestionVersionOutcomeRow, QuestionVersionRow, OutcomeRow,
-                     ReleaseItemRow, ReleaseRow, StandardRow)
+from .defaults import EXPOSURE_CAP, NEAR_DUPLICATE_THRESHOLD  # the cap: share of a method's sets a question may be in
+from .definition import release_definition
+from .grading import GradingRules
+from .models import (
+    ApprenticeRow,
+    AskRow,
+    AssessmentMethodRow,
+    AssessmentRow,
+    DrawItemRow,
+    DrawRow,
+    DrawSwapRow,
+    EvidenceRow,
+    MethodRow,
+    OutcomeRow,
+    QuestionRow,
+    QuestionVersionOutcomeRow,
+    QuestionVersionRow,
+    ReleaseItemRow,
+    ReleaseRow,
+    StandardRow,
+    table_of,
+)
 from .problems import BankError
 
 KINDS = ("usage", "overlap", "avoidance", "effectiveness", "assessors", "health", "adhoc")
-EXPOSURE_CAP = 0.30  # share of a method's sets a question may appear in
 MIN_DRAWS = 10  # a question needs this many draws before its swap/skip rate is judged
 AVOID_RATE = 0.30  # swapped or skipped in at least this share of its draws: flagged
 MIN_ASKS = 10  # asks before a question's effectiveness is judged
@@ -110,22 +130,30 @@ def review(engine: Engine, kind: str, filters: Filters | None = None, **options)
 
 
 def _check_filters(s: Session, f: Filters) -> None:
-    if f.standard and s.execute(select(StandardRow.id).where(StandardRow.code == f.standard)).first() is None:
-        known = ", ".join(s.execute(select(StandardRow.code).order_by(StandardRow.code)).scalars()) or "none"
+    if f.standard and s.execute(select(col(StandardRow.id)).where(col(StandardRow.code) == f.standard)).first() is None:
+        known = ", ".join(s.execute(select(col(StandardRow.code)).order_by(col(StandardRow.code))).scalars()) or "none"
         raise ReviewError(f"no standard {f.standard} in the store (have: {known})")
     if f.method:
-        q = select(MethodRow.key).join(StandardRow, StandardRow.id == MethodRow.standard_id)
+        q = select(col(MethodRow.key)).join(StandardRow, col(StandardRow.id) == MethodRow.standard_id)
         if f.standard:
-            q = q.where(StandardRow.code == f.standard)
+            q = q.where(col(StandardRow.code) == f.standard)
         keys = set(s.execute(q).scalars())
         if f.method not in keys:
-            raise ReviewError(f"no method '{f.method}'" + (f" in {f.standard}" if f.standard else "")
-                              + f" (methods: {', '.join(sorted(keys))})")
+            raise ReviewError(
+                f"no method '{f.method}'"
+                + (f" in {f.standard}" if f.standard else "")
+                + f" (methods: {', '.join(sorted(keys))})"
+            )
     if f.release and not f.standard:
         raise ReviewError("--release needs --standard (release numbers belong to a standard)")
     if f.release:
-        semvers = list(s.execute(select(ReleaseRow.semver).join(StandardRow, StandardRow.id == ReleaseRow.standard_id)
-                                 .where(StandardRow.code == f.standard)).scalars())
+        semvers = list(
+            s.execute(
+                select(col(ReleaseRow.semver))
+                .join(StandardRow, col(StandardRow.id) == ReleaseRow.standard_id)
+                .where(col(StandardRow.code) == f.standard)
+            ).scalars()
+        )
         if f.release not in semvers:
             raise ReviewError(f"{f.standard} has no release {f.release} in the store (releases: {', '.join(semvers)})")
     if f.since and f.until and f.since > f.until:
@@ -136,35 +164,38 @@ def _draw_conditions(f: Filters, *, assessments: bool = False) -> list:
     """WHERE conditions on DrawRow (joined to standard, method, release, and assessment via
     assessment_method when an assessor is asked for, or `assessments`). Voided draws never count;
     nor do void assessments, where the assessment is joined."""
-    conds = [DrawRow.voided_at.is_(None)]
+    conds: list[ColumnElement[bool]] = [col(DrawRow.voided_at).is_(None)]
     if f.assessor or assessments:
-        conds.append(AssessmentRow.status != "void")
+        conds.append(col(AssessmentRow.status) != "void")
     if f.standard:
-        conds.append(StandardRow.code == f.standard)
+        conds.append(col(StandardRow.code) == f.standard)
     if f.method:
-        conds.append(MethodRow.key == f.method)
+        conds.append(col(MethodRow.key) == f.method)
     if f.release:
-        conds.append(ReleaseRow.semver == f.release)
+        conds.append(col(ReleaseRow.semver) == f.release)
     if f.since:
-        conds.append(DrawRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
+        conds.append(col(DrawRow.created_at) >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
     if f.until:
-        conds.append(DrawRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+        conds.append(col(DrawRow.created_at) <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
     if f.cohort is not None:
-        conds.append(DrawRow.cohort == f.cohort)
+        conds.append(col(DrawRow.cohort) == f.cohort)
     if f.assessor:
-        conds.append(AssessmentRow.assessor == f.assessor)
+        conds.append(col(AssessmentRow.assessor) == f.assessor)
     return conds
 
 
 def _draws_from(q, f: Filters, *, assessments: bool = False):
     """Add the joins and filters to a query that selects from DrawRow; `assessments` also joins the
     assessment method and assessment of each draw (draws outside assessments drop out)."""
-    q = (q.join(StandardRow, StandardRow.id == DrawRow.standard_id)
-         .join(MethodRow, MethodRow.id == DrawRow.method_id)
-         .join(ReleaseRow, ReleaseRow.id == DrawRow.release_id))
+    q = (
+        q.join(StandardRow, col(StandardRow.id) == DrawRow.standard_id)
+        .join(MethodRow, col(MethodRow.id) == DrawRow.method_id)
+        .join(ReleaseRow, col(ReleaseRow.id) == DrawRow.release_id)
+    )
     if f.assessor or assessments:
-        q = (q.join(AssessmentMethodRow, AssessmentMethodRow.draw_id == DrawRow.id)
-             .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id))
+        q = q.join(AssessmentMethodRow, col(AssessmentMethodRow.draw_id) == DrawRow.id).join(
+            AssessmentRow, col(AssessmentRow.id) == AssessmentMethodRow.assessment_id
+        )
     return q.where(and_(*_draw_conditions(f, assessments=assessments)))
 
 
@@ -172,48 +203,59 @@ def _assessed(q, f: Filters, *, assessor: bool = True):
     """Join a query that selects from AssessmentMethodRow (or joins it) to its assessment, standard,
     method and release, and apply every filter; `assessor=False` keeps all assessors (to compare).
     Void assessments never count."""
-    q = (q.join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-         .join(StandardRow, StandardRow.id == AssessmentRow.standard_id)
-         .join(MethodRow, MethodRow.id == AssessmentMethodRow.method_id)
-         .join(ReleaseRow, ReleaseRow.id == AssessmentRow.release_id))
-    conds = [AssessmentRow.status != "void"]
+    q = (
+        q.join(AssessmentRow, col(AssessmentRow.id) == AssessmentMethodRow.assessment_id)
+        .join(StandardRow, col(StandardRow.id) == AssessmentRow.standard_id)
+        .join(MethodRow, col(MethodRow.id) == AssessmentMethodRow.method_id)
+        .join(ReleaseRow, col(ReleaseRow.id) == AssessmentRow.release_id)
+    )
+    conds = [col(AssessmentRow.status) != "void"]
     if f.standard:
-        conds.append(StandardRow.code == f.standard)
+        conds.append(col(StandardRow.code) == f.standard)
     if f.method:
-        conds.append(MethodRow.key == f.method)
+        conds.append(col(MethodRow.key) == f.method)
     if f.release:
-        conds.append(ReleaseRow.semver == f.release)
+        conds.append(col(ReleaseRow.semver) == f.release)
     if f.cohort is not None:
-        conds.append(AssessmentRow.cohort == f.cohort)
+        conds.append(col(AssessmentRow.cohort) == f.cohort)
     if f.since:
-        conds.append(AssessmentRow.created_at >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
+        conds.append(col(AssessmentRow.created_at) >= datetime.combine(f.since, time.min, tzinfo=timezone.utc))
     if f.until:
-        conds.append(AssessmentRow.created_at <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
+        conds.append(col(AssessmentRow.created_at) <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
     if assessor and f.assessor:
-        conds.append(AssessmentRow.assessor == f.assessor)
+        conds.append(col(AssessmentRow.assessor) == f.assessor)
     return q.where(and_(*conds))
 
 
 def _live_item():
     """A draw item that counts against the apprentice: not voided with its draw, not brought in by
     a swap that was undone (both get void_key = their own id; live items have 0)."""
-    return DrawItemRow.void_key == 0
+    return col(DrawItemRow.void_key) == 0
 
 
 def _live_swap():
     """A swap that stands: an undone swap is not a swap."""
-    return DrawSwapRow.undone_at.is_(None)
+    return col(DrawSwapRow.undone_at).is_(None)
 
 
 def _sets(s: Session, f: Filters) -> dict[int, tuple[str, str, str, str, list[str]]]:
     """draw id -> (standard, method, cohort, apprentice, final set of question codes)."""
-    q = _draws_from(select(DrawRow.id, StandardRow.code, MethodRow.key, DrawRow.cohort, ApprenticeRow.ref,
-                           QuestionRow.code)
-                    .select_from(DrawRow)
-                    .join(ApprenticeRow, ApprenticeRow.id == DrawRow.apprentice_id)
-                    .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
-                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f)
-    q = q.where(DrawItemRow.active.is_(True), _live_item())
+    q = _draws_from(
+        select(
+            col(DrawRow.id),
+            col(StandardRow.code),
+            col(MethodRow.key),
+            col(DrawRow.cohort),
+            col(ApprenticeRow.ref),
+            col(QuestionRow.code),
+        )
+        .select_from(DrawRow)
+        .join(ApprenticeRow, col(ApprenticeRow.id) == DrawRow.apprentice_id)
+        .join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id)
+        .join(QuestionRow, col(QuestionRow.id) == DrawItemRow.question_id),
+        f,
+    )
+    q = q.where(col(DrawItemRow.active).is_(True), _live_item())
     out: dict[int, tuple] = {}
     for did, std, meth, cohort, ref, code in s.execute(q):
         out.setdefault(did, (std, meth, cohort, ref, []))[4].append(code)
@@ -251,51 +293,84 @@ def review_usage(s: Session, f: Filters, cap: float = EXPOSURE_CAP) -> Report:
         for o in outs.get(code, ()):
             outcome_counts[(std, meth, o)] += n
     trend = _monthly(s, f)
-    r = Report(kind="usage", title="Question usage and exposure", filters="",
-               explanation=(f"Share of sets = the sets of that method holding the question (its exposure). A question "
-                            f"over {_pct(cap)} of its method's sets is flagged: it is predictable. Asked = how often "
-                            "assessors actually put it. Approved questions never drawn are listed; they cost "
-                            "nothing but may hide a draw or mapping problem."))
+    r = Report(
+        kind="usage",
+        title="Question usage and exposure",
+        filters="",
+        explanation=(
+            f"Share of sets = the sets of that method holding the question (its exposure). A question "
+            f"over {_pct(cap)} of its method's sets is flagged: it is predictable. Asked = how often "
+            "assessors actually put it. Approved questions never drawn are listed; they cost "
+            "nothing but may hide a draw or mapping problem."
+        ),
+    )
     r.flags = flags + ([f"{len(never)} approved question(s) never drawn"] if never else [])
     r.summary = [f"{len(sets)} set(s) drawn in {len(per_method_sets)} method(s); {len(drawn)} distinct question(s)"]
-    r.tables.append(Table("Per question", ["standard", "method", "question", "drawn", "asked", "share of sets",
-                                           "flag"], rows))
-    r.tables.append(Table("Per outcome", ["standard", "method", "outcome", "question draws targeting it"],
-                          [[a, b, c, n] for (a, b, c), n in sorted(outcome_counts.items())]))
-    r.tables.append(Table("Approved in the current release, never drawn", ["standard", "question"],
-                          [list(x) for x in never]))
+    r.tables.append(
+        Table("Per question", ["standard", "method", "question", "drawn", "asked", "share of sets", "flag"], rows)
+    )
+    r.tables.append(
+        Table(
+            "Per outcome",
+            ["standard", "method", "outcome", "question draws targeting it"],
+            [[a, b, c, n] for (a, b, c), n in sorted(outcome_counts.items())],
+        )
+    )
+    r.tables.append(
+        Table("Approved in the current release, never drawn", ["standard", "question"], [list(x) for x in never])
+    )
     r.tables.append(Table("Sets drawn per month", ["month", "sets"], [[m, n] for m, n in trend]))
-    r.charts.append(Chart("Exposure: share of sets (top 30)", bars[:30], unit="share", reference=cap,
-                          reference_label=f"cap {_pct(cap)}"))
+    r.charts.append(
+        Chart(
+            "Exposure: share of sets (top 30)",
+            bars[:30],
+            unit="share",
+            reference=cap,
+            reference_label=f"cap {_pct(cap)}",
+        )
+    )
     r.charts.append(Chart("Sets drawn per month", [(m, n, False) for m, n in trend], unit="sets"))
     return r
 
 
 def _asked_counts(s: Session, f: Filters) -> Counter:
-    q = _draws_from(select(QuestionRow.code, func.count(AskRow.id)).select_from(DrawRow), f, assessments=True)
-    q = (q.join(AskRow, AskRow.assessment_method_id == AssessmentMethodRow.id)
-         .join(QuestionRow, QuestionRow.id == AskRow.question_id)
-         .where(AskRow.status == "asked").group_by(QuestionRow.code))
+    q = _draws_from(select(col(QuestionRow.code), func.count(col(AskRow.id))).select_from(DrawRow), f, assessments=True)
+    q = (
+        q.join(AskRow, col(AskRow.assessment_method_id) == AssessmentMethodRow.id)
+        .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
+        .where(col(AskRow.status) == "asked")
+        .group_by(col(QuestionRow.code))
+    )
     return Counter(dict(s.execute(q).all()))
 
 
 def _never_drawn(s: Session, f: Filters, drawn_codes: set[str]) -> list[tuple[str, str]]:
     latest = {}
-    for rel in s.execute(select(ReleaseRow).order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)).scalars():
+    for rel in s.execute(
+        select(ReleaseRow).order_by(col(ReleaseRow.major), col(ReleaseRow.minor), col(ReleaseRow.patch))
+    ).scalars():
         latest[rel.standard_id] = rel
     out = []
     for sid, rel in latest.items():
-        std = s.get(StandardRow, sid)
+        std = s.get_one(StandardRow, sid)  # a release's standard_id is a foreign key
         if f.standard and std.code != f.standard:
             continue
-        q = (select(QuestionRow.code).join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
-             .join(ReleaseItemRow, ReleaseItemRow.question_version_id == QuestionVersionRow.id)
-             .where(ReleaseItemRow.release_id == rel.id))
+        q = (
+            select(col(QuestionRow.code))
+            .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
+            .join(ReleaseItemRow, col(ReleaseItemRow.question_version_id) == QuestionVersionRow.id)
+            .where(col(ReleaseItemRow.release_id) == rel.id)
+        )
         if f.method:
             from .models import QuestionVersionMethodRow
 
-            q = (q.join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
-                 .join(MethodRow, MethodRow.id == QuestionVersionMethodRow.method_id).where(MethodRow.key == f.method))
+            q = (
+                q.join(
+                    QuestionVersionMethodRow, col(QuestionVersionMethodRow.question_version_id) == QuestionVersionRow.id
+                )
+                .join(MethodRow, col(MethodRow.id) == QuestionVersionMethodRow.method_id)
+                .where(col(MethodRow.key) == f.method)
+            )
         out += [(std.code, c) for c in sorted(set(s.execute(q).scalars())) if c not in drawn_codes]
     return out
 
@@ -304,10 +379,12 @@ def _outcomes_of_codes(s: Session, codes: set[str]) -> dict[str, set[str]]:
     if not codes:
         return {}
     out: dict[str, set[str]] = defaultdict(set)
-    q = (select(QuestionRow.code, OutcomeRow.code)
-         .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
-         .join(QuestionVersionOutcomeRow, QuestionVersionOutcomeRow.question_version_id == QuestionVersionRow.id)
-         .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id))
+    q = (
+        select(col(QuestionRow.code), col(OutcomeRow.code))
+        .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
+        .join(QuestionVersionOutcomeRow, col(QuestionVersionOutcomeRow.question_version_id) == QuestionVersionRow.id)
+        .join(OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id)
+    )
     for code, o in s.execute(q):
         if code in codes:
             out[code].add(o)
@@ -316,7 +393,7 @@ def _outcomes_of_codes(s: Session, codes: set[str]) -> dict[str, set[str]]:
 
 def _monthly(s: Session, f: Filters) -> list[tuple[str, int]]:
     months: Counter = Counter()
-    for (created,) in s.execute(_draws_from(select(DrawRow.created_at).select_from(DrawRow), f)):
+    for (created,) in s.execute(_draws_from(select(col(DrawRow.created_at)).select_from(DrawRow), f)):
         months[created.strftime("%Y-%m")] += 1
     return sorted(months.items())
 
@@ -351,30 +428,66 @@ def review_overlap(s: Session, f: Filters, top: int = 10) -> Report:
             flagged = cratio >= COHORT_OVERLAP_RATIO
             best = _most_shared_pairs(members, index, 3)
             (sa, a, b) = best[0]
-            cohort_rows.append([std, meth, cohort, len(members), _pct(ov), round(cratio, 2),
-                                f"{a[2]} & {b[2]}: {sa}", "HIGH OVERLAP" if flagged else ""])
+            cohort_rows.append(
+                [
+                    std,
+                    meth,
+                    cohort,
+                    len(members),
+                    _pct(ov),
+                    round(cratio, 2),
+                    f"{a[2]} & {b[2]}: {sa}",
+                    "HIGH OVERLAP" if flagged else "",
+                ]
+            )
             bars.append((f"{cohort} ({meth})", round(cratio, 3), flagged))
             if flagged:
-                flags.append(f"cohort {cohort} ({std} {meth}): mean overlap {_pct(ov)} is {cratio:.1f}x the bound "
-                             f"{_pct(bound)}; apprentices in it can pass questions on")
+                flags.append(
+                    f"cohort {cohort} ({std} {meth}): mean overlap {_pct(ov)} is {cratio:.1f}x the bound "
+                    f"{_pct(bound)}; apprentices in it can pass questions on"
+                )
             for shared, a, b in best:
                 pairs_rows.append([std, meth, cohort, a[2], b[2], shared, ", ".join(sorted(a[3] & b[3]))])
     pairs_rows.sort(key=lambda r: -r[5])
-    r = Report(kind="overlap", title="Overlap between apprentices' sets", filters="",
-               explanation=("Mean pairwise overlap = the share of a set that two sets of the same method have in common "
-                            "on average, computed exactly. Its lower bound for a pool of N questions and sets of mean "
-                            "length L is L/N: random draws cannot do better. A cohort/employer whose overlap is "
-                            f"{COHORT_OVERLAP_RATIO:g}x the bound or more is flagged. The pairs listed are, within each "
-                            "cohort, the apprentices who shared the most questions."))
+    r = Report(
+        kind="overlap",
+        title="Overlap between apprentices' sets",
+        filters="",
+        explanation=(
+            "Mean pairwise overlap = the share of a set that two sets of the same method have in "
+            "common on average, computed exactly. Its lower bound for a pool of N questions and sets "
+            "of mean length L is L/N: random draws cannot do better. A cohort/employer whose overlap "
+            f"is {COHORT_OVERLAP_RATIO:g}x the bound or more is flagged. The pairs listed are, within "
+            "each cohort, the apprentices who shared the most questions."
+        ),
+    )
     r.flags = flags
-    r.tables = [Table("Overall, per method", ["standard", "method", "sets", "pool N", "mean length L",
-                                              "mean overlap", "bound L/N", "ratio"], rows),
-                Table("Per cohort / employer", ["standard", "method", "cohort", "sets", "mean overlap",
-                                                "ratio to bound", "most shared pair", "flag"], cohort_rows),
-                Table(f"Pairs who shared the most (top {top})", ["standard", "method", "cohort", "apprentice",
-                                                                  "apprentice", "shared", "questions"], pairs_rows[:top])]
-    r.charts = [Chart("Cohort overlap, as a multiple of the L/N bound", bars, unit="x bound",
-                      reference=COHORT_OVERLAP_RATIO, reference_label=f"flag at {COHORT_OVERLAP_RATIO:g}x")]
+    r.tables = [
+        Table(
+            "Overall, per method",
+            ["standard", "method", "sets", "pool N", "mean length L", "mean overlap", "bound L/N", "ratio"],
+            rows,
+        ),
+        Table(
+            "Per cohort / employer",
+            ["standard", "method", "cohort", "sets", "mean overlap", "ratio to bound", "most shared pair", "flag"],
+            cohort_rows,
+        ),
+        Table(
+            f"Pairs who shared the most (top {top})",
+            ["standard", "method", "cohort", "apprentice", "apprentice", "shared", "questions"],
+            pairs_rows[:top],
+        ),
+    ]
+    r.charts = [
+        Chart(
+            "Cohort overlap, as a multiple of the L/N bound",
+            bars,
+            unit="x bound",
+            reference=COHORT_OVERLAP_RATIO,
+            reference_label=f"flag at {COHORT_OVERLAP_RATIO:g}x",
+        )
+    ]
     return r
 
 
@@ -385,8 +498,14 @@ def _most_shared_pairs(members: list, index: dict[str, int], k: int) -> list[tup
 
     masks = [sum(1 << index[q] for q in m[3]) for m in members]
     order = sorted(range(len(members)), key=lambda i: members[i][2])
-    best = heapq.nlargest(k, ((( masks[i] & masks[j]).bit_count(), -p, -q) for p, i in enumerate(order)
-                               for q, j in enumerate(order[p + 1:], start=p + 1)))
+    best = heapq.nlargest(
+        k,
+        (
+            ((masks[i] & masks[j]).bit_count(), -p, -q)
+            for p, i in enumerate(order)
+            for q, j in enumerate(order[p + 1 :], start=p + 1)
+        ),
+    )
     return [(shared, members[order[-p]], members[order[-q]]) for shared, p, q in best]
 
 
@@ -404,18 +523,23 @@ def _pool_sizes(s: Session, f: Filters) -> dict[tuple[str, str], int]:
     from .models import QuestionVersionMethodRow
 
     latest = {}
-    for rel in s.execute(select(ReleaseRow).order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)).scalars():
+    for rel in s.execute(
+        select(ReleaseRow).order_by(col(ReleaseRow.major), col(ReleaseRow.minor), col(ReleaseRow.patch))
+    ).scalars():
         if not f.release or rel.semver == f.release:
             latest[rel.standard_id] = rel
     out = {}
     for sid, rel in latest.items():
-        std = s.get(StandardRow, sid)
-        q = (select(MethodRow.key, func.count(func.distinct(QuestionVersionRow.question_id)))
-             .select_from(ReleaseItemRow)
-             .join(QuestionVersionRow, QuestionVersionRow.id == ReleaseItemRow.question_version_id)
-             .join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
-             .join(MethodRow, MethodRow.id == QuestionVersionMethodRow.method_id)
-             .where(ReleaseItemRow.release_id == rel.id).group_by(MethodRow.key))
+        std = s.get_one(StandardRow, sid)  # a release's standard_id is a foreign key
+        q = (
+            select(col(MethodRow.key), func.count(func.distinct(col(QuestionVersionRow.question_id))))
+            .select_from(ReleaseItemRow)
+            .join(QuestionVersionRow, col(QuestionVersionRow.id) == ReleaseItemRow.question_version_id)
+            .join(QuestionVersionMethodRow, col(QuestionVersionMethodRow.question_version_id) == QuestionVersionRow.id)
+            .join(MethodRow, col(MethodRow.id) == QuestionVersionMethodRow.method_id)
+            .where(col(ReleaseItemRow.release_id) == rel.id)
+            .group_by(col(MethodRow.key))
+        )
         for key, n in s.execute(q):
             out[(std.code, key)] = n
     return out
@@ -429,18 +553,26 @@ def review_avoidance(s: Session, f: Filters) -> Report:
     drawn: Counter = Counter()
     # every question put in a set that still counts (swapped-out ones included) counts as drawn; the
     # items of voided draws and the question an undone swap brought in do not
-    q = _draws_from(select(QuestionRow.code, func.count(DrawItemRow.id)).select_from(DrawRow)
-                    .join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
-                    .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id), f)
-    q = q.where(_live_item()).group_by(QuestionRow.code)
+    q = _draws_from(
+        select(col(QuestionRow.code), func.count(col(DrawItemRow.id)))
+        .select_from(DrawRow)
+        .join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id)
+        .join(QuestionRow, col(QuestionRow.id) == DrawItemRow.question_id),
+        f,
+    )
+    q = q.where(_live_item()).group_by(col(QuestionRow.code))
     drawn.update(dict(s.execute(q).all()))
-    out_item = DrawItemRow.__table__.alias("out_item")
-    qo = QuestionRow.__table__.alias("qo")
-    swaps = s.execute(_draws_from(
-        select(qo.c.code, DrawSwapRow.reason, DrawSwapRow.draw_id)
-        .select_from(DrawRow).join(DrawSwapRow, DrawSwapRow.draw_id == DrawRow.id)
-        .join(out_item, out_item.c.id == DrawSwapRow.out_item_id).join(qo, qo.c.id == out_item.c.question_id), f)
-        .where(_live_swap())
+    out_item = table_of(DrawItemRow).alias("out_item")
+    qo = table_of(QuestionRow).alias("qo")
+    swaps = s.execute(
+        _draws_from(
+            select(qo.c.code, col(DrawSwapRow.reason), col(DrawSwapRow.draw_id))
+            .select_from(DrawRow)
+            .join(DrawSwapRow, col(DrawSwapRow.draw_id) == DrawRow.id)
+            .join(out_item, out_item.c.id == DrawSwapRow.out_item_id)
+            .join(qo, qo.c.id == out_item.c.question_id),
+            f,
+        ).where(_live_swap())
     ).all()
     swap_assessor = _assessor_of_draws(s)
     swapped: Counter = Counter()
@@ -460,8 +592,10 @@ def review_avoidance(s: Session, f: Filters) -> Report:
         top_reasons = "; ".join(f"{r} ({c})" for r, c in reasons.get(code, Counter()).most_common(3))
         rows.append([code, n, sw, sk, _pct(rate), top_reasons, "AVOIDED" if flagged else ("" if judged else "too few")])
         if flagged:
-            flags.append(f"{code}: swapped or skipped in {_pct(rate)} of {n} draws"
-                         + (f" (reasons: {top_reasons})" if top_reasons else ""))
+            flags.append(
+                f"{code}: swapped or skipped in {_pct(rate)} of {n} draws"
+                + (f" (reasons: {top_reasons})" if top_reasons else "")
+            )
         if sw or sk:
             bars.append((code, round(rate, 4), flagged))
     rows.sort(key=lambda r: (-(r[2] + r[3]) / max(r[1], 1), r[0]))
@@ -470,43 +604,83 @@ def review_avoidance(s: Session, f: Filters) -> Report:
     a_rows = []
     for a in assessors:
         methods = methods_run.get(a, 0)
-        a_rows.append([a, methods, per_assessor_swaps.get(a, 0), per_assessor_skips.get(a, 0),
-                       round(per_assessor_swaps.get(a, 0) / methods, 2) if methods else "-",
-                       round(per_assessor_skips.get(a, 0) / methods, 2) if methods else "-"])
-    r = Report(kind="avoidance", title="Questions assessors avoid", filters="",
-               explanation=(f"Swap rate = swaps out of the question / times it was drawn; skip rate = drawn, not swapped, "
-                            f"and not asked by the time the method ended (or marked skipped). A question with at least "
-                            f"{MIN_DRAWS} draws swapped or skipped in {_pct(AVOID_RATE)} of them or more is flagged; "
-                            "read the reasons before rewriting it."))
+        a_rows.append(
+            [
+                a,
+                methods,
+                per_assessor_swaps.get(a, 0),
+                per_assessor_skips.get(a, 0),
+                round(per_assessor_swaps.get(a, 0) / methods, 2) if methods else "-",
+                round(per_assessor_skips.get(a, 0) / methods, 2) if methods else "-",
+            ]
+        )
+    r = Report(
+        kind="avoidance",
+        title="Questions assessors avoid",
+        filters="",
+        explanation=(
+            "Swap rate = swaps out of the question / times it was drawn; skip rate = drawn, not "
+            "swapped, and not asked by the time the method ended (or marked skipped). A question with "
+            "at least "
+            f"{MIN_DRAWS} draws swapped or skipped in {_pct(AVOID_RATE)} of them or more is flagged; "
+            "read the reasons before rewriting it."
+        ),
+    )
     r.flags = flags
     r.summary = [f"{len(sets)} set(s); {sum(swapped.values())} swap(s); {sum(skipped.values())} skip(s)"]
-    r.tables = [Table("Per question", ["question", "drawn", "swapped", "skipped", "avoid rate", "reasons", "flag"], rows),
-                Table("Per assessor", ["assessor", "methods run", "swaps", "skips", "swaps per method",
-                                       "skips per method"], a_rows)]
-    r.charts = [Chart("Avoid rate (swapped or skipped / drawn)", bars[:30], unit="share", reference=AVOID_RATE,
-                      reference_label=f"flag at {_pct(AVOID_RATE)}")]
+    r.tables = [
+        Table("Per question", ["question", "drawn", "swapped", "skipped", "avoid rate", "reasons", "flag"], rows),
+        Table(
+            "Per assessor",
+            ["assessor", "methods run", "swaps", "skips", "swaps per method", "skips per method"],
+            a_rows,
+        ),
+    ]
+    r.charts = [
+        Chart(
+            "Avoid rate (swapped or skipped / drawn)",
+            bars[:30],
+            unit="share",
+            reference=AVOID_RATE,
+            reference_label=f"flag at {_pct(AVOID_RATE)}",
+        )
+    ]
     return r
 
 
 def _assessor_of_draws(s: Session) -> dict[int, str]:
-    return dict(s.execute(select(AssessmentMethodRow.draw_id, AssessmentRow.assessor)
-                          .join(AssessmentRow, AssessmentRow.id == AssessmentMethodRow.assessment_id)
-                          .where(AssessmentMethodRow.draw_id.is_not(None), AssessmentRow.status != "void")).all())
+    rows = s.execute(
+        select(col(AssessmentMethodRow.draw_id), col(AssessmentRow.assessor))
+        .join(AssessmentRow, col(AssessmentRow.id) == AssessmentMethodRow.assessment_id)
+        .where(col(AssessmentMethodRow.draw_id).is_not(None), col(AssessmentRow.status) != "void")
+    ).all()
+    return {draw_id: assessor for draw_id, assessor in rows if draw_id is not None}  # all of them (the WHERE)
 
 
 def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
     """Skipped questions: in the final set of an ended method and not asked (or marked skipped).
     Returns (skips per question, skips per assessor, methods run per assessor)."""
-    q = _draws_from(select(AssessmentMethodRow.id, AssessmentRow.assessor, QuestionRow.code).select_from(DrawRow),
-                    f, assessments=True)
-    q = (q.join(DrawItemRow, DrawItemRow.draw_id == DrawRow.id)
-         .join(QuestionRow, QuestionRow.id == DrawItemRow.question_id)
-         .where(DrawItemRow.active.is_(True), _live_item(), AssessmentMethodRow.status == "ended"))
+    q = _draws_from(
+        select(col(AssessmentMethodRow.id), col(AssessmentRow.assessor), col(QuestionRow.code)).select_from(DrawRow),
+        f,
+        assessments=True,
+    )
+    q = (
+        q.join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id)
+        .join(QuestionRow, col(QuestionRow.id) == DrawItemRow.question_id)
+        .where(col(DrawItemRow.active).is_(True), _live_item(), col(AssessmentMethodRow.status) == "ended")
+    )
     planned = s.execute(q).all()
     am_ids = {am for am, _, _ in planned}
-    asked = {(am, code) for am, code in s.execute(
-        select(AskRow.assessment_method_id, QuestionRow.code).join(QuestionRow, QuestionRow.id == AskRow.question_id)
-        .where(AskRow.status == "asked")) if am in am_ids}
+    asked = {
+        (am, code)
+        for am, code in s.execute(
+            select(col(AskRow.assessment_method_id), col(QuestionRow.code))
+            .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
+            .where(col(AskRow.status) == "asked")
+        )
+        if am in am_ids
+    }
     skipped: Counter = Counter()
     per_assessor: Counter = Counter()
     methods: dict[str, set] = defaultdict(set)
@@ -522,23 +696,35 @@ def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
 
 
 def review_effectiveness(s: Session, f: Filters) -> Report:
-    q = _draws_from(select(AskRow.id, QuestionRow.code, AskRow.question_version_id).select_from(DrawRow), f,
-                    assessments=True)
-    q = (q.join(AskRow, AskRow.assessment_method_id == AssessmentMethodRow.id)
-         .join(QuestionRow, QuestionRow.id == AskRow.question_id).where(AskRow.status == "asked"))
+    q = _draws_from(
+        select(col(AskRow.id), col(QuestionRow.code), col(AskRow.question_version_id)).select_from(DrawRow),
+        f,
+        assessments=True,
+    )
+    q = (
+        q.join(AskRow, col(AskRow.assessment_method_id) == AssessmentMethodRow.id)
+        .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
+        .where(col(AskRow.status) == "asked")
+    )
     asks = s.execute(q).all()
     targets: dict[int, set[str]] = defaultdict(set)
     qv_ids = {qv for _, _, qv in asks}
-    for qv, code in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
-                              .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)):
+    for qv, code in s.execute(
+        select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code)).join(
+            OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id
+        )
+    ):
         if qv in qv_ids:
             targets[qv].add(code)
     ask_ids = {a for a, _, _ in asks}
     evidenced: dict[int, dict[str, str]] = defaultdict(dict)
     lowest = _lowest_levels(s)
-    for ask_id, outs, level in s.execute(select(EvidenceRow.ask_id, EvidenceRow.outcomes_json, EvidenceRow.level)
-                                         .where(EvidenceRow.ask_id.is_not(None), EvidenceRow.retracted_at.is_(None))):
-        if ask_id in ask_ids and level not in lowest:
+    for ask_id, outs, level in s.execute(
+        select(col(EvidenceRow.ask_id), col(EvidenceRow.outcomes_json), col(EvidenceRow.level)).where(
+            col(EvidenceRow.ask_id).is_not(None), col(EvidenceRow.retracted_at).is_(None)
+        )
+    ):
+        if ask_id is not None and ask_id in ask_ids and level not in lowest:  # never None (the WHERE)
             for o in json.loads(outs):
                 evidenced[ask_id][o] = level
     per_q: dict[str, list[float]] = defaultdict(list)
@@ -549,7 +735,9 @@ def review_effectiveness(s: Session, f: Filters) -> Report:
         per_q[code].append(len(got) / len(t) if t else 0.0)
         for o in got:
             levels[code][evidenced[ask_id][o]] += 1
-    rows, flags, bars = [], [], []
+    rows: list[list[Any]] = []
+    flags: list[str] = []
+    bars: list[tuple[str, float, bool]] = []
     for code, shares in sorted(per_q.items()):
         n = len(shares)
         mean = sum(shares) / n
@@ -560,28 +748,39 @@ def review_effectiveness(s: Session, f: Filters) -> Report:
         bars.append((code, round(mean, 4), weak))
         if weak:
             flags.append(f"{code}: its targeted outcomes were evidenced in only {_pct(mean)} of {n} asks")
-    rows.sort(key=lambda r: (r[4] != "REWRITE?", float(r[2].rstrip('%')), r[0]))
+    rows.sort(key=lambda r: (r[4] != "REWRITE?", float(r[2].rstrip("%")), r[0]))
     bars.sort(key=lambda b: b[1])
-    r = Report(kind="effectiveness", title="Do questions elicit what they target?", filters="",
-               explanation=(f"For each ask, the share of the question's targeted outcomes that evidence logged against "
-                            f"that ask showed above the lowest level; averaged over the question's asks. A question "
-                            f"asked {MIN_ASKS} times or more whose mean is below {_pct(WEAK_SHARE)} is flagged for "
-                            "rewriting (or re-mapping its outcomes)."))
+    r = Report(
+        kind="effectiveness",
+        title="Do questions elicit what they target?",
+        filters="",
+        explanation=(
+            f"For each ask, the share of the question's targeted outcomes that evidence logged against "
+            f"that ask showed above the lowest level; averaged over the question's asks. A question "
+            f"asked {MIN_ASKS} times or more whose mean is below {_pct(WEAK_SHARE)} is flagged for "
+            "rewriting (or re-mapping its outcomes)."
+        ),
+    )
     r.flags = flags
     r.summary = [f"{len(asks)} ask(s) of {len(per_q)} question(s)"]
     r.tables = [Table("Per question", ["question", "asks", "targets evidenced", "levels", "flag"], rows)]
-    r.charts = [Chart("Share of targeted outcomes evidenced (lowest 30)", bars[:30], unit="share",
-                      reference=WEAK_SHARE, reference_label=f"flag below {_pct(WEAK_SHARE)}")]
+    r.charts = [
+        Chart(
+            "Share of targeted outcomes evidenced (lowest 30)",
+            bars[:30],
+            unit="share",
+            reference=WEAK_SHARE,
+            reference_label=f"flag below {_pct(WEAK_SHARE)}",
+        )
+    ]
     return r
 
 
 def _lowest_levels(s: Session) -> set[str]:
-    from .gradingfile import rules_from_definition
-
     low = {"not evidenced", "not met", "not seen"}
-    for (definition,) in s.execute(select(ReleaseRow.definition_json)):
+    for rel_id, definition in s.execute(select(col(ReleaseRow.id), col(ReleaseRow.definition_json))):
         try:
-            rules = rules_from_definition(json.loads(definition))
+            rules = release_definition(rel_id, definition).rules
         except ValueError:
             continue
         low |= {m.levels[0] for m in rules.methods.values()}
@@ -592,14 +791,23 @@ def _lowest_levels(s: Session) -> set[str]:
 
 
 def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_grades: int = MIN_GRADES) -> Report:
-    from .gradingfile import rules_from_definition
-
     # every assessor is read, whatever the assessor filter: one is judged against everyone else
-    q = _assessed(select(AssessmentRow.assessor, StandardRow.code, MethodRow.key, AssessmentMethodRow.confirmed_grade,
-                         ReleaseRow.definition_json, ReleaseRow.id, AssessmentRow.id, AssessmentRow.overall_json)
-                  .select_from(AssessmentMethodRow), f, assessor=False)
-    q = q.where(AssessmentMethodRow.confirmed_grade.is_not(None), AssessmentMethodRow.status != "carried")
-    rules_cache: dict[int, object] = {}
+    q = _assessed(
+        select(
+            col(AssessmentRow.assessor),
+            col(StandardRow.code),
+            col(MethodRow.key),
+            col(AssessmentMethodRow.confirmed_grade),
+            col(ReleaseRow.definition_json),
+            col(ReleaseRow.id),
+            col(AssessmentRow.id),
+            col(AssessmentRow.overall_json),
+        ).select_from(AssessmentMethodRow),
+        f,
+        assessor=False,
+    )
+    q = q.where(col(AssessmentMethodRow.confirmed_grade).is_not(None), col(AssessmentMethodRow.status) != "carried")
+    rules_cache: dict[int, GradingRules] = {}
     positions: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # std -> assessor -> pos
     dist: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
     overall: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -607,7 +815,7 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
     scale_of: dict[tuple[str, str], tuple[str, ...]] = {}
     for assessor, std, meth, grade, definition, rel_id, aid, overall_json in s.execute(q):
         if rel_id not in rules_cache:
-            rules_cache[rel_id] = rules_from_definition(json.loads(definition))
+            rules_cache[rel_id] = release_definition(rel_id, definition).rules
         scheme = rules_cache[rel_id].methods.get(meth)
         if scheme is None or grade not in scheme.grades:
             continue
@@ -632,43 +840,81 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
             out = judged and abs(diff) >= margin
             label = ("GRADES HIGH" if diff > 0 else "GRADES LOW") if out else ("" if judged else "too few to judge")
             if out:
-                flags.append(f"{assessor} ({std}): mean grade position {mine:.2f} vs {theirs:.2f} for everyone else "
-                             f"over {len(pos)} method grades ({'+' if diff > 0 else ''}{diff:.2f}, margin {margin})")
-            rows.append([std, assessor, len(pos), f"{mine:.2f}", "-" if math.isnan(theirs) else f"{theirs:.2f}",
-                         "-" if math.isnan(diff) else f"{diff:+.2f}", label])
+                flags.append(
+                    f"{assessor} ({std}): mean grade position {mine:.2f} vs {theirs:.2f} for everyone else "
+                    f"over {len(pos)} method grades ({'+' if diff > 0 else ''}{diff:.2f}, margin {margin})"
+                )
+            rows.append(
+                [
+                    std,
+                    assessor,
+                    len(pos),
+                    f"{mine:.2f}",
+                    "-" if math.isnan(theirs) else f"{theirs:.2f}",
+                    "-" if math.isnan(diff) else f"{diff:+.2f}",
+                    label,
+                ]
+            )
             if not math.isnan(diff):
                 bars.append((f"{assessor} ({std})", round(diff, 3), out))
     mine_only = (lambda a: a == f.assessor) if f.assessor else (lambda a: True)
-    d_rows = [[std, meth, a, ", ".join(f"{g} {c[g]}" for g in scale_of[(std, meth)] if c[g])]
-              for (std, meth, a), c in sorted(dist.items()) if mine_only(a)]
-    o_rows = [[std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))] for (std, a), c in sorted(overall.items())
-              if mine_only(a)]
+    d_rows = [
+        [std, meth, a, ", ".join(f"{g} {c[g]}" for g in scale_of[(std, meth)] if c[g])]
+        for (std, meth, a), c in sorted(dist.items())
+        if mine_only(a)
+    ]
+    o_rows = [
+        [std, a, ", ".join(f"{g} {n}" for g, n in sorted(c.items()))]
+        for (std, a), c in sorted(overall.items())
+        if mine_only(a)
+    ]
     levels = _evidence_levels_by_assessor(s, f)
-    r = Report(kind="assessors", title="Assessor consistency", filters="",
-               explanation=(f"Each method grade is placed on its scale from 0 (the lowest grade) to 1 (the highest), so "
-                            f"Fail/Pass/Merit/Distinction is 0, 1/3, 2/3, 1. An assessor's mean position is compared "
-                            f"with everyone else's on the same standard. Flagged: at least {min_grades} grades on "
-                            f"each side and a difference of {margin} or more (about half a step on a four-grade "
-                            "scale). A flag is a prompt for moderation, not a finding: the assessor may simply have "
-                            "met stronger apprentices."))
+    r = Report(
+        kind="assessors",
+        title="Assessor consistency",
+        filters="",
+        explanation=(
+            "Each method grade is placed on its scale from 0 (the lowest grade) to 1 (the highest), "
+            "so Fail/Pass/Merit/Distinction is 0, 1/3, 2/3, 1. An assessor's mean position is compared "
+            f"with everyone else's on the same standard. Flagged: at least {min_grades} grades on "
+            f"each side and a difference of {margin} or more (about half a step on a four-grade "
+            "scale). A flag is a prompt for moderation, not a finding: the assessor may simply have "
+            "met stronger apprentices."
+        ),
+    )
     r.flags = flags
-    r.tables = [Table("Mean grade position", ["standard", "assessor", "method grades", "mean position",
-                                              "everyone else", "difference", "flag"], rows),
-                Table("Method grades", ["standard", "method", "assessor", "grades"], d_rows),
-                Table("Overall grades", ["standard", "assessor", "grades"], o_rows),
-                Table("Evidence levels logged", ["assessor", "levels"], levels)]
-    r.charts = [Chart("Difference from everyone else (grade position)", bars, unit="difference", reference=margin,
-                      reference_label=f"margin ±{margin}")]
+    r.tables = [
+        Table(
+            "Mean grade position",
+            ["standard", "assessor", "method grades", "mean position", "everyone else", "difference", "flag"],
+            rows,
+        ),
+        Table("Method grades", ["standard", "method", "assessor", "grades"], d_rows),
+        Table("Overall grades", ["standard", "assessor", "grades"], o_rows),
+        Table("Evidence levels logged", ["assessor", "levels"], levels),
+    ]
+    r.charts = [
+        Chart(
+            "Difference from everyone else (grade position)",
+            bars,
+            unit="difference",
+            reference=margin,
+            reference_label=f"margin ±{margin}",
+        )
+    ]
     return r
 
 
 def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
-    q = _assessed(select(AssessmentRow.assessor, EvidenceRow.level, func.count(EvidenceRow.id))
-                  .select_from(EvidenceRow)
-                  .join(AssessmentMethodRow, AssessmentMethodRow.id == EvidenceRow.assessment_method_id), f)
-    q = q.where(EvidenceRow.retracted_at.is_(None))
+    q = _assessed(
+        select(col(AssessmentRow.assessor), col(EvidenceRow.level), func.count(col(EvidenceRow.id)))
+        .select_from(EvidenceRow)
+        .join(AssessmentMethodRow, col(AssessmentMethodRow.id) == EvidenceRow.assessment_method_id),
+        f,
+    )
+    q = q.where(col(EvidenceRow.retracted_at).is_(None))
     by: dict[str, Counter] = defaultdict(Counter)
-    for a, level, n in s.execute(q.group_by(AssessmentRow.assessor, EvidenceRow.level)):
+    for a, level, n in s.execute(q.group_by(col(AssessmentRow.assessor), col(EvidenceRow.level))):
         by[a][level] += n
     return [[a, ", ".join(f"{lv} {n}" for lv, n in c.most_common())] for a, c in sorted(by.items())]
 
@@ -682,7 +928,8 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
 
     engine = s.get_bind()
     st = [x for x in stats(engine, f.standard) if not f.standard or x.code == f.standard]
-    suff_rows, flags = [], []
+    suff_rows: list[list[Any]] = []
+    flags: list[str] = []
     for x in st:
         for meth in x.methods:
             if f.method and meth != f.method:
@@ -700,16 +947,20 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     by_std: dict[str, list] = defaultdict(list)
     for q in approved:
         by_std[q.standard].append(q)
-    for std, items in by_std.items():
-        for nd in near_duplicates({q.id: q.text for q in items}, 90):
+    thresholds = dict(s.execute(select(col(StandardRow.code), col(StandardRow.near_duplicate_threshold))).all())
+    for std, items in by_std.items():  # each standard's own threshold, as its bank checks and draws use
+        for nd in near_duplicates({q.id: q.text for q in items}, thresholds.get(std, NEAR_DUPLICATE_THRESHOLD)):
             dups.append([std, nd.a, nd.b, round(nd.score, 1)])
     for d in dups:
         flags.append(f"near-duplicates in {d[0]}: {d[1]} and {d[2]} ({d[3]})")
     rel_rows, change_rows = [], []
     now = datetime.now(timezone.utc)
     rels: dict[str, list] = defaultdict(list)
-    for rel, code in s.execute(select(ReleaseRow, StandardRow.code).join(StandardRow, StandardRow.id == ReleaseRow.standard_id)
-                               .order_by(ReleaseRow.major, ReleaseRow.minor, ReleaseRow.patch)):
+    for rel, code in s.execute(
+        select(ReleaseRow, col(StandardRow.code))
+        .join(StandardRow, col(StandardRow.id) == ReleaseRow.standard_id)
+        .order_by(col(ReleaseRow.major), col(ReleaseRow.minor), col(ReleaseRow.patch))
+    ):
         if not f.standard or code == f.standard:
             rels[code].append(rel)
     for code, lst in sorted(rels.items()):
@@ -718,30 +969,53 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
         age = (now - made).days if made else None
         rel_rows.append([code, cur.semver, cur.created, age if age is not None else "-", len(lst)])
         if len(lst) >= 2:
-            d = release_diff(engine, code, lst[-2].semver, cur.semver)
-            change_rows.append([code, f"{lst[-2].semver} -> {cur.semver}", len(d.added), len(d.changed), len(d.retired)])
+            diff = release_diff(engine, code, lst[-2].semver, cur.semver)
+            change_rows.append(
+                [code, f"{lst[-2].semver} -> {cur.semver}", len(diff.added), len(diff.changed), len(diff.retired)]
+            )
     drafts = _drafts(path, f.standard) if path else None
-    r = Report(kind="health", title="Bank health", filters="",
-               explanation=("Sufficiency: approved questions in the current release per outcome and method, against "
-                            "the standard's minimum. Near-duplicates: approved texts scoring 90 or more. Drafts are "
-                            "read from the bank files (--path) since the store holds only released questions."))
+    r = Report(
+        kind="health",
+        title="Bank health",
+        filters="",
+        explanation=(
+            "Sufficiency: approved questions in the current release per outcome and method, against "
+            "the standard's minimum. Near-duplicates: approved texts scoring at least their standard's "
+            f"near-duplicate threshold ({NEAR_DUPLICATE_THRESHOLD} unless it sets its own). Drafts are "
+            "read from the bank files (--path) since the store holds only released questions."
+        ),
+    )
     r.flags = flags
-    r.summary = [f"{len(approved)} approved, {sum(retired.values())} retired question(s)"
-                 + (f"; {sum(drafts.values())} draft(s) waiting" if drafts is not None else
-                    "; drafts: give --path banks to count them")]
-    r.tables = [Table("Sufficiency per outcome x method", ["standard", "method", "outcome", "approved", "minimum",
-                                                            "flag"], suff_rows),
-                Table("Near-duplicates", ["standard", "question", "question", "score"], dups),
-                Table("Releases", ["standard", "current", "made", "age (days)", "releases"], rel_rows),
-                Table("Changed in the latest release", ["standard", "releases", "added", "changed", "retired"],
-                      change_rows),
-                Table("Retired questions", ["standard", "retired"], [[k, v] for k, v in sorted(retired.items())])]
+    r.summary = [
+        f"{len(approved)} approved, {sum(retired.values())} retired question(s)"
+        + (
+            f"; {sum(drafts.values())} draft(s) waiting"
+            if drafts is not None
+            else "; drafts: give --path banks to count them"
+        )
+    ]
+    r.tables = [
+        Table(
+            "Sufficiency per outcome x method",
+            ["standard", "method", "outcome", "approved", "minimum", "flag"],
+            suff_rows,
+        ),
+        Table("Near-duplicates", ["standard", "question", "question", "score"], dups),
+        Table("Releases", ["standard", "current", "made", "age (days)", "releases"], rel_rows),
+        Table("Changed in the latest release", ["standard", "releases", "added", "changed", "retired"], change_rows),
+        Table("Retired questions", ["standard", "retired"], [[k, v] for k, v in sorted(retired.items())]),
+    ]
     if drafts is not None:
         r.tables.append(Table("Drafts waiting", ["standard", "drafts"], [[k, v] for k, v in sorted(drafts.items())]))
-    r.charts = [Chart("Approved questions per outcome (lowest 30)",
-                      sorted([(f"{a} {b} {c}", n, fl == "SHORT") for a, b, c, n, _, fl in suff_rows],
-                             key=lambda x: x[1])[:30], unit="questions",
-                      reference=float(st[0].threshold) if st else None, reference_label="minimum")]
+    r.charts = [
+        Chart(
+            "Approved questions per outcome (lowest 30)",
+            sorted([(f"{a} {b} {c}", n, fl == "SHORT") for a, b, c, n, _, fl in suff_rows], key=lambda x: x[1])[:30],
+            unit="questions",
+            reference=float(st[0].threshold) if st else None,
+            reference_label="minimum",
+        )
+    ]
     return r
 
 
@@ -774,15 +1048,28 @@ def _drafts(path: str, standard: str | None) -> Counter:
 
 
 def review_adhoc(s: Session, f: Filters) -> Report:
-    q = _assessed(select(AskRow.adhoc_text, AskRow.adhoc_outcomes_json, AssessmentRow.assessor, StandardRow.code,
-                         MethodRow.key, AskRow.asked_at)
-                  .select_from(AskRow)
-                  .join(AssessmentMethodRow, AssessmentMethodRow.id == AskRow.assessment_method_id), f)
-    q = q.where(AskRow.adhoc_text.is_not(None))
+    q = _assessed(
+        select(
+            col(AskRow.adhoc_text),
+            col(AskRow.adhoc_outcomes_json),
+            col(AssessmentRow.assessor),
+            col(StandardRow.code),
+            col(MethodRow.key),
+            col(AskRow.asked_at),
+        )
+        .select_from(AskRow)
+        .join(AssessmentMethodRow, col(AssessmentMethodRow.id) == AskRow.assessment_method_id),
+        f,
+    )
+    q = q.where(col(AskRow.adhoc_text).is_not(None))
     rows_in = s.execute(q).all()
-    bank = {code: text for code, text in s.execute(
-        select(QuestionRow.code, QuestionVersionRow.text).join(QuestionVersionRow,
-                                                               QuestionVersionRow.question_id == QuestionRow.id))}
+    bank = dict(
+        s.execute(
+            select(col(QuestionRow.code), col(QuestionVersionRow.text)).join(
+                QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id
+            )
+        ).all()
+    )
     by_outcome: dict[str, list] = defaultdict(list)
     for text, outs, assessor, std, meth, at in rows_in:
         for o in json.loads(outs):
@@ -793,15 +1080,22 @@ def review_adhoc(s: Session, f: Filters) -> Report:
             best = process.extractOne(text, bank, scorer=fuzz.token_set_ratio) if bank else None
             near = f"{best[2]} ({best[1]:.0f})" if best and best[1] >= 80 else ""
             rows.append([key, text, assessor, meth, at.strftime("%Y-%m-%d"), near])
-    r = Report(kind="adhoc", title="Ad-hoc questions assessors wrote", filters="",
-               explanation=("Questions assessors asked in their own words during sessions, grouped by the outcome they "
-                            "targeted: candidates for the bank. 'Close to' names a bank question scoring 80 or more on "
-                            "token-set similarity, so a reviewer can see whether it is new."))
+    r = Report(
+        kind="adhoc",
+        title="Ad-hoc questions assessors wrote",
+        filters="",
+        explanation=(
+            "Questions assessors asked in their own words during sessions, grouped by the outcome they "
+            "targeted: candidates for the bank. 'Close to' names a bank question scoring 80 or more on "
+            "token-set similarity, so a reviewer can see whether it is new."
+        ),
+    )
     counts = Counter(k for k in by_outcome for _ in by_outcome[k])
     r.summary = [f"{len(rows_in)} ad-hoc question(s) across {len(by_outcome)} outcome(s)"]
     r.tables = [Table("By outcome", ["outcome", "question", "assessor", "method", "date", "close to"], rows)]
-    r.charts = [Chart("Ad-hoc questions per outcome", [(k, n, False) for k, n in counts.most_common(30)],
-                      unit="questions")]
+    r.charts = [
+        Chart("Ad-hoc questions per outcome", [(k, n, False) for k, n in counts.most_common(30)], unit="questions")
+    ]
     return r
 
 

@@ -20,7 +20,9 @@ import statistics
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Any
 
+from .defaults import USAGE_WINDOW
 from .draw import Candidate, DrawSpec, Infeasible, Usage, select
 
 
@@ -30,7 +32,7 @@ class SimConfig:
     resit_share: float = 0.20  # of apprentices, one more draw
     retake_share: float = 0.10  # of apprentices, a third draw
     cohort_size: int = 12
-    window: int = 500
+    window: int = USAGE_WINDOW
     seed: str | None = None  # only for the population; each draw still gets its own seed
 
 
@@ -60,7 +62,7 @@ class SimStats:
     def overlap_ratio(self) -> float:
         return self.overlap / self.overlap_bound if self.overlap_bound else 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["overlap_ratio"] = round(self.overlap_ratio, 3)
         return d
@@ -85,13 +87,18 @@ def _population(cfg: SimConfig, rng: random.Random) -> list[tuple[str, str, str]
     return schedule[: cfg.draws]
 
 
-def _measure(label: str, sets: list[tuple[str, str, list[Candidate]]], spec: DrawSpec, failures: Counter,
-             latencies: list[float]) -> SimStats:
+def _measure(
+    label: str,
+    sets: list[tuple[str, str, list[Candidate]]],
+    spec: DrawSpec,
+    failures: Counter[str],
+    latencies: list[float],
+) -> SimStats:
     required = spec.method.required
     n_sets = len(sets)
-    appearances: Counter = Counter()
-    by_cohort: dict[str, Counter] = {}
-    cohort_sizes: Counter = Counter()
+    appearances: Counter[str] = Counter()
+    by_cohort: dict[str, Counter[str]] = {}
+    cohort_sizes: Counter[str] = Counter()
     seen: dict[str, set[str]] = {}
     repeats = covered = 0
     lengths = []
@@ -120,14 +127,27 @@ def _measure(label: str, sets: list[tuple[str, str, list[Candidate]]], spec: Dra
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else 0.0
 
-    return SimStats(label=label, sets=n_sets, failures=sum(failures.values()),
-                    coverage=round(covered / n_sets, 4) if n_sets else 0.0, repeats=repeats,
-                    exposure_max=round(max(shares), 4), exposure_mean=round(statistics.fmean(shares), 4),
-                    over_cap=sum(1 for x in shares if x > spec.exposure_cap), cap=spec.exposure_cap,
-                    overlap=round(overlap, 5), overlap_bound=round(mean_len / pool, 5) if pool else 0.0,
-                    cohort_overlap=round(cohort_overlap, 5), length_mean=round(mean_len, 2),
-                    length_min=min(lengths, default=0), length_max=max(lengths, default=0), pool=pool,
-                    latency_p50_ms=pct(0.50), latency_p99_ms=pct(0.99), failure_reasons=dict(failures.most_common(5)))
+    return SimStats(
+        label=label,
+        sets=n_sets,
+        failures=sum(failures.values()),
+        coverage=round(covered / n_sets, 4) if n_sets else 0.0,
+        repeats=repeats,
+        exposure_max=round(max(shares), 4),
+        exposure_mean=round(statistics.fmean(shares), 4),
+        over_cap=sum(1 for x in shares if x > spec.exposure_cap),
+        cap=spec.exposure_cap,
+        overlap=round(overlap, 5),
+        overlap_bound=round(mean_len / pool, 5) if pool else 0.0,
+        cohort_overlap=round(cohort_overlap, 5),
+        length_mean=round(mean_len, 2),
+        length_min=min(lengths, default=0),
+        length_max=max(lengths, default=0),
+        pool=pool,
+        latency_p50_ms=pct(0.50),
+        latency_p99_ms=pct(0.99),
+        failure_reasons=dict(failures.most_common(5)),
+    )
 
 
 def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
@@ -135,17 +155,29 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
     prng = random.Random(cfg.seed if cfg.seed is not None else secrets.token_hex(16))
     schedule = _population(cfg, prng)
     recent: deque[tuple[str, list[str]]] = deque()
-    counts: Counter = Counter()
-    cohort_counts: dict[str, Counter] = {}
+    counts: Counter[str] = Counter()
+    cohort_counts: dict[str, Counter[str]] = {}
     history: dict[str, set[str]] = {}
-    sets, latencies, failures = [], [], Counter()
+    sets: list[tuple[str, str, list[Candidate]]] = []
+    latencies: list[float] = []
+    failures: Counter[str] = Counter()
     total_len = 0
     for ref, _attempt, cohort in schedule:
         exclude = frozenset(history.get(ref, ()))
-        usage = Usage(sets=len(recent), mean_length=total_len / len(recent) if recent else 0.0, counts=counts,
-                      cohort_counts=cohort_counts.get(cohort, {}))
-        dspec = DrawSpec(method=spec.method, pool=spec.pool, near_duplicates=spec.near_duplicates, exclude=exclude,
-                         extra_time_pct=spec.extra_time_pct, exposure_cap=spec.exposure_cap)
+        usage = Usage(
+            sets=len(recent),
+            mean_length=total_len / len(recent) if recent else 0.0,
+            counts=counts,
+            cohort_counts=cohort_counts.get(cohort, {}),
+        )
+        dspec = DrawSpec(
+            method=spec.method,
+            pool=spec.pool,
+            near_duplicates=spec.near_duplicates,
+            exclude=exclude,
+            extra_time_pct=spec.extra_time_pct,
+            exposure_cap=spec.exposure_cap,
+        )
         seed = secrets.token_hex(16) if cfg.seed is None else f"{cfg.seed}:{len(sets) + sum(failures.values())}"
         t = time.perf_counter()
         try:

@@ -21,16 +21,30 @@ def specs(draw, max_pool=11):
     pool = []
     for i in range(n):
         outs = draw(st.sets(st.sampled_from(OUTCOMES[: n_out + 1]), min_size=1, max_size=3))
-        pool.append(Candidate(code=f"Q{i:02d}", version=1, qv_id=i + 1, outcomes=frozenset(outs),
-                              minutes=draw(st.integers(1, 12)), topic=draw(st.sampled_from("abc")),
-                              opener=draw(st.booleans())))
+        pool.append(
+            Candidate(
+                code=f"Q{i:02d}",
+                version=1,
+                qv_id=i + 1,
+                outcomes=frozenset(outs),
+                minutes=draw(st.integers(1, 12)),
+                topic=draw(st.sampled_from("abc")),
+                opener=draw(st.booleans()),
+            )
+        )
     codes = [c.code for c in pool]
     pairs = list(itertools.combinations(codes, 2))
     dups = frozenset(frozenset(p) for p in draw(st.lists(st.sampled_from(pairs), max_size=3))) if pairs else frozenset()
     exclude = frozenset(draw(st.lists(st.sampled_from(codes), max_size=3)))
     method = Method(id="pd", required=required, minutes=draw(st.integers(5, 40)), min_questions=draw(st.integers(1, 4)))
-    return DrawSpec(method=method, pool=tuple(pool), near_duplicates=dups, exclude=exclude,
-                    extra_time_pct=draw(st.sampled_from([0, 0, 25])), exposure_cap=0.3)
+    return DrawSpec(
+        method=method,
+        pool=tuple(pool),
+        near_duplicates=dups,
+        exclude=exclude,
+        extra_time_pct=draw(st.sampled_from([0, 0, 25])),
+        exposure_cap=0.3,
+    )
 
 
 def valid(spec: DrawSpec, chosen: list[Candidate]) -> list[str]:
@@ -67,8 +81,12 @@ def random_usage(spec: DrawSpec, seed: int) -> Usage:
     rnd = random.Random(seed)
     sets = rnd.randint(0, 30)
     counts = {c.code: rnd.randint(0, sets) for c in spec.pool} if sets else {}
-    return Usage(sets=sets, mean_length=3.0 if sets else 0.0, counts=counts,
-                 cohort_counts={c.code: rnd.randint(0, 2) for c in spec.pool[:2]})
+    return Usage(
+        sets=sets,
+        mean_length=3.0 if sets else 0.0,
+        counts=counts,
+        cohort_counts={c.code: rnd.randint(0, 2) for c in spec.pool[:2]},
+    )
 
 
 @settings(max_examples=400, deadline=None)
@@ -82,8 +100,11 @@ def test_any_set_meets_every_hard_constraint_and_failures_are_real(spec, useed, 
         for r in e.reasons:  # outcome-level reasons name an outcome that really has no question left
             code = r.split(":")[0]
             if code in spec.method.required:
-                assert not [c for c in spec.pool if code in c.outcomes and c.code not in spec.exclude
-                            and c.minutes <= spec.budget]
+                assert not [
+                    c
+                    for c in spec.pool
+                    if code in c.outcomes and c.code not in spec.exclude and c.minutes <= spec.budget
+                ]
         return
     assert valid(spec, chosen) == []
 
@@ -100,16 +121,21 @@ def test_same_seed_same_set(spec, seed):
 
 
 def test_different_seeds_give_different_sets():
-    pool = tuple(Candidate(code=f"Q{i:02d}", version=1, qv_id=i, outcomes=frozenset({f"K{i % 4}"}), minutes=5)
-                 for i in range(40))
+    pool = tuple(
+        Candidate(code=f"Q{i:02d}", version=1, qv_id=i, outcomes=frozenset({f"K{i % 4}"}), minutes=5) for i in range(40)
+    )
     spec = DrawSpec(method=Method("pd", frozenset({"K0", "K1", "K2", "K3"}), 60, 4), pool=pool)
     sets = {tuple(c.code for c in select(spec, Usage(), str(s))) for s in range(50)}
     assert len(sets) > 40
 
 
 def test_named_reason_when_apprentice_has_met_every_question_for_an_outcome():
-    pool = (Candidate("A", 1, 1, frozenset({"K1"}), 5), Candidate("B", 1, 2, frozenset({"K1"}), 5),
-            Candidate("C", 1, 3, frozenset({"K1"}), 5), Candidate("D", 1, 4, frozenset({"K2"}), 5))
+    pool = (
+        Candidate("A", 1, 1, frozenset({"K1"}), 5),
+        Candidate("B", 1, 2, frozenset({"K1"}), 5),
+        Candidate("C", 1, 3, frozenset({"K1"}), 5),
+        Candidate("D", 1, 4, frozenset({"K2"}), 5),
+    )
     spec = DrawSpec(method=Method("pd", frozenset({"K1", "K2"}), 30, 2), pool=pool, exclude=frozenset("ABC"))
     try:
         select(spec, Usage(), "x")
@@ -140,8 +166,12 @@ def test_exposure_control_prefers_less_used_questions():
 
 
 def test_order_opens_with_an_opener_and_groups_topics():
-    cs = [Candidate("A", 1, 1, frozenset(), 1, topic="x"), Candidate("B", 1, 2, frozenset(), 1, topic="y"),
-          Candidate("C", 1, 3, frozenset(), 1, topic="x"), Candidate("D", 1, 4, frozenset(), 1, topic="y", opener=True)]
+    cs = [
+        Candidate("A", 1, 1, frozenset(), 1, topic="x"),
+        Candidate("B", 1, 2, frozenset(), 1, topic="y"),
+        Candidate("C", 1, 3, frozenset(), 1, topic="x"),
+        Candidate("D", 1, 4, frozenset(), 1, topic="y", opener=True),
+    ]
     assert [c.code for c in order(cs)] == ["D", "B", "A", "C"]
 
 

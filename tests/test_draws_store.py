@@ -9,10 +9,11 @@ import threading
 from collections import Counter
 
 import pytest
+from conftest import question_block, write_bank
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from conftest import question_block, write_bank
 from qbank import draws as draws_mod
 from qbank.draws import DrawError, DrawRequest, draw_set, load_draw, replay, swap
 from qbank.importer import import_bank
@@ -21,9 +22,11 @@ from qbank.releases import make_release
 from qbank.store import make_engine
 from qbank.validation import load_bank
 
-WORDS = ("strategy budget patients staff change culture risk board data partners community quality safety "
-         "finance workforce digital innovation governance values coaching feedback conflict resilience "
-         "evidence pathway capacity demand sponsor programme procurement ethics inclusion trust outcome").split()
+WORDS = (
+    "strategy budget patients staff change culture risk board data partners community quality safety "
+    "finance workforce digital innovation governance values coaching feedback conflict resilience "
+    "evidence pathway capacity demand sponsor programme procurement ethics inclusion trust outcome"
+).split()
 PD = "professional-discussion"
 
 
@@ -33,8 +36,15 @@ def big_bank(root, n=40, seed=3):
     blocks = []
     for i in range(n):
         text = "Tell me how you " + " ".join(rnd.sample(WORDS, 9)) + f" in case {i}?"
-        blocks.append(question_block(i, qid=f"TST-{i + 1:03d}", outcomes=rnd.sample(outs, rnd.randint(1, 2)),
-                                     minutes=rnd.randint(3, 6), text_=text))
+        blocks.append(
+            question_block(
+                i,
+                qid=f"TST-{i + 1:03d}",
+                outcomes=rnd.sample(outs, rnd.randint(1, 2)),
+                minutes=rnd.randint(3, 6),
+                text_=text,
+            )
+        )
     write_bank(root, questions="".join(blocks))
     bank = load_bank(root)
     assert not bank.errors, [p.render() for p in bank.errors]
@@ -86,7 +96,9 @@ def test_exhausted_apprentice_gets_named_reason_and_nothing_stored(stocked):
             draw_set(stocked, DrawRequest("TST01", PD, "APP-X"))
     assert any("already asked of this apprentice" in r or "only" in r for r in e.value.reasons)
     with Session(stocked) as s:
-        items = s.execute(select(DrawItemRow.question_id).join(DrawRow, DrawRow.id == DrawItemRow.draw_id)).all()
+        items = s.execute(
+            select(col(DrawItemRow.question_id)).join(DrawRow, col(DrawRow.id) == DrawItemRow.draw_id)
+        ).all()
         assert len(items) == len(set(items))
 
 
@@ -149,9 +161,11 @@ def test_concurrent_draws_never_give_an_apprentice_a_question_twice(stocked, db_
     for ref, counts in per_apprentice.items():
         assert max(counts.values()) == 1, (ref, counts.most_common(3))
     with Session(stocked) as s:
-        dup = s.execute(select(DrawItemRow.apprentice_id, DrawItemRow.question_id, func.count())
-                        .group_by(DrawItemRow.apprentice_id, DrawItemRow.question_id)
-                        .having(func.count() > 1)).all()
+        dup = s.execute(
+            select(col(DrawItemRow.apprentice_id), col(DrawItemRow.question_id), func.count())
+            .group_by(col(DrawItemRow.apprentice_id), col(DrawItemRow.question_id))
+            .having(func.count() > 1)
+        ).all()
         assert dup == []
         assert s.execute(select(func.count()).select_from(DrawRow)).scalar_one() == len(results)
     assert len(results) + len(errors) == 20 and len(results) >= 15

@@ -17,18 +17,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-import review_world  # noqa: E402
-from qbank.cli import main  # noqa: E402
-from qbank.importer import import_bank  # noqa: E402
-from qbank.reports import render  # noqa: E402
-from qbank.reviews import Filters, ReviewError, review  # noqa: E402
-from tests_support import shipped_bank  # noqa: E402
+import review_world
+from sqlmodel import col
+from tests_support import shipped_bank
+
+from qbank.cli import main
+from qbank.importer import import_bank
+from qbank.reports import render
+from qbank.reviews import Filters, ReviewError, review
 
 PD = Filters(standard="ST0556", method="professional-discussion")
 
 
 @pytest.fixture
-def world(engine):
+def world(engine):  # seeding 420 sets takes a second or more: the tests on it are marked slow
     import_bank(engine, shipped_bank())
     return engine, review_world.build(engine, sets=420, seed=7)
 
@@ -37,6 +39,7 @@ def flagged_codes(report, column: int, flag_col: int = -1) -> list[str]:
     return sorted(row[column] for row in report.tables[0].rows if row[flag_col] not in ("", "too few", "too few asks"))
 
 
+@pytest.mark.slow
 def test_usage_finds_exactly_the_overused_question(world):
     engine, w = world
     r = review(engine, "usage", PD)
@@ -48,6 +51,7 @@ def test_usage_finds_exactly_the_overused_question(world):
     assert per_q[w.overused][3] > 0.5 * 420
 
 
+@pytest.mark.slow
 def test_overlap_finds_exactly_the_overlapping_cohort(world):
     engine, w = world
     r = review(engine, "overlap", PD)
@@ -58,6 +62,7 @@ def test_overlap_finds_exactly_the_overlapping_cohort(world):
     assert overall[2] == 420 and overall[7] > 1.0  # the over-used question pushes overlap above the bound
 
 
+@pytest.mark.slow
 def test_avoidance_finds_exactly_the_avoided_question_with_its_reason(world):
     engine, w = world
     r = review(engine, "avoidance", PD)
@@ -68,6 +73,7 @@ def test_avoidance_finds_exactly_the_avoided_question_with_its_reason(world):
     assert sum(row[1] for row in assessors.values()) == 420
 
 
+@pytest.mark.slow
 def test_effectiveness_finds_exactly_the_weak_question(world):
     engine, w = world
     r = review(engine, "effectiveness", PD)
@@ -75,6 +81,7 @@ def test_effectiveness_finds_exactly_the_weak_question(world):
     assert "0.0%" in r.flags[0]
 
 
+@pytest.mark.slow
 def test_assessor_consistency_finds_exactly_the_generous_assessor(world):
     engine, w = world
     r = review(engine, "assessors", Filters(standard="ST0556"))
@@ -82,6 +89,7 @@ def test_assessor_consistency_finds_exactly_the_generous_assessor(world):
     assert [(row[1], row[-1]) for row in flagged] == [(w.generous, "GRADES HIGH")]
 
 
+@pytest.mark.slow
 def test_health_and_adhoc(world):
     engine, w = world
     h = review(engine, "health", Filters(standard="ST0556"), path=str(Path(__file__).resolve().parent.parent / "banks"))
@@ -93,6 +101,7 @@ def test_health_and_adhoc(world):
     assert len(rows) == w.adhoc and {row[0] for row in rows} <= {"ST0556 K7", "ST0556 K8", "ST0556 K9"}
 
 
+@pytest.mark.slow
 def test_filters_narrow_the_evidence(world):
     engine, w = world
     assert review(engine, "usage", Filters(standard="ST0556", assessor="Assessor A")).summary[0].startswith("60 set")
@@ -107,6 +116,7 @@ def test_filters_narrow_the_evidence(world):
         review(engine, "usage", Filters(since=date(2026, 6, 1), until=date(2026, 5, 1)))
 
 
+@pytest.mark.slow
 def test_every_format_renders(world):
     engine, w = world
     r = review(engine, "avoidance", PD)
@@ -120,11 +130,14 @@ def test_every_format_renders(world):
     assert not re.search(r"https?://|<script|<link|<img|@import|url\(", html, re.I)
 
 
+@pytest.mark.slow
 def test_review_cli(world, db_url, monkeypatch, capsys, tmp_path):
     engine, w = world
     monkeypatch.setenv("QBANK_DATABASE_URL", db_url)
-    assert main(["review", "usage", "--standard", "ST0556", "--method", "professional-discussion",
-                 "--format", "json"]) == 0
+    assert (
+        main(["review", "usage", "--standard", "ST0556", "--method", "professional-discussion", "--format", "json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["kind"] == "usage"
     out = tmp_path / "r.html"
     assert main(["review", "effectiveness", "--format", "html", "-o", str(out)]) == 0
@@ -139,6 +152,7 @@ def test_review_cli(world, db_url, monkeypatch, capsys, tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM, reason="headless Chromium not installed (apt-get install chromium)")
 def test_review_report_renders_its_charts_in_chromium(world, tmp_path, db_url):
     if "postgres" in db_url:
@@ -146,16 +160,24 @@ def test_review_report_renders_its_charts_in_chromium(world, tmp_path, db_url):
     engine, _ = world
     page = tmp_path / "usage.html"
     page.write_text(render(review(engine, "usage", PD), "html"), encoding="utf-8")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") == 2 and dom.count("<rect") >= 30
     png = tmp_path / "usage.png"
-    subprocess.run(flags + ["--window-size=900,1400", f"--screenshot={png}", page.as_uri()], capture_output=True,
-                   timeout=120)
+    subprocess.run(
+        flags + ["--window-size=900,1400", f"--screenshot={png}", page.as_uri()], capture_output=True, timeout=120
+    )
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 40_000
 
 
+@pytest.mark.slow
 def test_every_filter_reaches_the_assessment_based_reviews(world):
     """Assessors, ad-hoc and evidence levels honour release, cohort, dates and assessor; the
     assessor filter still judges that assessor against everyone else."""
@@ -191,8 +213,12 @@ def fixed_seeds(monkeypatch):
 def _start(engine, apprentice: str) -> int:
     from qbank import sessions as S
 
-    return S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice=apprentice, assessor="A. Assessor",
-                                                     methods=("professional-discussion",)))
+    return S.start_assessment(
+        engine,
+        S.StartRequest(
+            standard="ST0556", apprentice=apprentice, assessor="A. Assessor", methods=("professional-discussion",)
+        ),
+    )
 
 
 def _swap_one(engine, m, reason: str) -> tuple[str, str]:
@@ -245,6 +271,7 @@ def test_a_voided_assessment_and_an_undone_swap_are_not_counted(engine, fixed_se
     assert [row[:3] for row in av.tables[1].rows] == [["A. Assessor", 0, 1]]  # methods run, swaps
 
 
+@pytest.mark.slow
 def test_a_voided_start_changes_no_review(world):
     """On the seeded world, starting an assessment and voiding it leaves every review as it was."""
     from qbank import sessions as S
@@ -261,13 +288,21 @@ def test_a_voided_start_changes_no_review(world):
 
     before = snapshot()
     for ref, assessor in (("VOIDED-1", "Assessor A"), ("VOIDED-2", "Assessor B")):
-        aid = S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice=ref, assessor=assessor,
-                                                        cohort=w.overlap_cohort,
-                                                        methods=("professional-discussion",)))
+        aid = S.start_assessment(
+            engine,
+            S.StartRequest(
+                standard="ST0556",
+                apprentice=ref,
+                assessor=assessor,
+                cohort=w.overlap_cohort,
+                methods=("professional-discussion",),
+            ),
+        )
         S.void_assessment(engine, aid, assessor, "started for the wrong apprentice")
     assert snapshot() == before
 
 
+@pytest.mark.slow
 def test_void_assessments_are_never_counted(world):
     """Defence in depth: the store never leaves grades, asks or ad-hoc questions in a void assessment,
     but if one had them, no review would count them."""
@@ -277,7 +312,7 @@ def test_void_assessments_are_never_counted(world):
 
     engine, w = world
     with engine.begin() as c:
-        c.execute(update(AssessmentRow).where(AssessmentRow.assessor == w.generous).values(status="void"))
+        c.execute(update(AssessmentRow).where(col(AssessmentRow.assessor) == w.generous).values(status="void"))
     r = review(engine, "assessors", Filters(standard="ST0556"))
     assert w.generous not in {row[1] for row in r.tables[0].rows} | {row[0] for row in r.tables[3].rows}
     assert w.generous not in {row[2] for row in review(engine, "adhoc", Filters(standard="ST0556")).tables[0].rows}

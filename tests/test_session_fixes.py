@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
+from tests_support import shipped_bank
 
 import qbank.draws
 from qbank import record as R
@@ -21,11 +23,10 @@ from qbank import sessions as S
 from qbank import settings as cfg
 from qbank.draws import _history, load_draw, replay
 from qbank.importer import import_bank
-from qbank.models import DrawItemRow, DrawRow, DrawSwapRow
+from qbank.models import DrawItemRow, DrawRow, DrawSwapRow, table_of
 from qbank.problems import BankError
 from qbank.record import render
 from qbank.reviews import Filters, review
-from tests_support import shipped_bank
 
 
 @pytest.fixture
@@ -42,8 +43,9 @@ def fixed_seeds(monkeypatch):
 
 
 def start(engine, apprentice, standard="ST0556", methods=("professional-discussion",), **kw) -> int:
-    return S.start_assessment(engine, S.StartRequest(standard=standard, apprentice=apprentice,
-                                                     assessor="A. Assessor", methods=methods, **kw))
+    return S.start_assessment(
+        engine, S.StartRequest(standard=standard, apprentice=apprentice, assessor="A. Assessor", methods=methods, **kw)
+    )
 
 
 def method(engine, aid, i=0) -> S.MethodView:
@@ -53,6 +55,7 @@ def method(engine, aid, i=0) -> S.MethodView:
 def swap_any(engine, m: S.MethodView, reason="covered in the portfolio") -> tuple[str, str]:
     """Swap the first question of the set that can be swapped: (out, in)."""
     for q in m.questions:
+        assert q.code is not None  # a drawn question
         try:
             return q.code, S.swap_question(engine, m.id, q.code, reason)
         except S.SessionError as e:
@@ -62,13 +65,17 @@ def swap_any(engine, m: S.MethodView, reason="covered in the portfolio") -> tupl
 
 def items(engine, draw_id) -> list[DrawItemRow]:
     with Session(engine) as s:
-        return list(s.execute(select(DrawItemRow).where(DrawItemRow.draw_id == draw_id)
-                              .order_by(DrawItemRow.id)).scalars())
+        return list(
+            s.execute(
+                select(DrawItemRow).where(col(DrawItemRow.draw_id) == draw_id).order_by(col(DrawItemRow.id))
+            ).scalars()
+        )
 
 
 def history(engine, apprentice_draw_id) -> frozenset[str]:
     with Session(engine) as s:
         d = s.get(DrawRow, apprentice_draw_id)
+        assert d is not None
         return _history(s, d.apprentice_id)
 
 
@@ -200,10 +207,13 @@ def test_ending_short_needs_a_reason_which_is_kept(store, fixed_seeds):
         S.ask(store, m.id, q.code)
     S.set_elapsed(store, m.id, 18 * 60 + 30)
     m = method(store, aid)
-    assert S.end_warnings(m) == [f"3 questions asked; the method's minimum is {m.method.min_questions}",
-                                 f"18 of {m.budget_minutes} minutes used"]
+    assert S.end_warnings(m) == [
+        f"3 questions asked; the method's minimum is {m.method.min_questions}",
+        f"18 of {m.budget_minutes} minutes used",
+    ]
     assert S.end_warnings(m, elapsed_seconds=m.budget_minutes * 60) == [
-        f"3 questions asked; the method's minimum is {m.method.min_questions}"]
+        f"3 questions asked; the method's minimum is {m.method.min_questions}"
+    ]
     with pytest.raises(S.SessionError, match="3 questions asked.*18 of .* minutes used.*reason"):
         S.end_method(store, m.id)
     assert method(store, aid).status == "running"
@@ -265,7 +275,8 @@ def test_void_keeps_the_assessment_and_frees_its_questions(store, fixed_seeds):
     assert (v.status, v.void_by, v.void_reason) == ("void", "A. Assessor", "wrong apprentice reference")
     assert v.voided_at is not None
     assert {q.code for q in v.methods[0].questions} == drawn - {v.methods[0].swaps[0].out_code} | {
-        v.methods[0].swaps[0].in_code}  # the set as it stood, still shown
+        v.methods[0].swaps[0].in_code
+    }  # the set as it stood, still shown
     assert history(store, m.draw_id) == frozenset()
     assert all(i.void_key == i.id and not i.active for i in items(store, m.draw_id))
     assert load_draw(store, m.draw_id).voided
@@ -283,25 +294,33 @@ def test_void_keeps_the_assessment_and_frees_its_questions(store, fixed_seeds):
     voided = items(store, m.draw_id)[0]
     live = items(store, method(store, aid2).draw_id)[0]
     for row in (voided, live):
-        new = {"draw_id": live.draw_id, "position": 99, "question_id": row.question_id,
-               "question_version_id": row.question_version_id, "apprentice_id": row.apprentice_id, "origin": "draw"}
+        new = {
+            "draw_id": live.draw_id,
+            "position": 99,
+            "question_id": row.question_id,
+            "question_version_id": row.question_version_id,
+            "apprentice_id": row.apprentice_id,
+            "origin": "draw",
+        }
         if row is voided and row.question_id in {i.question_id for i in items(store, live.draw_id)}:
             continue  # drawn again already: the insert below would be a second live item
         if row is voided:
             with Session(store) as s, s.begin():  # a question only a voided item holds may be drawn again
-                s.execute(insert(DrawItemRow.__table__), [new])
+                s.execute(insert(table_of(DrawItemRow)), [new])
         else:
-            with pytest.raises(IntegrityError):
-                with Session(store) as s, s.begin():
-                    s.execute(insert(DrawItemRow.__table__), [new])
+            with pytest.raises(IntegrityError), Session(store) as s, s.begin():
+                s.execute(insert(table_of(DrawItemRow)), [new])
 
 
 def test_abandoned_ilm_starts_no_longer_exhaust_an_outcome(store):
     """Reported: four abandoned starts on ILM-SI3 for one apprentice used up an outcome's questions
     (M3.54/1.1 has five), so the next start could not be drawn. Voided starts give them back:
     six starts in a row succeed, so questions were drawn again."""
-    covering = {q.id for q in shipped_bank().questions
-                if q.standard == "ILM-SI3" and q.status == "approved" and "M3.54/1.1" in q.outcomes}
+    covering = {
+        q.id
+        for q in shipped_bank().questions
+        if q.standard == "ILM-SI3" and q.status == "approved" and "M3.54/1.1" in q.outcomes
+    }
     assert len(covering) == 5
     seen = []
     for i in range(6):
@@ -316,7 +335,9 @@ def test_abandoned_ilm_starts_no_longer_exhaust_an_outcome(store):
 def test_voided_draws_and_undone_swaps_do_not_count_as_exposure(store, fixed_seeds):
     def usage():
         with Session(store) as s:
-            method_id = s.execute(select(DrawRow.method_id).where(DrawRow.id == method(store, keep).draw_id)).scalar()
+            method_id = s.execute(
+                select(col(DrawRow.method_id)).where(col(DrawRow.id) == method(store, keep).draw_id)
+            ).scalar()
             return qbank.draws._usage(s, method_id, "")
 
     gone = start(store, "EXPO-1")
@@ -345,8 +366,16 @@ def test_voided_draws_and_undone_swaps_do_not_count_as_exposure(store, fixed_see
 
 def test_reasonable_adjustments_carry_over(store):
     assert S.previous_adjustments(store, "UOB-HCSL", "ADJ-1") is None
-    aid = S.start_assessment(store, S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-1", assessor="F. Tutor",
-                                                   extra_time_pct=25, adjustments="questions also in writing"))
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="UOB-HCSL",
+            apprentice="ADJ-1",
+            assessor="F. Tutor",
+            extra_time_pct=25,
+            adjustments="questions also in writing",
+        ),
+    )
     assert S.previous_adjustments(store, "UOB-HCSL", "ADJ-1") == (25, "questions also in writing")
     (m,) = S.load(store, aid).methods
     for c in ("TR", "IN", "AG", "PR"):
@@ -361,15 +390,18 @@ def test_reasonable_adjustments_carry_over(store):
     assert v.methods[0].budget_minutes == S.load(store, aid).methods[0].budget_minutes
     S.void_assessment(store, aid2, "F. Tutor", "test")
     # given explicitly, they replace it (0 and "" included)
-    aid3 = S.start_assessment(store, S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-1", assessor="F. Tutor",
-                                                    extra_time_pct=0, adjustments=""))
+    aid3 = S.start_assessment(
+        store,
+        S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-1", assessor="F. Tutor", extra_time_pct=0, adjustments=""),
+    )
     assert (S.load(store, aid3).extra_time_pct, S.load(store, aid3).adjustments) == (0, "")
     S.void_assessment(store, aid3, "F. Tutor", "test")
     # a void start is not a previous assessment
     assert S.previous_adjustments(store, "UOB-HCSL", "ADJ-1") == (25, "questions also in writing")
     with pytest.raises(S.SessionError, match="extra time"):
-        S.start_assessment(store, S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-2", assessor="F. Tutor",
-                                                 extra_time_pct=500))
+        S.start_assessment(
+            store, S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-2", assessor="F. Tutor", extra_time_pct=500)
+        )
 
 
 def test_settings_file(tmp_path, monkeypatch):
@@ -419,6 +451,7 @@ def ilm_referral(store, apprentice, adhoc_text=None) -> int:
         if "ILM-OR-024" not in {q.code for q in m.questions}:
             break
         S.void_assessment(store, aid, "E. Assessor", "redraw for the test")
+    assert m.questions[0].code is not None  # a drawn question
     S.ask(store, m.id, m.questions[0].code)
     if adhoc_text:
         S.add_adhoc(store, m.id, adhoc_text, ["M3.55/2.2"])
@@ -436,8 +469,9 @@ def test_a_resit_avoids_bank_questions_asked_ad_hoc(store):
     ad-hoc question (same text)."""
     text = next(q.text for q in shipped_bank().questions if q.id == "ILM-OR-024")
     ilm_referral(store, "ILM-ADHOC", " ".join(text.split()))
-    rid = S.start_assessment(store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC", assessor="E. Assessor",
-                                                   attempt="resit"))
+    rid = S.start_assessment(
+        store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC", assessor="E. Assessor", attempt="resit")
+    )
     m = method(store, rid)
     d = load_draw(store, m.draw_id)
     assert "ILM-OR-024" in d.adhoc_excluded
@@ -457,8 +491,9 @@ def test_a_reworded_ad_hoc_question_counts_too(store):
     text = next(q.text for q in shipped_bank().questions if q.id == "ILM-OR-024")
     reworded = " ".join(text.split()).replace("Looking back, what", "Looking back what").replace("think", "believe")
     ilm_referral(store, "ILM-ADHOC-2", reworded)
-    rid = S.start_assessment(store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC-2",
-                                                   assessor="E. Assessor", attempt="resit"))
+    rid = S.start_assessment(
+        store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC-2", assessor="E. Assessor", attempt="resit")
+    )
     assert "ILM-OR-024" in load_draw(store, method(store, rid).draw_id).adhoc_excluded
 
 
