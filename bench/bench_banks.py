@@ -19,14 +19,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
+from synthetic import write_synthetic_bank
 
-from qbank.importer import import_bank  # noqa: E402
-from qbank.releases import make_release  # noqa: E402
-from qbank.similarity import naive_near_duplicates, near_duplicates  # noqa: E402
-from qbank.store import make_engine, table_counts  # noqa: E402
-from qbank.validation import load_bank  # noqa: E402
-from synthetic import write_synthetic_bank  # noqa: E402
+from qbank.importer import import_bank
+from qbank.releases import make_release
+from qbank.similarity import naive_near_duplicates, near_duplicates
+from qbank.store import make_engine, table_counts
+from qbank.validation import load_bank
 
 
 def timed(fn, repeat):
@@ -75,19 +75,23 @@ def main() -> None:
 
         # the same 1,000-question subset, with 20 planted near-copies, for both scans
         sub = dict(list(texts.items())[:1000])
-        for i, (k, v) in enumerate(list(sub.items())[:20]):
+        for i, v in enumerate(list(sub.values())[:20]):
             sub[f"COPY-{i}"] = v.replace(" ", "  ", 1)[:-3] + "??"
         fast_med, _, fast = timed(lambda: near_duplicates(sub, 90), args.repeat)
-        naive_med, _, naive = timed(lambda: naive_near_duplicates(sub, 90, prenormalise=False),
-                                    max(1, args.repeat // 2))
+        naive_med, _, naive = timed(
+            lambda: naive_near_duplicates(sub, 90, prenormalise=False), max(1, args.repeat // 2)
+        )
         tuned_med, _, tuned = timed(lambda: naive_near_duplicates(sub, 90), max(1, args.repeat // 2))
         assert fast == naive == tuned, "fast scan disagrees with the pairwise loops"
-        out["near_dup_1k"] = {"texts": len(sub), "fast_median_s": round(fast_med, 4),
-                              "naive_loop_median_s": round(naive_med, 3),
-                              "speedup_vs_naive_loop": round(naive_med / fast_med, 1),
-                              "prenormalised_loop_median_s": round(tuned_med, 3),
-                              "speedup_vs_prenormalised_loop": round(tuned_med / fast_med, 1),
-                              "pairs_found": len(fast)}
+        out["near_dup_1k"] = {
+            "texts": len(sub),
+            "fast_median_s": round(fast_med, 4),
+            "naive_loop_median_s": round(naive_med, 3),
+            "speedup_vs_naive_loop": round(naive_med / fast_med, 1),
+            "prenormalised_loop_median_s": round(tuned_med, 3),
+            "speedup_vs_prenormalised_loop": round(tuned_med / fast_med, 1),
+            "pairs_found": len(fast),
+        }
 
         def sqlite_import():
             db = Path(tmp) / f"{uuid.uuid4().hex}.db"
@@ -104,9 +108,11 @@ def main() -> None:
             return dt, dt2, counts
 
         runs = [sqlite_import() for _ in range(args.repeat)]
-        out["import_sqlite_s"] = {"median": round(statistics.median(r[0] for r in runs), 3),
-                                  "reimport_median": round(statistics.median(r[1] for r in runs), 3),
-                                  "rows": runs[0][2]}
+        out["import_sqlite_s"] = {
+            "median": round(statistics.median(r[0] for r in runs), 3),
+            "reimport_median": round(statistics.median(r[1] for r in runs), 3),
+            "rows": runs[0][2],
+        }
         if args.postgres:
             pruns = []
             for _ in range(args.repeat):

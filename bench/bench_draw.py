@@ -19,20 +19,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qbank.draws import DrawRequest, draw_set, spec_from_bank  # noqa: E402
-from qbank.importer import import_bank  # noqa: E402
-from qbank.releases import make_release  # noqa: E402
-from qbank.simulate import SimConfig, simulate  # noqa: E402
-from qbank.store import make_engine  # noqa: E402
-from qbank.validation import load_bank  # noqa: E402
-from synthetic import write_synthetic_bank  # noqa: E402
+from synthetic import write_synthetic_bank
+
+from qbank.draws import DrawRequest, draw_set, spec_from_bank
+from qbank.importer import import_bank
+from qbank.releases import make_release
+from qbank.simulate import SimConfig, simulate
+from qbank.store import make_engine
+from qbank.validation import load_bank
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def row(code, method, ours, base):
-    return {"standard": code, "method": method, "qbank": ours.as_dict(), "baseline": base.as_dict(),
-            "latency_ratio_p99": round(ours.latency_p99_ms / base.latency_p99_ms, 1) if base.latency_p99_ms else None}
+    return {
+        "standard": code,
+        "method": method,
+        "qbank": ours.as_dict(),
+        "baseline": base.as_dict(),
+        "latency_ratio_p99": round(ours.latency_p99_ms / base.latency_p99_ms, 1) if base.latency_p99_ms else None,
+    }
 
 
 def main() -> None:
@@ -67,8 +73,16 @@ def main() -> None:
                 draw_set(eng, DrawRequest("SYN01", "professional-discussion", f"A{i % 100}", cohort=f"C{i % 10}"))
                 times.append(time.perf_counter() - t)
             times.sort()
-            print(json.dumps({"stored_draw_ms": {"p50": round(statistics.median(times) * 1000, 2),
-                                                 "p99": round(times[int(0.99 * len(times))] * 1000, 2)}}))
+            print(
+                json.dumps(
+                    {
+                        "stored_draw_ms": {
+                            "p50": round(statistics.median(times) * 1000, 2),
+                            "p99": round(times[int(0.99 * len(times))] * 1000, 2),
+                        }
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -21,15 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+import review_world
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-import review_world  # noqa: E402
-from qbank.importer import import_bank  # noqa: E402
-from qbank.models import AskRow  # noqa: E402
-from qbank.reviews import KINDS, Filters, review  # noqa: E402
-from qbank.store import make_engine  # noqa: E402
-from qbank.validation import load_bank  # noqa: E402
+from qbank.importer import import_bank
+from qbank.models import AskRow
+from qbank.reviews import KINDS, Filters, review
+from qbank.store import make_engine
+from qbank.validation import load_bank
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,13 +55,15 @@ def run(engine, label: str, sets: int, repeat: int, bank) -> None:
 
     base = median_s(read_asks, max(repeat, 5))
     print(f"[{label}] baseline: read every ask row once: {base * 1000:.1f} ms")
-    for filters, name in ((Filters(standard="ST0556", method="professional-discussion"), "ST0556 PD"),
-                          (Filters(), "no filter")):
+    for filters, name in (
+        (Filters(standard="ST0556", method="professional-discussion"), "ST0556 PD"),
+        (Filters(), "no filter"),
+    ):
         for kind in KINDS:
             if kind == "health" and name == "no filter":
                 continue
-            m = median_s(lambda: review(engine, kind, filters if kind not in ("assessors", "health", "adhoc")
-                                        else Filters(standard=filters.standard)), repeat)
+            scope = filters if kind not in ("assessors", "health", "adhoc") else Filters(standard=filters.standard)
+            m = median_s(lambda kind=kind, scope=scope: review(engine, kind, scope), repeat)
             ok = "ok" if m < 3.0 else "OVER 3 s"
             print(f"[{label}] {kind:13s} {name:9s} {m:6.2f} s  ({m / base:5.1f}x the baseline)  {ok}")
 

@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jinja2 import Template  # noqa: E402
+from jinja2 import Template
 
-from qbank import sessions as S  # noqa: E402
-from qbank.grading import grade_method, grade_overall  # noqa: E402
-from qbank.importer import import_bank  # noqa: E402
-from qbank.record import render  # noqa: E402
-from qbank.store import make_engine  # noqa: E402
-from qbank.validation import load_bank  # noqa: E402
+from qbank import sessions as S
+from qbank.grading import grade_method, grade_overall
+from qbank.importer import import_bank
+from qbank.record import render
+from qbank.store import make_engine
+from qbank.validation import load_bank
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,9 +47,14 @@ SHORT_RESIT = "example session: the resit questioning covered the outcomes still
 
 
 def scripted(engine) -> int:
-    a1 = S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice="EPA-2026-0147",
-                                                   assessor="Priya Shah", cohort="Midlands NHS 2025"))
+    a1 = S.start_assessment(
+        engine,
+        S.StartRequest(
+            standard="ST0556", apprentice="EPA-2026-0147", assessor="Priya Shah", cohort="Midlands NHS 2025"
+        ),
+    )
     pq, pd = S.load(engine, a1).methods
+    assert pq.scheme is not None and pd.scheme is not None  # ST0556 grades both methods
     for c in pq.scheme.criteria:
         S.log_evidence(engine, pq.id, top(c), criterion=c.id)
     S.end_method(engine, pq.id, reason=SHORT_FIRST)
@@ -60,39 +65,66 @@ def scripted(engine) -> int:
     S.confirm_grade(engine, pd.id)
     S.complete(engine, a1)
 
-    a2 = S.start_assessment(engine, S.StartRequest(
-        standard="ST0556", apprentice="EPA-2026-0147", assessor="Tom Reid", attempt="resit",
-        cohort="Midlands NHS 2025", extra_time_pct=25,
-        adjustments="Dyslexia: 25% extra time; each question also shown in writing on screen share."))
+    a2 = S.start_assessment(
+        engine,
+        S.StartRequest(
+            standard="ST0556",
+            apprentice="EPA-2026-0147",
+            assessor="Tom Reid",
+            attempt="resit",
+            cohort="Midlands NHS 2025",
+            extra_time_pct=25,
+            adjustments="Dyslexia: 25% extra time; each question also shown in writing on screen share.",
+        ),
+    )
     _, pd = S.load(engine, a2).methods
+    assert pd.scheme is not None
     qs = pd.questions
-    notes = ["Walked through Hoshin Kanri deployment at two sites; X-matrix in portfolio p.14.",
-             "NPV of the theatre scheduling project: \u00a3412k over 3 years; explained discount rate choice.",
-             "Gauge R&R on the weighing process; found 18% of variation from the measurement system."]
+    notes = [
+        "Walked through Hoshin Kanri deployment at two sites; X-matrix in portfolio p.14.",
+        "NPV of the theatre scheduling project: \u00a3412k over 3 years; explained discount rate choice.",
+        "Gauge R&R on the weighing process; found 18% of variation from the measurement system.",
+    ]
     for q, n in zip(qs[:3], notes):
+        assert q.code is not None  # a drawn question
         ask = S.ask(engine, pd.id, q.code)
         S.set_notes(engine, ask, n)
     for q in qs[3:]:
+        assert q.code is not None  # a drawn question
         try:
             S.swap_question(engine, pd.id, q.code, "apprentice's portfolio shows no project in this area")
             break
         except S.SessionError:
             continue
-    adhoc = S.add_adhoc(engine, pd.id, "You mentioned a Monte Carlo model: what did it change in the decision?",
-                        ["K9"])
+    adhoc = S.add_adhoc(engine, pd.id, "You mentioned a Monte Carlo model: what did it change in the decision?", ["K9"])
     S.set_notes(engine, adhoc, "Used it to size buffer stock; compared with the deterministic plan.")
     for c in pd.scheme.criteria:
         if c.id == "PD5":
             continue  # B4 (learning) never came up: flagged in the record
-        S.log_evidence(engine, pd.id, top(c), criterion=c.id, note=f"answers met the {top(c)} descriptor",
-                       ask_id=adhoc if c.id == "PD3" else None)
-        S.set_mark(engine, pd.id, c.id, strengths="specific, quantified examples",
-                   improvements="link the analysis back to the strategy")
+        S.log_evidence(
+            engine,
+            pd.id,
+            top(c),
+            criterion=c.id,
+            note=f"answers met the {top(c)} descriptor",
+            ask_id=adhoc if c.id == "PD3" else None,
+        )
+        S.set_mark(
+            engine,
+            pd.id,
+            c.id,
+            strengths="specific, quantified examples",
+            improvements="link the analysis back to the strategy",
+        )
     S.log_evidence(engine, pd.id, "pass", criterion="PD5", outcomes=["K4"], note="brief mention of CPD log only")
     S.end_method(engine, pd.id, reason=SHORT_RESIT)
     S.confirm_grade(engine, pd.id)
-    S.record_override(engine, a2, "CMI EPA Operations (J. Okafor)",
-                      "first attempt disrupted by a documented bereavement: exceptional circumstances")
+    S.record_override(
+        engine,
+        a2,
+        "CMI EPA Operations (J. Okafor)",
+        "first attempt disrupted by a documented bereavement: exceptional circumstances",
+    )
     S.complete(engine, a2)
     return a2
 
@@ -131,8 +163,12 @@ def main() -> None:
         trivial = Template("<p>{{ x }}</p>", autoescape=True)
         base = median_ms(lambda: trivial.render(x="baseline"), args.repeat)
         g = median_ms(lambda: grade_method(scheme, levels), args.repeat)
-        o = median_ms(lambda: grade_overall(overall, {"presentation-questioning": "Distinction",
-                                                       "professional-discussion": "Merit"}, "resit"), args.repeat)
+        o = median_ms(
+            lambda: grade_overall(
+                overall, {"presentation-questioning": "Distinction", "professional-discussion": "Merit"}, "resit"
+            ),
+            args.repeat,
+        )
         load_ms = median_ms(lambda: S.load(engine, aid), max(10, args.repeat // 10))
         r_html = median_ms(lambda: render(view, "html"), max(10, args.repeat // 10))
         r_md = median_ms(lambda: render(view, "md"), max(10, args.repeat // 10))
@@ -147,16 +183,29 @@ def main() -> None:
             print("chromium not installed (apt-get install chromium): no screenshot")
             return
         page = (out / "record-example.html").resolve().as_uri()
-        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                 "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp}/profile"]
-        subprocess.run(flags + ["--window-size=900,4200", f"--screenshot={out / 'record-example.png'}", page],
-                       capture_output=True, timeout=120)
+        flags = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={tmp}/profile",
+        ]
+        subprocess.run(
+            flags + ["--window-size=900,4200", f"--screenshot={out / 'record-example.png'}", page],
+            capture_output=True,
+            timeout=120,
+        )
         pdf = Path(tmp) / "record.pdf"
-        subprocess.run(flags + ["--no-pdf-header-footer", f"--print-to-pdf={pdf}", page], capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            flags + ["--no-pdf-header-footer", f"--print-to-pdf={pdf}", page], capture_output=True, timeout=120
+        )
         boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes())
         sizes = {(round(float(w)), round(float(h))) for w, h in boxes}
-        print(f"screenshot: {out / 'record-example.png'}; printed: {len(boxes)} page(s), sizes {sizes} pt (A4 = 596x843)")
+        print(
+            f"screenshot: {out / 'record-example.png'}; printed: {len(boxes)} page(s), sizes {sizes} pt (A4 = 596x843)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,11 +22,29 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel, col
 
 from qbank.gradingfile import rules_from_definition
-from qbank.models import (ApprenticeRow, AskRow, AssessmentMethodRow, AssessmentRow, DrawItemRow, DrawRow, DrawSwapRow,
-                          EvidenceRow, MethodRow, OutcomeRow, QuestionRow, QuestionVersionMethodRow,
-                          QuestionVersionOutcomeRow, QuestionVersionRow, ReleaseItemRow, ReleaseRow, StandardRow)
+from qbank.models import (
+    ApprenticeRow,
+    AskRow,
+    AssessmentMethodRow,
+    AssessmentRow,
+    DrawItemRow,
+    DrawRow,
+    DrawSwapRow,
+    EvidenceRow,
+    MethodRow,
+    OutcomeRow,
+    QuestionRow,
+    QuestionVersionMethodRow,
+    QuestionVersionOutcomeRow,
+    QuestionVersionRow,
+    ReleaseItemRow,
+    ReleaseRow,
+    StandardRow,
+    table_of,
+)
 
 STANDARD, METHOD = "ST0556", "professional-discussion"
 GENEROUS = "Assessor G (generous)"
@@ -53,23 +71,48 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
     rnd = random.Random(seed)
     start = start or datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
     with Session(engine) as s:
-        std = s.execute(select(StandardRow).where(StandardRow.code == STANDARD)).scalar_one()
-        meth = s.execute(select(MethodRow).where(MethodRow.standard_id == std.id, MethodRow.key == METHOD)).scalar_one()
-        rel = s.execute(select(ReleaseRow).where(ReleaseRow.standard_id == std.id)
-                        .order_by(ReleaseRow.major.desc(), ReleaseRow.minor.desc(), ReleaseRow.patch.desc())).scalars().first()
-        pool = s.execute(select(QuestionRow.code, QuestionRow.id, QuestionVersionRow.id)
-                         .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
-                         .join(ReleaseItemRow, ReleaseItemRow.question_version_id == QuestionVersionRow.id)
-                         .join(QuestionVersionMethodRow, QuestionVersionMethodRow.question_version_id == QuestionVersionRow.id)
-                         .where(ReleaseItemRow.release_id == rel.id, QuestionVersionMethodRow.method_id == meth.id)
-                         .order_by(QuestionRow.code)).all()
+        std = s.execute(select(StandardRow).where(col(StandardRow.code) == STANDARD)).scalar_one()
+        meth = s.execute(
+            select(MethodRow).where(col(MethodRow.standard_id) == std.id, col(MethodRow.key) == METHOD)
+        ).scalar_one()
+        rel = (
+            s.execute(
+                select(ReleaseRow)
+                .where(col(ReleaseRow.standard_id) == std.id)
+                .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert rel is not None, f"no release of {STANDARD} in the store: import the banks first"
+        pool = s.execute(
+            select(col(QuestionRow.code), col(QuestionRow.id), col(QuestionVersionRow.id))
+            .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
+            .join(ReleaseItemRow, col(ReleaseItemRow.question_version_id) == QuestionVersionRow.id)
+            .join(QuestionVersionMethodRow, col(QuestionVersionMethodRow.question_version_id) == QuestionVersionRow.id)
+            .where(col(ReleaseItemRow.release_id) == rel.id, col(QuestionVersionMethodRow.method_id) == meth.id)
+            .order_by(col(QuestionRow.code))
+        ).all()
         targets: dict[int, list[str]] = {}
-        for qv, o in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
-                               .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)):
+        for qv, o in s.execute(
+            select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code)).join(
+                OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id
+            )
+        ):
             targets.setdefault(qv, []).append(o)
         scheme = rules_from_definition(json.loads(rel.definition_json)).methods[METHOD]
-        ids = {t: s.execute(select(t.id).order_by(t.id.desc())).scalars().first() or 0
-               for t in (ApprenticeRow, DrawRow, DrawItemRow, AssessmentRow, AssessmentMethodRow, AskRow)}
+        id_models: tuple[type[SQLModel], ...] = (
+            ApprenticeRow,
+            DrawRow,
+            DrawItemRow,
+            AssessmentRow,
+            AssessmentMethodRow,
+            AskRow,
+        )
+        ids = {
+            t: s.execute(select(table_of(t).c.id).order_by(table_of(t).c.id.desc())).scalars().first() or 0
+            for t in id_models
+        }
         std_id, meth_id, rel_id = std.id, meth.id, rel.id
     codes = [p[0] for p in pool]
     by_code = {p[0]: p for p in pool}
@@ -79,7 +122,9 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
     crit_of = {o: c.id for c in reversed(scheme.criteria) for o in c.outcomes}
     cohorts = [f"Employer {i:02d}" for i in range(1, 11)]
 
-    rows = {k: [] for k in ("apprentice", "draw", "item", "swap", "assessment", "am", "ask", "evidence")}
+    rows: dict[str, list[dict]] = {
+        k: [] for k in ("apprentice", "draw", "item", "swap", "assessment", "am", "ask", "evidence")
+    }
     next_id = dict(ids)
     world = World(overused=overused, avoided=avoided, weak=weak, pool=codes)
 
@@ -95,33 +140,73 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
             overlap_members += 1
         else:
             cohort = rnd.choice(cohorts)
-            chosen = ([overused] if rnd.random() < 0.6 else [])
+            chosen = [overused] if rnd.random() < 0.6 else []
             chosen += rnd.sample([c for c in others if c not in chosen], SET_LENGTH - len(chosen))
         assessor = ASSESSORS[n % len(ASSESSORS)]
         app_id, draw_id, a_id, am_id = new(ApprenticeRow), new(DrawRow), new(AssessmentRow), new(AssessmentMethodRow)
         rows["apprentice"].append({"id": app_id, "ref": f"W{seed}-{n:06d}", "created_at": when})
-        rows["draw"].append({"id": draw_id, "standard_id": std_id, "method_id": meth_id, "release_id": rel_id,
-                             "apprentice_id": app_id, "attempt": "first", "cohort": cohort, "extra_time_pct": 0,
-                             "exposure_cap": 0.3, "seed": f"{seed:032x}", "algorithm": "qbank-draw/1",
-                             "exclude_json": "[]", "usage_json": "{}", "created_at": when})
+        rows["draw"].append(
+            {
+                "id": draw_id,
+                "standard_id": std_id,
+                "method_id": meth_id,
+                "release_id": rel_id,
+                "apprentice_id": app_id,
+                "attempt": "first",
+                "cohort": cohort,
+                "extra_time_pct": 0,
+                "exposure_cap": 0.3,
+                "seed": f"{seed:032x}",
+                "algorithm": "qbank-draw/1",
+                "exclude_json": "[]",
+                "usage_json": "{}",
+                "created_at": when,
+            }
+        )
         final = []
         for pos, code in enumerate(chosen, start=1):
             item_id = new(DrawItemRow)
             _, qid, qv = by_code[code]
             swap_out = code == avoided and rnd.random() < 0.7
-            rows["item"].append({"id": item_id, "draw_id": draw_id, "position": pos, "question_id": qid,
-                                 "question_version_id": qv, "apprentice_id": app_id, "origin": "draw",
-                                 "active": not swap_out})
+            rows["item"].append(
+                {
+                    "id": item_id,
+                    "draw_id": draw_id,
+                    "position": pos,
+                    "question_id": qid,
+                    "question_version_id": qv,
+                    "apprentice_id": app_id,
+                    "origin": "draw",
+                    "active": not swap_out,
+                }
+            )
             if swap_out:
                 repl = rnd.choice([c for c in others if c not in chosen and c != avoided])
                 chosen_set = set(chosen) | {repl}
                 in_id = new(DrawItemRow)
                 _, rqid, rqv = by_code[repl]
-                rows["item"].append({"id": in_id, "draw_id": draw_id, "position": pos, "question_id": rqid,
-                                     "question_version_id": rqv, "apprentice_id": app_id, "origin": "swap",
-                                     "active": True})
-                rows["swap"].append({"draw_id": draw_id, "out_item_id": item_id, "in_item_id": in_id,
-                                     "reason": AVOID_REASON, "seed": "0" * 32, "created_at": when})
+                rows["item"].append(
+                    {
+                        "id": in_id,
+                        "draw_id": draw_id,
+                        "position": pos,
+                        "question_id": rqid,
+                        "question_version_id": rqv,
+                        "apprentice_id": app_id,
+                        "origin": "swap",
+                        "active": True,
+                    }
+                )
+                rows["swap"].append(
+                    {
+                        "draw_id": draw_id,
+                        "out_item_id": item_id,
+                        "in_item_id": in_id,
+                        "reason": AVOID_REASON,
+                        "seed": "0" * 32,
+                        "created_at": when,
+                    }
+                )
                 chosen = [c if c != code else repl for c in chosen]
                 final.append(repl)
                 del chosen_set
@@ -129,14 +214,43 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
                 final.append(code)
         generous = assessor == GENEROUS
         grade = rnd.choices(scheme.grades, weights=[0, 10, 40, 50] if generous else [10, 60, 20, 10])[0]
-        rows["assessment"].append({"id": a_id, "standard_id": std_id, "release_id": rel_id, "apprentice_id": app_id,
-                                   "assessor": assessor, "attempt": "first", "cohort": cohort, "extra_time_pct": 0,
-                                   "adjustments": "", "status": "complete", "overall_json": "[]", "ui_json": "{}",
-                                   "created_at": when, "completed_at": when + timedelta(hours=2)})
-        rows["am"].append({"id": am_id, "assessment_id": a_id, "method_id": meth_id, "position": 1, "draw_id": draw_id,
-                           "status": "ended", "started_at": when, "ended_at": when + timedelta(hours=2),
-                           "elapsed_seconds": 7200.0, "grade": grade, "rule_text": "", "confirmed_grade": grade,
-                           "disagreement": "", "strengths": "", "improvements": ""})
+        rows["assessment"].append(
+            {
+                "id": a_id,
+                "standard_id": std_id,
+                "release_id": rel_id,
+                "apprentice_id": app_id,
+                "assessor": assessor,
+                "attempt": "first",
+                "cohort": cohort,
+                "extra_time_pct": 0,
+                "adjustments": "",
+                "status": "complete",
+                "overall_json": "[]",
+                "ui_json": "{}",
+                "created_at": when,
+                "completed_at": when + timedelta(hours=2),
+            }
+        )
+        rows["am"].append(
+            {
+                "id": am_id,
+                "assessment_id": a_id,
+                "method_id": meth_id,
+                "position": 1,
+                "draw_id": draw_id,
+                "status": "ended",
+                "started_at": when,
+                "ended_at": when + timedelta(hours=2),
+                "elapsed_seconds": 7200.0,
+                "grade": grade,
+                "rule_text": "",
+                "confirmed_grade": grade,
+                "disagreement": "",
+                "strengths": "",
+                "improvements": "",
+            }
+        )
         pos = 0
         for code in final:
             if rnd.random() < 0.05:
@@ -144,42 +258,81 @@ def build(engine: Engine, sets: int = 420, seed: int = 7, start: datetime | None
             pos += 1
             ask_id = new(AskRow)
             _, qid, qv = by_code[code]
-            rows["ask"].append({"id": ask_id, "assessment_method_id": am_id, "question_id": qid,
-                                "question_version_id": qv, "adhoc_text": None, "adhoc_outcomes_json": "[]",
-                                "position": pos, "status": "asked", "notes": "", "asked_at": when, "updated_at": when})
+            rows["ask"].append(
+                {
+                    "id": ask_id,
+                    "assessment_method_id": am_id,
+                    "question_id": qid,
+                    "question_version_id": qv,
+                    "adhoc_text": None,
+                    "adhoc_outcomes_json": "[]",
+                    "position": pos,
+                    "status": "asked",
+                    "notes": "",
+                    "asked_at": when,
+                    "updated_at": when,
+                }
+            )
             world.asks += 1
             if code == weak:
                 continue  # never elicits what it targets
             for o in targets.get(qv, []):
                 if rnd.random() < 0.85:
-                    rows["evidence"].append({"assessment_method_id": am_id, "ask_id": ask_id, "criterion": crit_of[o],
-                                             "outcomes_json": json.dumps([o]),
-                                             "level": rnd.choice(scheme.levels[1:]), "note": "",
-                                             "created_at": when, "retracted_at": None})
+                    rows["evidence"].append(
+                        {
+                            "assessment_method_id": am_id,
+                            "ask_id": ask_id,
+                            "criterion": crit_of[o],
+                            "outcomes_json": json.dumps([o]),
+                            "level": rnd.choice(scheme.levels[1:]),
+                            "note": "",
+                            "created_at": when,
+                            "retracted_at": None,
+                        }
+                    )
         if n % 20 == 0:
             ask_id = new(AskRow)
             o = rnd.choice(["K7", "K8", "K9"])
-            rows["ask"].append({"id": ask_id, "assessment_method_id": am_id, "question_id": None,
-                                "question_version_id": None,
-                                "adhoc_text": f"How did you check the {['measurement system', 'model', 'simulation'][n % 3]} "
-                                              f"before trusting it? ({n})",
-                                "adhoc_outcomes_json": json.dumps([o]), "position": pos + 1, "status": "asked",
-                                "notes": "", "asked_at": when, "updated_at": when})
+            rows["ask"].append(
+                {
+                    "id": ask_id,
+                    "assessment_method_id": am_id,
+                    "question_id": None,
+                    "question_version_id": None,
+                    "adhoc_text": f"How did you check the {['measurement system', 'model', 'simulation'][n % 3]} "
+                    f"before trusting it? ({n})",
+                    "adhoc_outcomes_json": json.dumps([o]),
+                    "position": pos + 1,
+                    "status": "asked",
+                    "notes": "",
+                    "asked_at": when,
+                    "updated_at": when,
+                }
+            )
             world.adhoc += 1
             world.asks += 1
-    tables = [(ApprenticeRow, "apprentice"), (DrawRow, "draw"), (DrawItemRow, "item"), (DrawSwapRow, "swap"),
-              (AssessmentRow, "assessment"), (AssessmentMethodRow, "am"), (AskRow, "ask"), (EvidenceRow, "evidence")]
+    tables: list[tuple[type[SQLModel], str]] = [
+        (ApprenticeRow, "apprentice"),
+        (DrawRow, "draw"),
+        (DrawItemRow, "item"),
+        (DrawSwapRow, "swap"),
+        (AssessmentRow, "assessment"),
+        (AssessmentMethodRow, "am"),
+        (AskRow, "ask"),
+        (EvidenceRow, "evidence"),
+    ]
     with Session(engine) as s, s.begin():
         for model, key in tables:
             batch = rows[key]
             for i in range(0, len(batch), 5000):
-                s.execute(insert(model.__table__), batch[i:i + 5000])
+                s.execute(insert(table_of(model)), batch[i : i + 5000])
     if engine.dialect.name == "postgresql":  # explicit ids were written: move the sequences on
         with engine.begin() as c:
             for model, _ in tables:
-                t = model.__table__.name
-                c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                                  f"COALESCE((SELECT MAX(id) FROM {t}), 1))")
+                t = table_of(model).name
+                c.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 1))"
+                )
                 c.exec_driver_sql(f"ANALYZE {t}")  # as autovacuum would after a bulk load: fresh planner stats
     world.sets = sets
     return world

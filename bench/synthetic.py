@@ -13,12 +13,14 @@ import random
 import string
 from pathlib import Path
 
-COMMON = ("you the how did your and what to in of a for with was it we this that team when "
-          "which would why who were had be on at by from").split()
+COMMON = (
+    "you the how did your and what to in of a for with was it we this that team when "
+    "which would why who were had be on at by from"
+).split()
 
 
 def _vocabulary(rnd: random.Random, size: int) -> list[str]:
-    words = set()
+    words: set[str] = set()
     while len(words) < size:
         words.add("".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(4, 11))))
     return COMMON + sorted(words)
@@ -30,8 +32,9 @@ def question_text(rnd: random.Random, vocab: list[str], weights: list[float]) ->
     return " ".join(words).capitalize() + "?"
 
 
-def write_synthetic_bank(root: Path, n_questions: int = 10_000, n_outcomes: int = 100, seed: int = 7,
-                         code: str = "SYN01") -> Path:
+def write_synthetic_bank(
+    root: Path, n_questions: int = 10_000, n_outcomes: int = 100, seed: int = 7, code: str = "SYN01"
+) -> Path:
     rnd = random.Random(seed)
     vocab = _vocabulary(rnd, 6000)
     weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(vocab))]
@@ -39,15 +42,34 @@ def write_synthetic_bank(root: Path, n_questions: int = 10_000, n_outcomes: int 
     (folder / "questions").mkdir(parents=True, exist_ok=True)
     outcomes = [f"K{i + 1}" for i in range(n_outcomes)]
     half = n_outcomes // 2
-    lines = [f'code = "{code}"', 'title = "Synthetic benchmark standard"', "level = 6", 'version = "1.0"', "",
-             "[outcomes]"]
+    lines = [
+        f'code = "{code}"',
+        'title = "Synthetic benchmark standard"',
+        "level = 6",
+        'version = "1.0"',
+        "",
+        "[outcomes]",
+    ]
     lines += [f'{o} = {{ group = "knowledge", title = "Synthetic outcome {o}" }}' for o in outcomes]
-    lines += ["", "[[method]]", 'id = "professional-discussion"', 'name = "Professional discussion"',
-              'kind = "professional discussion"', "minutes = 240", "min_questions = 10",
-              "assesses = [" + ", ".join(f'"{o}"' for o in outcomes) + "]", "",
-              "[[method]]", 'id = "presentation-questioning"', 'name = "Presentation questioning"',
-              'kind = "presentation questioning"', "minutes = 120", "min_questions = 6",
-              "assesses = [" + ", ".join(f'"{o}"' for o in outcomes[:half]) + "]", ""]
+    lines += [
+        "",
+        "[[method]]",
+        'id = "professional-discussion"',
+        'name = "Professional discussion"',
+        'kind = "professional discussion"',
+        "minutes = 240",
+        "min_questions = 10",
+        "assesses = [" + ", ".join(f'"{o}"' for o in outcomes) + "]",
+        "",
+        "[[method]]",
+        'id = "presentation-questioning"',
+        'name = "Presentation questioning"',
+        'kind = "presentation questioning"',
+        "minutes = 120",
+        "min_questions = 6",
+        "assesses = [" + ", ".join(f'"{o}"' for o in outcomes[:half]) + "]",
+        "",
+    ]
     (folder / "standard.toml").write_text("\n".join(lines), encoding="utf-8")
 
     per_file = 500

@@ -15,8 +15,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from .bankfiles import Release, semver_key
+from .bank_types import Release, semver_key
 from .models import (
     MethodOutcomeRow,
     MethodRow,
@@ -28,6 +29,7 @@ from .models import (
     ReleaseItemRow,
     ReleaseRow,
     StandardRow,
+    table_of,
 )
 from .problems import BankError
 from .validation import Bank
@@ -58,14 +60,13 @@ def import_bank(engine: Engine, bank: Bank) -> ImportReport:
         raise BankError(f"validation found {len(bank.errors)} problem(s); nothing was imported", bank.errors)
     report = ImportReport()
     try:
-        with Session(engine) as s:
-            with s.begin():
-                for code in sorted(bank.standards):
-                    rels = bank.releases.get(code) or []
-                    if not rels:
-                        report.unreleased.append(code)
-                    for rel in rels:
-                        _import_release(s, rel, report)
+        with Session(engine) as s, s.begin():
+            for code in sorted(bank.standards):
+                rels = bank.releases.get(code) or []
+                if not rels:
+                    report.unreleased.append(code)
+                for rel in rels:
+                    _import_release(s, rel, report)
     except BankError:
         raise
     except SQLAlchemyError as e:
@@ -75,45 +76,77 @@ def import_bank(engine: Engine, bank: Bank) -> ImportReport:
 
 def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     label = f"{rel.standard} {rel.semver}"
-    std = s.execute(select(StandardRow).where(StandardRow.code == rel.standard)).scalars().first()
+    std = s.execute(select(StandardRow).where(col(StandardRow.code) == rel.standard)).scalars().first()
     if std is not None:
-        existing = s.execute(select(ReleaseRow).where(ReleaseRow.standard_id == std.id,
-                                                   ReleaseRow.semver == rel.semver)).scalars().first()
+        existing = (
+            s.execute(
+                select(ReleaseRow).where(col(ReleaseRow.standard_id) == std.id, col(ReleaseRow.semver) == rel.semver)
+            )
+            .scalars()
+            .first()
+        )
         if existing is not None:
             if existing.manifest_hash != rel.manifest_hash():
-                raise BankError(f"release {label} is already in the store with different content: releases are "
-                                f"append-only, so the manifest {rel.path} must not change; nothing was imported")
+                raise BankError(
+                    f"release {label} is already in the store with different content: releases are "
+                    f"append-only, so the manifest {rel.path} must not change; nothing was imported"
+                )
             report.known_releases.append(label)
             return
-        newest = s.execute(select(ReleaseRow).where(ReleaseRow.standard_id == std.id)
-                        .order_by(ReleaseRow.major.desc(), ReleaseRow.minor.desc(), ReleaseRow.patch.desc())
-                        ).scalars().first()
+        newest = (
+            s.execute(
+                select(ReleaseRow)
+                .where(col(ReleaseRow.standard_id) == std.id)
+                .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            )
+            .scalars()
+            .first()
+        )
         is_newest = newest is None or semver_key(rel.semver) > (newest.major, newest.minor, newest.patch)
     else:
         is_newest = True
 
     std = _upsert_definition(s, std, rel.definition, update=is_newest)
-    outcome_ids = {r.code: r.id for r in s.execute(select(OutcomeRow).where(OutcomeRow.standard_id == std.id)).scalars()}
-    method_ids = {r.key: r.id for r in s.execute(select(MethodRow).where(MethodRow.standard_id == std.id)).scalars()}
+    outcome_ids = {
+        r.code: r.id for r in s.execute(select(OutcomeRow).where(col(OutcomeRow.standard_id) == std.id)).scalars()
+    }
+    method_ids = {
+        r.key: r.id for r in s.execute(select(MethodRow).where(col(MethodRow.standard_id) == std.id)).scalars()
+    }
 
     # questions and versions
     codes = [i.question.id for i in rel.items]
-    qrows = {r.code: r for r in s.execute(select(QuestionRow).where(QuestionRow.code.in_(codes))).scalars()} if codes else {}
+    qrows = (
+        {r.code: r for r in s.execute(select(QuestionRow).where(col(QuestionRow.code).in_(codes))).scalars()}
+        if codes
+        else {}
+    )
     for qid, row in qrows.items():
         if row.standard_id != std.id:
             raise BankError(f"{qid} in release {label} already belongs to another standard in the store")
     missing = [{"code": c, "standard_id": std.id} for c in codes if c not in qrows]
     if missing:
-        _bulk_insert(s, QuestionRow.__table__, missing)
-        qrows.update({r.code: r for r in s.execute(
-            select(QuestionRow).where(QuestionRow.code.in_([m["code"] for m in missing]))).scalars()})
+        _bulk_insert(s, table_of(QuestionRow), missing)
+        qrows.update(
+            {
+                r.code: r
+                for r in s.execute(
+                    select(QuestionRow).where(col(QuestionRow.code).in_([m["code"] for m in missing]))
+                ).scalars()
+            }
+        )
     qid_by_code = {c: r.id for c, r in qrows.items()}
 
     have = {}
     if qid_by_code:
-        for r in s.execute(select(QuestionVersionRow.id, QuestionVersionRow.question_id, QuestionVersionRow.version,
-                               QuestionVersionRow.content_hash)
-                        .where(QuestionVersionRow.question_id.in_(list(qid_by_code.values())))):
+        for r in s.execute(
+            select(
+                col(QuestionVersionRow.id),
+                col(QuestionVersionRow.question_id),
+                col(QuestionVersionRow.version),
+                col(QuestionVersionRow.content_hash),
+            ).where(col(QuestionVersionRow.question_id).in_(list(qid_by_code.values())))
+        ):
             have[(r.question_id, r.version)] = (r.id, r.content_hash)
 
     new_rows = []
@@ -122,21 +155,35 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
         key = (qid_by_code[q.id], q.version)
         if key in have:
             if have[key][1] != item.hash:
-                raise BankError(f"{q.id} v{q.version} in release {label} differs from the version already in the "
-                                f"store: a released version never changes; nothing was imported")
+                raise BankError(
+                    f"{q.id} v{q.version} in release {label} differs from the version already in the "
+                    f"store: a released version never changes; nothing was imported"
+                )
             continue
-        new_rows.append({
-            "question_id": key[0], "version": q.version, "content_hash": item.hash, "text": q.text,
-            "probes_json": json.dumps(list(q.probes), ensure_ascii=False), "guidance": q.guidance,
-            "bands_json": json.dumps(q.bands, ensure_ascii=False), "minutes": q.minutes, "topic": q.topic,
-            "opener": q.opener, "author": q.author,
-        })
+        new_rows.append(
+            {
+                "question_id": key[0],
+                "version": q.version,
+                "content_hash": item.hash,
+                "text": q.text,
+                "probes_json": json.dumps(list(q.probes), ensure_ascii=False),
+                "guidance": q.guidance,
+                "bands_json": json.dumps(q.bands, ensure_ascii=False),
+                "minutes": q.minutes,
+                "topic": q.topic,
+                "opener": q.opener,
+                "author": q.author,
+            }
+        )
     if new_rows:
-        _bulk_insert(s, QuestionVersionRow.__table__, new_rows)
+        _bulk_insert(s, table_of(QuestionVersionRow), new_rows)
         report.new_versions += len(new_rows)
-        for r in s.execute(select(QuestionVersionRow.id, QuestionVersionRow.question_id, QuestionVersionRow.version)
-                        .where(QuestionVersionRow.question_id.in_(list(qid_by_code.values())))):
-            have.setdefault((r.question_id, r.version), (r.id, None))
+        for qv in s.execute(
+            select(
+                col(QuestionVersionRow.id), col(QuestionVersionRow.question_id), col(QuestionVersionRow.version)
+            ).where(col(QuestionVersionRow.question_id).in_(list(qid_by_code.values())))
+        ):
+            have.setdefault((qv.question_id, qv.version), (qv.id, None))
         fresh = {(row["question_id"], row["version"]) for row in new_rows}
         outcome_links, method_links = [], []
         for item in rel.items:
@@ -151,20 +198,31 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
                 outcome_links.append({"question_version_id": qv_id, "outcome_id": outcome_ids[o]})
             for m in q.methods:
                 if m not in method_ids:
-                    raise BankError(f"{q.id} v{q.version} in release {label} uses method {m}, which its definition lacks")
+                    raise BankError(
+                        f"{q.id} v{q.version} in release {label} uses method {m}, which its definition lacks"
+                    )
                 method_links.append({"question_version_id": qv_id, "method_id": method_ids[m]})
-        _bulk_insert(s, QuestionVersionOutcomeRow.__table__, outcome_links)
-        _bulk_insert(s, QuestionVersionMethodRow.__table__, method_links)
+        _bulk_insert(s, table_of(QuestionVersionOutcomeRow), outcome_links)
+        _bulk_insert(s, table_of(QuestionVersionMethodRow), method_links)
 
     major, minor, patch = semver_key(rel.semver)
-    rrow = ReleaseRow(standard_id=std.id, semver=rel.semver, major=major, minor=minor, patch=patch,
-                      created=rel.created, manifest_hash=rel.manifest_hash(),
-                      definition_json=json.dumps(rel.definition, ensure_ascii=False, sort_keys=True))
+    rrow = ReleaseRow(
+        standard_id=std.id,
+        semver=rel.semver,
+        major=major,
+        minor=minor,
+        patch=patch,
+        created=rel.created,
+        manifest_hash=rel.manifest_hash(),
+        definition_json=json.dumps(rel.definition, ensure_ascii=False, sort_keys=True),
+    )
     s.add(rrow)
     s.flush()
-    items = [{"release_id": rrow.id, "question_version_id": have[(qid_by_code[i.question.id], i.question.version)][0]}
-             for i in rel.items]
-    _bulk_insert(s, ReleaseItemRow.__table__, items)
+    items = [
+        {"release_id": rrow.id, "question_version_id": have[(qid_by_code[i.question.id], i.question.version)][0]}
+        for i in rel.items
+    ]
+    _bulk_insert(s, table_of(ReleaseItemRow), items)
     report.new_releases.append(label)
 
 
@@ -178,7 +236,9 @@ def _bulk_insert(s: Session, table, rows: list[dict]) -> None:
         s.execute(insert(table), rows)
         return
     cols = list(rows[0])
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection checked out of the pool always has its driver's connection
+    cursor = driver.cursor()
     with cursor.copy(f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) FROM STDIN') as copy:
         for r in rows:
             copy.write_row([r[c] for c in cols])
@@ -187,8 +247,9 @@ def _bulk_insert(s: Session, table, rows: list[dict]) -> None:
 def _upsert_definition(s: Session, std: StandardRow | None, d: dict, *, update: bool) -> StandardRow:
     checks = d.get("checks", {})
     if std is None:
-        std = StandardRow(code=d["code"], title=d["title"], level=d["level"], version=d["version"],
-                          source=d.get("source", ""))
+        std = StandardRow(
+            code=d["code"], title=d["title"], level=d["level"], version=d["version"], source=d.get("source", "")
+        )
         s.add(std)
         update = True
     if update:
@@ -198,7 +259,7 @@ def _upsert_definition(s: Session, std: StandardRow | None, d: dict, *, update: 
         std.grading_json = json.dumps(d.get("grading", {}), ensure_ascii=False, sort_keys=True)
     s.flush()
 
-    outcomes = {r.code: r for r in s.execute(select(OutcomeRow).where(OutcomeRow.standard_id == std.id)).scalars()}
+    outcomes = {r.code: r for r in s.execute(select(OutcomeRow).where(col(OutcomeRow.standard_id) == std.id)).scalars()}
     for pos, o in enumerate(d["outcomes"]):
         row = outcomes.get(o["code"])
         if row is None:
@@ -207,24 +268,36 @@ def _upsert_definition(s: Session, std: StandardRow | None, d: dict, *, update: 
             outcomes[o["code"]] = row
         elif update:
             row.title, row.group, row.position = o["title"], o["group"], pos
-    methods = {r.key: r for r in s.execute(select(MethodRow).where(MethodRow.standard_id == std.id)).scalars()}
-    touched = []
+    methods = {r.key: r for r in s.execute(select(MethodRow).where(col(MethodRow.standard_id) == std.id)).scalars()}
+    touched: list[tuple[MethodRow, dict]] = []
     for pos, m in enumerate(d["methods"]):
-        row = methods.get(m["id"])
-        if row is None:
-            row = MethodRow(standard_id=std.id, key=m["id"], name=m["name"], kind=m["kind"], minutes=m["minutes"],
-                            min_questions=m["min_questions"], position=pos)
-            s.add(row)
-            methods[m["id"]] = row
-            touched.append((row, m))
+        mrow = methods.get(m["id"])
+        if mrow is None:
+            mrow = MethodRow(
+                standard_id=std.id,
+                key=m["id"],
+                name=m["name"],
+                kind=m["kind"],
+                minutes=m["minutes"],
+                min_questions=m["min_questions"],
+                position=pos,
+            )
+            s.add(mrow)
+            methods[m["id"]] = mrow
+            touched.append((mrow, m))
         elif update:
-            row.name, row.kind, row.minutes, row.min_questions, row.position = (
-                m["name"], m["kind"], m["minutes"], m["min_questions"], pos)
-            touched.append((row, m))
+            mrow.name, mrow.kind, mrow.minutes, mrow.min_questions, mrow.position = (
+                m["name"],
+                m["kind"],
+                m["minutes"],
+                m["min_questions"],
+                pos,
+            )
+            touched.append((mrow, m))
     s.flush()
-    for row, m in touched:
-        s.execute(delete(MethodOutcomeRow.__table__).where(MethodOutcomeRow.method_id == row.id))
-        links = [{"method_id": row.id, "outcome_id": outcomes[c].id} for c in m["assesses"]]
+    for mrow, m in touched:
+        s.execute(delete(table_of(MethodOutcomeRow)).where(col(MethodOutcomeRow.method_id) == mrow.id))
+        links = [{"method_id": mrow.id, "outcome_id": outcomes[c].id} for c in m["assesses"]]
         if links:
-            s.execute(insert(MethodOutcomeRow.__table__), links)
+            s.execute(insert(table_of(MethodOutcomeRow)), links)
     return std

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .bankfiles import SEMVER_RE, Release, ReleaseItem, content_hash, semver_key
+from .bank_types import SEMVER_RE, Release, ReleaseItem, content_hash, semver_key
 from .problems import BankError, display_path
 from .validation import Bank
 
@@ -25,15 +25,20 @@ def build_release(bank: Bank, code: str, semver: str, created: str | None = None
     std = bank.standards[code]
     approved = sorted((q for q in bank.questions_of(code) if q.status == "approved"), key=lambda q: q.id)
     items = [ReleaseItem(question=q, hash=q.content_hash) for q in approved]
-    return Release(standard=code, semver=semver, definition=std.definition(), items=items,
-                   created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return Release(
+        standard=code,
+        semver=semver,
+        definition=std.definition(),
+        items=items,
+        created=created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
 def manifest_text(rel: Release) -> str:
     """The manifest as pretty-printed JSON: machine-written, one key per line, so git diffs read well."""
     doc = {
         "_comment": "qbank release manifest, written by `qbank release`. Never edit it: every question "
-                    "version below is frozen and must always match its hash.",
+        "version below is frozen and must always match its hash.",
         "format": MANIFEST_FORMAT,
         "standard": rel.standard,
         "release": rel.semver,
@@ -42,8 +47,13 @@ def manifest_text(rel: Release) -> str:
         "definition_hash": content_hash(rel.definition),
         "definition": rel.definition,
         "items": [
-            {"id": i.question.id, "version": i.question.version, "hash": i.hash, "author": i.question.author,
-             **i.question.content()}
+            {
+                "id": i.question.id,
+                "version": i.question.version,
+                "hash": i.hash,
+                "author": i.question.author,
+                **i.question.content(),
+            }
             for i in rel.items
         ],
     }
@@ -60,6 +70,7 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
     if bank.errors:
         raise BankError(f"the bank has {len(bank.errors)} problem(s); fix them before releasing", bank.errors)
     std = bank.standards[code]
+    assert std.folder is not None  # a standard loaded from a bank tree has its folder
     rel = build_release(bank, code, semver)
     folder = std.folder / "releases"
     path = folder / f"{semver}.json"
@@ -70,10 +81,13 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
                 return ReleaseResult(release=old, path=path, created=False)
             raise BankError(
                 f"release {code} {semver} already exists with different content: releases are append-only; "
-                f"release the changes as a new number, e.g. {bump_minor(existing[-1].semver)}")
+                f"release the changes as a new number, e.g. {bump_minor(existing[-1].semver)}"
+            )
     if existing and semver_key(semver) <= existing[-1].key:
-        raise BankError(f"release numbers only go up: {code} is at {existing[-1].semver}; "
-                        f"use a higher number, e.g. {bump_minor(existing[-1].semver)}")
+        raise BankError(
+            f"release numbers only go up: {code} is at {existing[-1].semver}; "
+            f"use a higher number, e.g. {bump_minor(existing[-1].semver)}"
+        )
     if not rel.items:
         raise BankError(f"{code} has no approved questions to release")
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,4 +132,3 @@ def diff_versions(standard: str, old: str, new: str, a: dict[str, int], b: dict[
     changed = sorted((i, a[i], v) for i, v in b.items() if i in a and a[i] != v)
     unchanged = sum(1 for i, v in b.items() if a.get(i) == v)
     return ReleaseDiff(standard, old, new, added, changed, retired, unchanged)
-

@@ -7,18 +7,13 @@ returns a `Bank` with every problem found; nothing here touches the database.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bankfiles import (
-    Question,
-    Release,
-    Standard,
-    read_question_file,
-    read_release,
-    read_standard,
-    suggest,
-)
+from .bank_types import Question, Release, Standard
+from .bankfiles import read_question_file, read_release, read_standard
+from .fields import suggest
 from .problems import Problem, display_path
 from .similarity import near_duplicates
 
@@ -57,19 +52,34 @@ def find_standard_folders(path: Path) -> list[Path]:
     return []
 
 
-def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
-              near_duplicate_threshold: int | None = None, health: bool = True) -> Bank:
+def load_bank(
+    path: Path | str,
+    *,
+    min_per_outcome: int | None = None,
+    near_duplicate_threshold: int | None = None,
+    health: bool = True,
+) -> Bank:
     path = Path(path)
     bank = Bank(root=path)
     problems = bank.problems
     if not path.exists():
-        problems.append(Problem(file=display_path(path), message="no such file or folder",
-                                fix="give the path of a bank folder, e.g. banks/"))
+        problems.append(
+            Problem(
+                file=display_path(path),
+                message="no such file or folder",
+                fix="give the path of a bank folder, e.g. banks/",
+            )
+        )
         return bank
     folders = find_standard_folders(path)
     if not folders:
-        problems.append(Problem(file=display_path(path), message="no standard.toml found here or above",
-                                fix="each bank folder needs a standard.toml (see banks/README.md)"))
+        problems.append(
+            Problem(
+                file=display_path(path),
+                message="no standard.toml found here or above",
+                fix="each bank folder needs a standard.toml (see banks/README.md)",
+            )
+        )
         return bank
 
     folder_of: dict[str, Path] = {}
@@ -79,9 +89,15 @@ def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
         if std is None:
             continue
         if std.code in bank.standards:
-            problems.append(Problem(file=std.path, line=1, field="code",
-                                    message=f"standard code {std.code} is also used by {bank.standards[std.code].path}",
-                                    fix="each standard has one folder and one code"))
+            problems.append(
+                Problem(
+                    file=std.path,
+                    line=1,
+                    field="code",
+                    message=f"standard code {std.code} is also used by {bank.standards[std.code].path}",
+                    fix="each standard has one folder and one code",
+                )
+            )
             continue
         if min_per_outcome is not None:
             std.min_per_outcome = min_per_outcome
@@ -95,9 +111,15 @@ def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
             bank.files_read += 1
             shown = display_path(qf)
             if named is not None and named != std.code:
-                problems.append(Problem(file=shown, line=1, field="standard",
-                                        message=f"file says standard = {named!r} but lies in the folder of {std.code}",
-                                        fix=f'set `standard = "{std.code}"` or move the file to the right bank folder'))
+                problems.append(
+                    Problem(
+                        file=shown,
+                        line=1,
+                        field="standard",
+                        message=f"file says standard = {named!r} but lies in the folder of {std.code}",
+                        fix=f'set `standard = "{std.code}"` or move the file to the right bank folder',
+                    )
+                )
                 continue
             bank.questions.extend(qs)
         rels = []
@@ -107,16 +129,27 @@ def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
             if rel is None:
                 continue
             if rel.standard != std.code:
-                problems.append(Problem(file=rel.path, message=f"release of {rel.standard} lies in the folder of {std.code}",
-                                        fix="move it back to its own standard's releases/ folder", check="release"))
+                problems.append(
+                    Problem(
+                        file=rel.path,
+                        message=f"release of {rel.standard} lies in the folder of {std.code}",
+                        fix="move it back to its own standard's releases/ folder",
+                        check="release",
+                    )
+                )
                 continue
             rels.append(rel)
         bank.releases[std.code] = sorted(rels, key=lambda r: r.key)
         for stray in sorted(folder.glob("*.toml")):
             if stray.name != "standard.toml":
-                problems.append(Problem(file=display_path(stray), kind="warning",
-                                        message="TOML file outside questions/ and releases/ is ignored",
-                                        fix="move question files into questions/"))
+                problems.append(
+                    Problem(
+                        file=display_path(stray),
+                        kind="warning",
+                        message="TOML file outside questions/ and releases/ is ignored",
+                        fix="move question files into questions/",
+                    )
+                )
 
     check_references(bank)
     check_ids_and_versions(bank)
@@ -124,10 +157,15 @@ def load_bank(path: Path | str, *, min_per_outcome: int | None = None,
         broken = _standards_with_errors(bank, folder_of)
         for code in sorted(broken):
             std = bank.standards[code]
-            bank.problems.append(Problem(
-                file=std.path, kind="warning", check="sufficiency",
-                message=f"{code}: sufficiency and near-duplicate checks skipped until the errors above are fixed",
-                fix="fix the errors in this standard's files, then validate again"))
+            bank.problems.append(
+                Problem(
+                    file=std.path,
+                    kind="warning",
+                    check="sufficiency",
+                    message=f"{code}: sufficiency and near-duplicate checks skipped until the errors above are fixed",
+                    fix="fix the errors in this standard's files, then validate again",
+                )
+            )
         check_sufficiency(bank, skip=broken)
         check_near_duplicates(bank, skip=broken)
     return bank
@@ -151,17 +189,31 @@ def check_references(bank: Bank) -> None:
         for m in q.methods:
             if m not in std.methods:
                 guess = suggest(m, std.methods)
-                bank.problems.append(Problem(
-                    file=q.path, line=q.field_line("methods"), question=q.id, field="methods", check="reference",
-                    message=f"unknown method '{m}' for {std.code}",
-                    fix=f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(std.methods)}"))
+                bank.problems.append(
+                    Problem(
+                        file=q.path,
+                        line=q.field_line("methods"),
+                        question=q.id,
+                        field="methods",
+                        check="reference",
+                        message=f"unknown method '{m}' for {std.code}",
+                        fix=f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(std.methods)}",
+                    )
+                )
         for o in q.outcomes:
             if o not in std.outcomes:
                 guess = suggest(o, std.outcomes)
-                bank.problems.append(Problem(
-                    file=q.path, line=q.field_line("outcomes"), question=q.id, field="outcomes", check="reference",
-                    message=f"unknown outcome code '{o}' for {std.code}",
-                    fix=f"did you mean '{guess}'?" if guess else f"add {o} to {std.path} [outcomes] or remove it"))
+                bank.problems.append(
+                    Problem(
+                        file=q.path,
+                        line=q.field_line("outcomes"),
+                        question=q.id,
+                        field="outcomes",
+                        check="reference",
+                        message=f"unknown outcome code '{o}' for {std.code}",
+                        fix=f"did you mean '{guess}'?" if guess else f"add {o} to {std.path} [outcomes] or remove it",
+                    )
+                )
 
 
 def check_ids_and_versions(bank: Bank) -> None:
@@ -169,10 +221,16 @@ def check_ids_and_versions(bank: Bank) -> None:
     for q in bank.questions:
         if q.id in seen:
             first = seen[q.id]
-            bank.problems.append(Problem(
-                file=q.path, line=q.field_line("id"), question=q.id, field="id",
-                message=f"duplicate id {q.id}: also at {first.path}:{first.line}",
-                fix="ids are unique across all banks: give the new question a new id (versions share an id)"))
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("id"),
+                    question=q.id,
+                    field="id",
+                    message=f"duplicate id {q.id}: also at {first.path}:{first.line}",
+                    fix="ids are unique across all banks: give the new question a new id (versions share an id)",
+                )
+            )
         else:
             seen[q.id] = q
 
@@ -185,15 +243,27 @@ def check_ids_and_versions(bank: Bank) -> None:
             for item in rel.items:
                 qid, v = item.question.id, item.question.version
                 if owner.setdefault(qid, code) != code:
-                    bank.problems.append(Problem(file=rel.path, question=qid, check="release",
-                                                 message=f"{qid} is released under both {owner[qid]} and {code}",
-                                                 fix="a question id belongs to one standard"))
+                    bank.problems.append(
+                        Problem(
+                            file=rel.path,
+                            question=qid,
+                            check="release",
+                            message=f"{qid} is released under both {owner[qid]} and {code}",
+                            fix="a question id belongs to one standard",
+                        )
+                    )
                 prev = released.get((qid, v))
                 if prev and prev[0] != item.hash:
-                    bank.problems.append(Problem(
-                        file=rel.path, line=item.question.line, question=qid, check="release",
-                        message=f"{qid} v{v} has different content in releases {prev[1].semver} and {rel.semver}",
-                        fix="restore the release files from git; released versions never change"))
+                    bank.problems.append(
+                        Problem(
+                            file=rel.path,
+                            line=item.question.line,
+                            question=qid,
+                            check="release",
+                            message=f"{qid} v{v} has different content in releases {prev[1].semver} and {rel.semver}",
+                            fix="restore the release files from git; released versions never change",
+                        )
+                    )
                 released.setdefault((qid, v), (item.hash, rel))
                 if qid not in max_released or v > max_released[qid][0]:
                     max_released[qid] = (v, rel)
@@ -202,32 +272,59 @@ def check_ids_and_versions(bank: Bank) -> None:
         hit = released.get((q.id, q.version))
         top = max_released.get(q.id)
         if top and q.version < top[0]:
-            bank.problems.append(Problem(
-                file=q.path, line=q.field_line("version"), question=q.id, field="version", check="version",
-                message=f"{q.id} is at version {q.version} but release {top[1].semver} already has version {top[0]}",
-                fix=f"versions only go up: restore v{top[0]} or set version = {top[0] + 1}"))
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("version"),
+                    question=q.id,
+                    field="version",
+                    check="version",
+                    message=f"{q.id} is at version {q.version} "
+                    f"but release {top[1].semver} already has version {top[0]}",
+                    fix=f"versions only go up: restore v{top[0]} or set version = {top[0] + 1}",
+                )
+            )
         elif hit and hit[0] != q.content_hash:
             bump = max(q.version, top[0] if top else 0) + 1
-            bank.problems.append(Problem(
-                file=q.path, line=q.field_line("version"), question=q.id, field="version", check="version",
-                message=f"{q.id} v{q.version} changed since release {hit[1].semver}",
-                fix=f"bump its version to {bump} (or undo the change)"))
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("version"),
+                    question=q.id,
+                    field="version",
+                    check="version",
+                    message=f"{q.id} v{q.version} changed since release {hit[1].semver}",
+                    fix=f"bump its version to {bump} (or undo the change)",
+                )
+            )
         if q.id in owner and owner[q.id] != q.standard:
-            bank.problems.append(Problem(
-                file=q.path, line=q.field_line("id"), question=q.id, field="id", check="release",
-                message=f"{q.id} was released under {owner[q.id]}, not {q.standard}",
-                fix="give this question a new id"))
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("id"),
+                    question=q.id,
+                    field="id",
+                    check="release",
+                    message=f"{q.id} was released under {owner[q.id]}, not {q.standard}",
+                    fix="give this question a new id",
+                )
+            )
 
     present = {q.id for q in bank.questions}
     for qid, (v, rel) in sorted(max_released.items()):
         if qid not in present and qid not in bank.unreadable and rel.standard in bank.standards:
-            bank.problems.append(Problem(
-                file=bank.standards[rel.standard].path, question=qid, check="release",
-                message=f"{qid} v{v} (release {rel.semver}) is missing from the question files",
-                fix='never delete a released question: put it back with status = "retired"'))
+            bank.problems.append(
+                Problem(
+                    file=bank.standards[rel.standard].path,
+                    question=qid,
+                    check="release",
+                    message=f"{qid} v{v} (release {rel.semver}) is missing from the question files",
+                    fix='never delete a released question: put it back with status = "retired"',
+                )
+            )
 
 
-def check_sufficiency(bank: Bank, skip: set[str] = frozenset()) -> None:
+def check_sufficiency(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
     for std in bank.standards.values():
         if std.code in skip:
             continue
@@ -242,14 +339,21 @@ def check_sufficiency(bank: Bank, skip: set[str] = frozenset()) -> None:
                 n = counts[o]
                 if n < std.min_per_outcome:
                     more = std.min_per_outcome - n
-                    bank.problems.append(Problem(
-                        file=std.path, line=std.lines.get(f"method:{m.id}"), field="assesses", check="sufficiency",
-                        message=f"{std.code} {m.id}: {o} has {n} approved question{'s' if n != 1 else ''} "
-                                f"(needs {std.min_per_outcome})",
-                        fix=f"write {more} more approved question{'s' if more != 1 else ''} for {o} usable in {m.id}"))
+                    bank.problems.append(
+                        Problem(
+                            file=std.path,
+                            line=std.lines.get(f"method:{m.id}"),
+                            field="assesses",
+                            check="sufficiency",
+                            message=f"{std.code} {m.id}: {o} has {n} approved question{'s' if n != 1 else ''} "
+                            f"(needs {std.min_per_outcome})",
+                            fix=f"write {more} more approved question{'s' if more != 1 else ''} "
+                            f"for {o} usable in {m.id}",
+                        )
+                    )
 
 
-def check_near_duplicates(bank: Bank, skip: set[str] = frozenset()) -> None:
+def check_near_duplicates(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
     for std in bank.standards.values():
         if std.code in skip:
             continue
@@ -257,8 +361,15 @@ def check_near_duplicates(bank: Bank, skip: set[str] = frozenset()) -> None:
         texts = {qid: q.text for qid, q in approved.items()}
         for d in near_duplicates(texts, std.near_duplicate_threshold):
             qa, qb = approved[d.a], approved[d.b]
-            bank.problems.append(Problem(
-                file=qa.path, line=qa.field_line("text"), question=qa.id, field="text", check="near-duplicate",
-                message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) are near-duplicates: similarity {d.score:g} "
-                        f"(threshold {std.near_duplicate_threshold})",
-                fix=f"reword one of them, or retire {qb.id}"))
+            bank.problems.append(
+                Problem(
+                    file=qa.path,
+                    line=qa.field_line("text"),
+                    question=qa.id,
+                    field="text",
+                    check="near-duplicate",
+                    message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) are near-duplicates: similarity {d.score:g} "
+                    f"(threshold {std.near_duplicate_threshold})",
+                    fix=f"reword one of them, or retire {qb.id}",
+                )
+            )

@@ -23,8 +23,20 @@ REPO = Path(__file__).resolve().parent.parent
 def pytest_report_header(config):
     if os.environ.get(PG_ENV):
         return f"PostgreSQL tests: on ({PG_ENV} is set)"
-    return (f"PostgreSQL tests: SKIPPED — set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
-            "to run them (CI does)")
+    return (
+        f"PostgreSQL tests: SKIPPED — set {PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test "
+        "to run them (CI does)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _own_user_folders(tmp_path_factory, monkeypatch):
+    """Each test gets its own settings folder and data folder (default store, records): no test
+    reads or writes the user's (~/.config/qbank, ~/.local/share/qbank), and tests running at the
+    same time (`make test` runs two workers) never see each other's settings. A test may set its own."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("QBANK_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -100,15 +112,25 @@ TEXTS = [
 OUTCOMES = [["K1", "S1"], ["K2"], ["S1", "B1"], ["B1"], ["K2", "K1"], ["S1"], ["K1", "B1"], ["B1", "K2"]]
 
 
-def question_block(i: int, *, qid: str | None = None, version: int = 1, status: str = "approved",
-                   methods=("professional-discussion", "presentation-questioning"), outcomes=None,
-                   minutes: int = 6, text_: str | None = None, extra: str = "") -> str:
+def question_block(
+    i: int,
+    *,
+    qid: str | None = None,
+    version: int = 1,
+    status: str = "approved",
+    methods=("professional-discussion", "presentation-questioning"),
+    outcomes=None,
+    minutes: int = 6,
+    text_: str | None = None,
+    extra: str = "",
+) -> str:
     qid = qid or f"TST-{i + 1:03d}"
     outcomes = outcomes if outcomes is not None else OUTCOMES[i % len(OUTCOMES)]
     text_ = text_ if text_ is not None else TEXTS[i % len(TEXTS)]
     ms = ", ".join(f'"{m}"' for m in methods)
     os_ = ", ".join(f'"{o}"' for o in outcomes)
-    return textwrap.dedent(f'''
+    return (
+        textwrap.dedent(f'''
         [[question]]
         id = "{qid}"
         version = {version}
@@ -121,7 +143,9 @@ def question_block(i: int, *, qid: str | None = None, version: int = 1, status: 
         """
         probes = ["What would you do differently?", "What evidence showed it worked?"]
         guidance = "A good answer gives a real example and evaluates it."
-        ''') + extra
+        ''')
+        + extra
+    )
 
 
 def write_bank(root: Path, questions: str | None = None, standard: str = STANDARD) -> Path:
@@ -132,7 +156,8 @@ def write_bank(root: Path, questions: str | None = None, standard: str = STANDAR
     if questions is None:
         questions = "".join(question_block(i) for i in range(len(TEXTS)))
     (folder / "questions" / "general.toml").write_text(
-        'standard = "TST01"\ntopic = "General"\nauthor = "Test Writer"\n' + questions, encoding="utf-8")
+        'standard = "TST01"\ntopic = "General"\nauthor = "Test Writer"\n' + questions, encoding="utf-8"
+    )
     return root
 
 

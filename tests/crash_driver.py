@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qbank import sessions as S  # noqa: E402
-from qbank.store import make_engine  # noqa: E402
-from tui.app import QBankApp  # noqa: E402
-from tui.method import MethodScreen  # noqa: E402
+from qbank import sessions as S
+from qbank.store import make_engine
+from qbank.tui.app import QBankApp
+from qbank.tui.method import MethodScreen
 
 
 def say(*parts) -> None:
@@ -36,8 +36,12 @@ async def drive(url: str, mode: str, seed: int) -> None:
     engine = make_engine(url)
     rnd = random.Random(seed)
     if mode == "start":
-        aid = S.start_assessment(engine, S.StartRequest(standard="ST0556", apprentice="CRASH-1", assessor="Driver",
-                                                        methods=("professional-discussion",)))
+        aid = S.start_assessment(
+            engine,
+            S.StartRequest(
+                standard="ST0556", apprentice="CRASH-1", assessor="Driver", methods=("professional-discussion",)
+            ),
+        )
         say("STARTED", aid)
     app = QBankApp(engine, assessor="Driver", timer=True)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -47,7 +51,7 @@ async def drive(url: str, mode: str, seed: int) -> None:
         screen = app.screen
         notes = screen.query_one("#notes")
         say("RESUMED", screen.am_id, screen.current_ask, repr(notes.text))
-        for step in range(200):
+        for _ in range(200):
             action = rnd.random()
             if screen.current_ask is None or action < 0.15:
                 if screen.query_one("#suggestions").option_count == 0:
@@ -66,7 +70,9 @@ async def drive(url: str, mode: str, seed: int) -> None:
                 await pilot.press("f3")
                 await pilot.pause()
                 await pilot.press("enter")
-                if await wait_for(pilot, lambda: len(screen.m.evidence) > before and app.screen is screen):
+                if await wait_for(
+                    pilot, lambda before=before: len(screen.m.evidence) > before and app.screen is screen
+                ):
                     say("CONFIRMED evidence", len(screen.m.evidence))
     say("DONE")
 

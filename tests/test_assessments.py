@@ -3,28 +3,17 @@ banks in a real store (SQLite, and PostgreSQL when enabled); plus the assessment
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from tests_support import shipped_bank
 
 from qbank import sessions as S
 from qbank.importer import import_bank
-from qbank.validation import load_bank
 from qbank.record import render
-
-BANKS = Path(__file__).resolve().parent.parent / "banks"
-_SHIPPED = []
-
-
-def shipped():
-    if not _SHIPPED:
-        _SHIPPED.append(load_bank(BANKS, health=False))
-    return _SHIPPED[0]
 
 
 @pytest.fixture
 def store(engine):
-    import_bank(engine, shipped())
+    import_bank(engine, shipped_bank())
     return engine
 
 
@@ -50,8 +39,16 @@ def top_level(c):
 
 
 def test_cmi_worked_example_distinction_and_pass_give_merit(store):
-    aid = S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="CMI-001", assessor="A. Assessor",
-                                                   extra_time_pct=10, adjustments="screen reader; breaks allowed"))
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ST0556",
+            apprentice="CMI-001",
+            assessor="A. Assessor",
+            extra_time_pct=10,
+            adjustments="screen reader; breaks allowed",
+        ),
+    )
     v = S.load(store, aid)
     assert [m.method.id for m in v.methods] == ["presentation-questioning", "professional-discussion"]
     pq, pd = v.methods
@@ -92,10 +89,19 @@ def test_cmi_resit_carries_the_passed_method_and_is_capped_unless_overridden(sto
     assert S.complete(store, aid)[0].grade == "Fail"
 
     with pytest.raises(S.SessionError, match="presentation-questioning was passed"):
-        S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="CMI-002", assessor="B. Assessor",
-                                                 attempt="resit", methods=("presentation-questioning",)))
-    rid = S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="CMI-002", assessor="B. Assessor",
-                                                   attempt="resit"))
+        S.start_assessment(
+            store,
+            S.StartRequest(
+                standard="ST0556",
+                apprentice="CMI-002",
+                assessor="B. Assessor",
+                attempt="resit",
+                methods=("presentation-questioning",),
+            ),
+        )
+    rid = S.start_assessment(
+        store, S.StartRequest(standard="ST0556", apprentice="CMI-002", assessor="B. Assessor", attempt="resit")
+    )
     r = S.load(store, rid)
     assert r.previous_id == aid
     carried, pd2 = r.methods
@@ -127,11 +133,17 @@ def test_st0480_worked_example_pass_and_distinction_give_pass(store):
 
 
 def test_lsbu_showcase_weighted_marks(store):
-    aid = S.start_assessment(store, S.StartRequest(standard="ST0480", apprentice="LSBU-01", assessor="D. Tutor",
-                                                   methods=("lsbu-project-showcase",)))
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ST0480", apprentice="LSBU-01", assessor="D. Tutor", methods=("lsbu-project-showcase",)
+        ),
+    )
     (m,) = S.load(store, aid).methods
     S.ask(store, m.id, m.questions[0].code)
-    S.log_evidence(store, m.id, "evidenced", criterion="presentation", outcomes=[m.method.assesses[0]], note="clear account")
+    S.log_evidence(
+        store, m.id, "evidenced", criterion="presentation", outcomes=[m.method.assesses[0]], note="clear account"
+    )
     S.set_mark(store, m.id, "report", mark=45, strengths="well structured", improvements="thin evaluation")
     S.set_mark(store, m.id, "presentation", mark=58)
     assert finish(store, m.id).grade == "Pass"  # 51.5 %
@@ -142,8 +154,12 @@ def test_lsbu_showcase_weighted_marks(store):
 
 
 def test_lsbu_mark_out_of_range_is_refused(store):
-    aid = S.start_assessment(store, S.StartRequest(standard="ST0480", apprentice="LSBU-03", assessor="D. Tutor",
-                                                   methods=("lsbu-project-showcase",)))
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ST0480", apprentice="LSBU-03", assessor="D. Tutor", methods=("lsbu-project-showcase",)
+        ),
+    )
     (m,) = S.load(store, aid).methods
     with pytest.raises(S.SessionError, match="from 0 to 100"):
         S.set_mark(store, m.id, "report", mark=120)
@@ -156,8 +172,9 @@ def test_ilm_worked_example_referral_names_the_section(store):
     aid = S.start_assessment(store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-001", assessor="E. Assessor"))
     (m,) = S.load(store, aid).methods
     ask_id = S.ask(store, m.id, m.questions[0].code)
-    S.log_evidence(store, m.id, "evidenced", outcomes=["M3.54/1.1"], note="charter with scope and measures",
-                   ask_id=ask_id)
+    S.log_evidence(
+        store, m.id, "evidenced", outcomes=["M3.54/1.1"], note="charter with scope and measures", ask_id=ask_id
+    )
     S.set_mark(store, m.id, "define", mark=8, strengths="clear charter", improvements="")
     S.set_mark(store, m.id, "apply", mark=36, strengths="good use of a fishbone", improvements="control plan vague")
     S.set_mark(store, m.id, "report", mark=12, strengths="", improvements="outcomes not quantified")
@@ -193,8 +210,12 @@ def test_swap_adhoc_disagreement_and_bad_input(store, monkeypatch):
 
     seeds = itertools.count(1)  # fixed draw seeds: the set, and so which swaps are possible, never vary
     monkeypatch.setattr(qbank.draws.secrets, "token_hex", lambda n=16: f"{next(seeds):0{2 * n}x}")
-    aid = S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="CMI-003", assessor="A. Assessor",
-                                                   methods=("professional-discussion",)))
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ST0556", apprentice="CMI-003", assessor="A. Assessor", methods=("professional-discussion",)
+        ),
+    )
     (m,) = S.load(store, aid).methods
     first, second = m.questions[0].code, m.questions[1].code
     S.ask(store, m.id, first)
@@ -219,9 +240,9 @@ def test_swap_adhoc_disagreement_and_bad_input(store, monkeypatch):
     with pytest.raises(S.SessionError, match="no criterion 'PD99'"):
         S.log_evidence(store, m.id, "pass", criterion="PD99")
     # an outcome the ad-hoc question targeted, evidenced at merit; then retracted and logged again at pass
-    e = S.log_evidence(store, m.id, "merit", outcomes=["K8"], ask_id=adhoc)
+    entry = S.log_evidence(store, m.id, "merit", outcomes=["K8"], ask_id=adhoc)
     assert S.load(store, aid).methods[0].outcome_levels["K8"] == "merit"
-    S.retract_evidence(store, e)
+    S.retract_evidence(store, entry)
     assert "K8" in S.load(store, aid).methods[0].uncovered
     log_all(store, m, lambda c: "pass")
     assert finish(store, m.id).grade == "Pass"
@@ -241,7 +262,9 @@ def test_first_attempt_needs_an_assessor_and_known_methods(store):
     with pytest.raises(S.SessionError, match="assessor"):
         S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="X", assessor=" "))
     with pytest.raises(S.SessionError, match="no method 'interview'"):
-        S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="X", assessor="A", methods=("interview",)))
+        S.start_assessment(
+            store, S.StartRequest(standard="ST0556", apprentice="X", assessor="A", methods=("interview",))
+        )
     with pytest.raises(S.SessionError, match="no completed assessment"):
         S.start_assessment(store, S.StartRequest(standard="ST0556", apprentice="NEW", assessor="A", attempt="resit"))
 
@@ -257,7 +280,9 @@ def test_a_failed_start_burns_no_questions(store, monkeypatch):
 
     def counts():
         with Session(store) as s:
-            return [s.execute(select(func.count()).select_from(t)).scalar() for t in (DrawRow, DrawItemRow, AssessmentRow)]
+            return [
+                s.execute(select(func.count()).select_from(t)).scalar() for t in (DrawRow, DrawItemRow, AssessmentRow)
+            ]
 
     before = counts()
     real = S.draw_in

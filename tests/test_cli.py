@@ -7,15 +7,15 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 
 def run(*args, env_extra=None, cwd=None):
     env = {**os.environ, **(env_extra or {})}
     env.pop("QBANK_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "qbank", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd or REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "qbank", *args], capture_output=True, text=True, env=env, cwd=cwd or REPO, timeout=120
+    )
 
 
 @pytest.fixture
@@ -42,12 +42,15 @@ def test_full_writer_flow(bank_dir, store_env):
     assert r.returncode == 1 and "has no release 9.9.9" in r.stderr
 
 
-@pytest.mark.parametrize("args,code,needle", [
-    (["validate", "--format", "xml"], 2, "invalid choice: 'xml'"),
-    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
-    (["list", "--limit", "many"], 2, "invalid int value"),
-    (["release", "TST01", "one"], 1, "not a semantic version"),
-])
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["validate", "--format", "xml"], 2, "invalid choice: 'xml'"),
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        (["list", "--limit", "many"], 2, "invalid int value"),
+        (["release", "TST01", "one"], 1, "not a semantic version"),
+    ],
+)
 def test_bad_invocations(args, code, needle, bank_dir):
     if args[0] == "release":
         args = [*args, "--path", str(bank_dir)]
@@ -89,15 +92,33 @@ def imported(bank_dir, store_env):
 def test_draw_replay_swap_by_cli(imported):
     import json as _json
 
-    r = run("draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "APP-1",
-            "--cohort", "ACME", "--format", "json", env_extra=imported)
+    r = run(
+        "draw",
+        "--standard",
+        "TST01",
+        "--method",
+        "professional-discussion",
+        "--apprentice",
+        "APP-1",
+        "--cohort",
+        "ACME",
+        "--format",
+        "json",
+        env_extra=imported,
+    )
     assert r.returncode == 0, r.stderr
     d = _json.loads(r.stdout)
     assert {o for q in d["questions"] for o in q["outcomes"]} >= set(d["required"])
     r = run("draw", "--replay", str(d["draw_id"]), env_extra=imported)
     assert r.returncode == 0 and "reproduced exactly" in r.stdout
-    r = run("swap", str(d["draw_id"]), d["questions"][0]["id"], "--reason", "asked in the presentation already",
-            env_extra=imported)
+    r = run(
+        "swap",
+        str(d["draw_id"]),
+        d["questions"][0]["id"],
+        "--reason",
+        "asked in the presentation already",
+        env_extra=imported,
+    )
     assert r.returncode in (0, 1) and "Traceback" not in r.stderr
     if r.returncode == 0:
         assert f"swapped {d['questions'][0]['id']} for" in r.stdout
@@ -108,8 +129,16 @@ def test_draw_replay_swap_by_cli(imported):
 def test_infeasible_draw_exits_1_with_named_reason(imported):
     last = None
     for _ in range(6):  # 8 questions: the apprentice runs out after a couple of draws
-        last = run("draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "APP-2",
-                   env_extra=imported)
+        last = run(
+            "draw",
+            "--standard",
+            "TST01",
+            "--method",
+            "professional-discussion",
+            "--apprentice",
+            "APP-2",
+            env_extra=imported,
+        )
         if last.returncode:
             break
     assert last.returncode == 1
@@ -118,21 +147,48 @@ def test_infeasible_draw_exits_1_with_named_reason(imported):
     assert "Traceback" not in last.stderr
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["draw", "--standard", "TST01"], "a draw needs --method, --apprentice"),
-    (["draw", "--standard", "TST01", "--method", "chat", "--apprentice", "A"], "has no method 'chat'"),
-    (["draw", "--replay", "999"], "no draw 999"),
-    (["draw", "--standard", "TST01", "--method", "professional-discussion", "--apprentice", "A",
-      "--attempt", "third"], "invalid choice: 'third'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["draw", "--standard", "TST01"], "a draw needs --method, --apprentice"),
+        (["draw", "--standard", "TST01", "--method", "chat", "--apprentice", "A"], "has no method 'chat'"),
+        (["draw", "--replay", "999"], "no draw 999"),
+        (
+            [
+                "draw",
+                "--standard",
+                "TST01",
+                "--method",
+                "professional-discussion",
+                "--apprentice",
+                "A",
+                "--attempt",
+                "third",
+            ],
+            "invalid choice: 'third'",
+        ),
+    ],
+)
 def test_draw_usage_errors(imported, args, needle):
     r = run(*args, env_extra=imported)
     assert r.returncode in (1, 2) and needle in r.stderr and "Traceback" not in r.stderr
 
 
 def test_simulate_prints_both_tables(imported):
-    r = run("simulate", "--standard", "TST01", "--method", "presentation-questioning", "--draws", "60",
-            "--seed", "t", "--format", "json", env_extra=imported)
+    r = run(
+        "simulate",
+        "--standard",
+        "TST01",
+        "--method",
+        "presentation-questioning",
+        "--draws",
+        "60",
+        "--seed",
+        "t",
+        "--format",
+        "json",
+        env_extra=imported,
+    )
     assert r.returncode == 0, r.stderr
     import json as _json
 

@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests_support import BANKS
 
 from qbank.bankfiles import read_standard
-from qbank.grading import (GradingError, MethodScheme, Override, criterion_levels, grade_method, grade_overall,
-                           methods_to_reassess, outcome_levels, uncovered)
-
-BANKS = Path(__file__).resolve().parent.parent / "banks"
+from qbank.grading import (
+    GradingError,
+    MethodScheme,
+    Override,
+    criterion_levels,
+    grade_method,
+    grade_overall,
+    methods_to_reassess,
+    outcome_levels,
+    uncovered,
+)
+from qbank.problems import Problem
 
 
 def rules_of(code: str):
-    problems = []
+    problems: list[Problem] = []
     std = read_standard(BANKS / code / "standard.toml", problems)
     errors = [p.render() for p in problems if p.is_error]
     assert not errors, errors
+    assert std is not None
     assert std.grading_rules is not None, f"{code} has no grading rules"
     return std, std.grading_rules
 
@@ -62,8 +71,14 @@ def test_cmi_table_every_combination():
         assert not r.capped
         seen += 1
     assert seen == 16
-    assert grade_overall(epa, {"presentation-questioning": "Distinction", "professional-discussion": "Pass"}).grade == "Merit"
-    assert grade_overall(epa, {"presentation-questioning": "Pass", "professional-discussion": "Distinction"}).grade == "Merit"
+    assert (
+        grade_overall(epa, {"presentation-questioning": "Distinction", "professional-discussion": "Pass"}).grade
+        == "Merit"
+    )
+    assert (
+        grade_overall(epa, {"presentation-questioning": "Pass", "professional-discussion": "Distinction"}).grade
+        == "Merit"
+    )
 
 
 def test_st0480_tables_every_combination():
@@ -132,8 +147,9 @@ def test_cmi_resit_and_retake_capped_at_pass_unless_overridden():
 def test_st0480_resit_capped_and_only_failed_methods_reassessed():
     _, rules = rules_of("ST0480")
     epa = rules.overalls[0]
-    again, carried = methods_to_reassess(rules, {"sbp-presentation-questioning": "Distinction",
-                                                 "professional-discussion": "Fail"})
+    again, carried = methods_to_reassess(
+        rules, {"sbp-presentation-questioning": "Distinction", "professional-discussion": "Fail"}
+    )
     assert again == ["professional-discussion"]
     assert carried == {"sbp-presentation-questioning": "Distinction"}
     r = grade_overall(epa, {**carried, "professional-discussion": "Distinction"}, "resit")
@@ -154,16 +170,19 @@ def ilm() -> MethodScheme:
     return rules_of("ILM-SI3")[1].methods["oral-report-questioning"]
 
 
-@pytest.mark.parametrize("marks,grade,why", [
-    ({"define": 5, "apply": 30, "report": 14}, "REFERRAL", "report"),  # 49, report under its minimum
-    ({"define": 9, "apply": 30, "report": 15}, "PASS", ""),  # 54
-    ({"define": 5, "apply": 30, "report": 15}, "PASS", ""),  # exactly 50, every minimum exactly met
-    ({"define": 4, "apply": 31, "report": 15}, "REFERRAL", "Define"),  # 50 but define under 5
-    ({"define": 10, "apply": 29, "report": 30}, "REFERRAL", "Apply"),  # 69 but apply under 30
-    ({"define": 10, "apply": 60, "report": 14}, "REFERRAL", "report"),  # 84 but report under 15
-    ({"define": 10, "apply": 60, "report": 30}, "PASS", ""),
-    ({"define": 0, "apply": 0, "report": 0}, "REFERRAL", "total 0"),
-])
+@pytest.mark.parametrize(
+    "marks,grade,why",
+    [
+        ({"define": 5, "apply": 30, "report": 14}, "REFERRAL", "report"),  # 49, report under its minimum
+        ({"define": 9, "apply": 30, "report": 15}, "PASS", ""),  # 54
+        ({"define": 5, "apply": 30, "report": 15}, "PASS", ""),  # exactly 50, every minimum exactly met
+        ({"define": 4, "apply": 31, "report": 15}, "REFERRAL", "Define"),  # 50 but define under 5
+        ({"define": 10, "apply": 29, "report": 30}, "REFERRAL", "Apply"),  # 69 but apply under 30
+        ({"define": 10, "apply": 60, "report": 14}, "REFERRAL", "report"),  # 84 but report under 15
+        ({"define": 10, "apply": 60, "report": 30}, "PASS", ""),
+        ({"define": 0, "apply": 0, "report": 0}, "REFERRAL", "total 0"),
+    ],
+)
 def test_ilm_boundaries(ilm, marks, grade, why):
     r = grade_method(ilm, marks=marks)
     assert r.grade == grade
@@ -190,11 +209,19 @@ def test_ilm_threshold_independent_of_minimums():
     """The same rules with a threshold above the sum of minimums: 49 with every minimum met is
     REFERRAL, 50 with one section under is REFERRAL, 50 with all minimums is PASS."""
     from qbank.grading import Criterion, Rule
-    s = MethodScheme(method="m", scheme="marks", levels=("not evidenced", "evidenced"), grades=("REFERRAL", "PASS"),
-                     rules=(Rule("PASS", total=50, minimums=True), Rule("REFERRAL")),
-                     criteria=(Criterion("a", ("X",), title="A", max=10, min=4),
-                               Criterion("b", ("X",), title="B", max=60, min=25),
-                               Criterion("c", ("X",), title="C", max=30, min=12)))
+
+    s = MethodScheme(
+        method="m",
+        scheme="marks",
+        levels=("not evidenced", "evidenced"),
+        grades=("REFERRAL", "PASS"),
+        rules=(Rule("PASS", total=50, minimums=True), Rule("REFERRAL")),
+        criteria=(
+            Criterion("a", ("X",), title="A", max=10, min=4),
+            Criterion("b", ("X",), title="B", max=60, min=25),
+            Criterion("c", ("X",), title="C", max=30, min=12),
+        ),
+    )
     assert grade_method(s, marks={"a": 4, "b": 30, "c": 15}).grade == "REFERRAL"  # 49, all minimums met
     assert grade_method(s, marks={"a": 3, "b": 32, "c": 15}).grade == "REFERRAL"  # 50, a under minimum
     assert grade_method(s, marks={"a": 4, "b": 31, "c": 15}).grade == "PASS"  # 50, all minimums
@@ -229,7 +256,10 @@ def test_cmi_descriptor_rule_levels():
     _, rules = rules_of("ST0556")
     s = rules.methods["professional-discussion"]
     ids = [c.id for c in s.criteria]
-    all_at = lambda lv: {c: lv for c in ids}
+
+    def all_at(lv):
+        return dict.fromkeys(ids, lv)
+
     assert grade_method(s, all_at("distinction")).grade == "Distinction"
     assert grade_method(s, all_at("pass")).grade == "Pass"
     one_short = {**all_at("distinction"), ids[0]: "not met"}
@@ -330,5 +360,5 @@ def test_better_method_grades_never_lower_the_overall_grade(pair, data):
     grades = {m: data.draw(st.sampled_from(rules.methods[m].grades)) for m in o.methods}
     m = data.draw(st.sampled_from(o.methods))
     scale = rules.methods[m].grades
-    better = {**grades, m: data.draw(st.sampled_from(scale[scale.index(grades[m]):]))}
+    better = {**grades, m: data.draw(st.sampled_from(scale[scale.index(grades[m]) :]))}
     assert o.rank(grade_overall(o, better).grade) >= o.rank(grade_overall(o, grades).grade)

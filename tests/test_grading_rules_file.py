@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import STANDARD, write_bank
+
 from qbank.cli import main
 from qbank.validation import load_bank
 
-GOOD = STANDARD.replace("[grading]\n", '''[grading]
+GOOD = STANDARD.replace(
+    "[grading]\n",
+    """[grading]
 notes = "test rules"
 
 [[grading.method]]
@@ -67,7 +69,8 @@ table = [
   { when = ["Distinction", "Pass"], grade = "Distinction" },
 ]
 resit_cap = { grade = "Pass", override = "exceptional circumstances" }
-''')
+""",
+)
 
 
 def problems_for(tmp_path, standard: str):
@@ -89,34 +92,77 @@ def test_good_rules_validate_and_are_read(tmp_path):
     assert rules.overalls[0].resit_cap.attempts == ("resit", "retake")
 
 
-@pytest.mark.parametrize("old,new,expect", [
-    ('outcomes = ["K1", "K2"]', 'outcomes = ["K1", "K9"]', ["unknown outcome 'K9'"]),
-    ('outcomes = ["K1", "K2"]', 'outcomes = ["K1"]',
-     ["outcome K2 is assessed by the method but no criterion evidences it"]),
-    ('outcomes = ["K1"]\nmax = 30', 'outcomes = ["K1", "B1"]\nmax = 30', ["outcome B1 is not assessed by method presentation-questioning"]),
-    ('method = "professional-discussion"\nscheme', 'method = "profesional-discussion"\nscheme',
-     ["method 'profesional-discussion' is not a method", "did you mean 'professional-discussion'"]),
-    ('{ when = ["Distinction", "Pass"], grade = "Distinction" },\n', '',
-     ["the table is incomplete: no overall grade for Distinction + Pass"]),
-    ('{ when = ["Pass", "Pass"], grade = "Pass" },', '{ when = ["Pass", "Pass"], grade = "Pass" },\n  { when = ["Pass", "*"], grade = "Distinction" },',
-     ["the table is ambiguous: Pass + Pass gives Distinction and Pass"]),
-    ('{ grade = "Pass", met = ["pass"] },\n  { grade = "Fail" },', '{ grade = "Fail" },\n  { grade = "Pass", met = ["pass"] },',
-     ["rules must run from the highest grade down", "the last rule must have no condition",
-      "rule Fail has no condition, so the rules after it can never apply"]),
-    ('met = ["pass", "distinction"]', 'met = ["pass", "distinctoin"]', ["level 'distinctoin'", "did you mean 'distinction'"]),
-    ('{ grade = "Pass", total = 20', '{ grade = "Pass", total = 50', ["needs a total of 50 but only 40 marks are available"]),
-    ('max = 10\nmin = 5', 'max = 10\nmin = 15', ["min 15 is outside 0-10"]),
-    ('{ when = ["*", "Fail"], grade = "Fail" },', '{ when = ["*", "Merit"], grade = "Fail" },',
-     ["'Merit' is not a grade of method presentation-questioning"]),
-    ('{ when = ["Fail", "*"], grade = "Fail" },', '{ when = ["Fail"], grade = "Fail" },', ["'when' has 1 grades but the table combines 2"]),
-    ('resit_cap = { grade = "Pass"', 'resit_cap = { grade = "Merit"', ["'grade' = 'Merit' is not one of"]),
-    ('descriptors = { pass = "Leads change with integrity." }', 'descriptors = { pas = "Leads change with integrity." }',
-     ["descriptor level 'pas'", "did you mean 'pass'"]),
-    ('scheme = "marks"', 'scheme = "mark"', ["'scheme' = 'mark' is not one of", "did you mean 'marks'"]),
-    ('max = 30', 'max = "30"', ["'max' must be a number"]),
-    ('id = "content"', 'id = "delivery"', ["criterion id 'delivery' is used twice"]),
-    ('grades = ["Fail", "Pass"]\nrules', 'grades = ["Fail", "Pass"]\nrulez = []\nrules', ["unknown field 'rulez'"]),
-])
+@pytest.mark.parametrize(
+    "old,new,expect",
+    [
+        ('outcomes = ["K1", "K2"]', 'outcomes = ["K1", "K9"]', ["unknown outcome 'K9'"]),
+        (
+            'outcomes = ["K1", "K2"]',
+            'outcomes = ["K1"]',
+            ["outcome K2 is assessed by the method but no criterion evidences it"],
+        ),
+        (
+            'outcomes = ["K1"]\nmax = 30',
+            'outcomes = ["K1", "B1"]\nmax = 30',
+            ["outcome B1 is not assessed by method presentation-questioning"],
+        ),
+        (
+            'method = "professional-discussion"\nscheme',
+            'method = "profesional-discussion"\nscheme',
+            ["method 'profesional-discussion' is not a method", "did you mean 'professional-discussion'"],
+        ),
+        (
+            '{ when = ["Distinction", "Pass"], grade = "Distinction" },\n',
+            "",
+            ["the table is incomplete: no overall grade for Distinction + Pass"],
+        ),
+        (
+            '{ when = ["Pass", "Pass"], grade = "Pass" },',
+            '{ when = ["Pass", "Pass"], grade = "Pass" },\n  { when = ["Pass", "*"], grade = "Distinction" },',
+            ["the table is ambiguous: Pass + Pass gives Distinction and Pass"],
+        ),
+        (
+            '{ grade = "Pass", met = ["pass"] },\n  { grade = "Fail" },',
+            '{ grade = "Fail" },\n  { grade = "Pass", met = ["pass"] },',
+            [
+                "rules must run from the highest grade down",
+                "the last rule must have no condition",
+                "rule Fail has no condition, so the rules after it can never apply",
+            ],
+        ),
+        (
+            'met = ["pass", "distinction"]',
+            'met = ["pass", "distinctoin"]',
+            ["level 'distinctoin'", "did you mean 'distinction'"],
+        ),
+        (
+            '{ grade = "Pass", total = 20',
+            '{ grade = "Pass", total = 50',
+            ["needs a total of 50 but only 40 marks are available"],
+        ),
+        ("max = 10\nmin = 5", "max = 10\nmin = 15", ["min 15 is outside 0-10"]),
+        (
+            '{ when = ["*", "Fail"], grade = "Fail" },',
+            '{ when = ["*", "Merit"], grade = "Fail" },',
+            ["'Merit' is not a grade of method presentation-questioning"],
+        ),
+        (
+            '{ when = ["Fail", "*"], grade = "Fail" },',
+            '{ when = ["Fail"], grade = "Fail" },',
+            ["'when' has 1 grades but the table combines 2"],
+        ),
+        ('resit_cap = { grade = "Pass"', 'resit_cap = { grade = "Merit"', ["'grade' = 'Merit' is not one of"]),
+        (
+            'descriptors = { pass = "Leads change with integrity." }',
+            'descriptors = { pas = "Leads change with integrity." }',
+            ["descriptor level 'pas'", "did you mean 'pass'"],
+        ),
+        ('scheme = "marks"', 'scheme = "mark"', ["'scheme' = 'mark' is not one of", "did you mean 'marks'"]),
+        ("max = 30", 'max = "30"', ["'max' must be a number"]),
+        ('id = "content"', 'id = "delivery"', ["criterion id 'delivery' is used twice"]),
+        ('grades = ["Fail", "Pass"]\nrules', 'grades = ["Fail", "Pass"]\nrulez = []\nrules', ["unknown field 'rulez'"]),
+    ],
+)
 def test_each_mistake_is_named(tmp_path, old, new, expect):
     assert old in GOOD, old
     errs = errors(tmp_path, GOOD.replace(old, new, 1))
@@ -129,8 +175,12 @@ def test_each_mistake_is_named(tmp_path, old, new, expect):
 
 
 def test_weights_must_add_up_to_100(tmp_path):
-    std = GOOD.replace('scheme = "marks"', 'scheme = "weighted"').replace("max = 30\nmin = 10", "weight = 60") \
-        .replace("max = 10\nmin = 5", "weight = 30").replace(", minimums = true", "")
+    std = (
+        GOOD.replace('scheme = "marks"', 'scheme = "weighted"')
+        .replace("max = 30\nmin = 10", "weight = 60")
+        .replace("max = 10\nmin = 5", "weight = 30")
+        .replace(", minimums = true", "")
+    )
     assert "weights add up to 90, not 100" in "\n".join(errors(tmp_path, std))
 
 
@@ -143,7 +193,7 @@ def test_line_numbers_point_at_the_block(tmp_path):
 
 
 def test_methods_without_rules_warn(tmp_path):
-    std = GOOD[:GOOD.index("[[grading.method]]\nmethod = \"presentation-questioning\"")]
+    std = GOOD[: GOOD.index('[[grading.method]]\nmethod = "presentation-questioning"')]
     bank, _ = problems_for(tmp_path, std)
     warns = [p.message for p in bank.problems if p.kind == "warning"]
     assert any("method 'presentation-questioning' has no grading rules" in w for w in warns)

@@ -15,10 +15,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import PG_ENV, REPO
 from sqlalchemy import MetaData, create_engine, inspect, select, text
 from sqlmodel import SQLModel
 
-from conftest import PG_ENV, REPO
 from qbank import migrations
 from qbank import sessions as S
 from qbank.importer import import_bank
@@ -75,17 +75,25 @@ def schema_snapshot(url: str) -> dict:
             if t == "alembic_version":
                 continue
             out[t] = {
-                "columns": [[col["name"], col["type"].compile(dialect=c.dialect), col["nullable"], col.get("default")]
-                            for col in ins.get_columns(t)],
+                "columns": [
+                    [col["name"], col["type"].compile(dialect=c.dialect), col["nullable"], col.get("default")]
+                    for col in ins.get_columns(t)
+                ],
                 "pk": [ins.get_pk_constraint(t).get("name"), ins.get_pk_constraint(t)["constrained_columns"]],
-                "fks": sorted([fk.get("name"), fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]]
-                              for fk in ins.get_foreign_keys(t)),
+                "fks": sorted(
+                    [fk.get("name"), fk["constrained_columns"], fk["referred_table"], fk["referred_columns"]]
+                    for fk in ins.get_foreign_keys(t)
+                ),
                 "indexes": sorted([i["name"], i["column_names"], bool(i["unique"])] for i in ins.get_indexes(t)),
                 "uniques": sorted([u["name"], u["column_names"]] for u in ins.get_unique_constraints(t)),
             }
         if c.dialect.name == "sqlite":
-            out["(ddl)"] = sorted(re.sub(r"\s+", " ", r[0]) for r in c.execute(text(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'alembic_version'")))
+            out["(ddl)"] = sorted(
+                re.sub(r"\s+", " ", r[0])
+                for r in c.execute(
+                    text("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'alembic_version'")
+                )
+            )
     eng.dispose()
     return json.loads(json.dumps(out))  # tuples to lists, as in the snapshot file
 
@@ -147,14 +155,29 @@ def fill(engine, bank_dir) -> int:
 
     seeds = itertools.count(1)  # fixed draw seeds, so whether a swap is possible never varies
     real = qbank.draws.secrets.token_hex
-    qbank.draws.secrets.token_hex = lambda n=16: f"{next(seeds):0{2 * n}x}"
+
+    def token_hex(nbytes: int | None = 16) -> str:
+        assert nbytes is not None
+        return f"{next(seeds):0{2 * nbytes}x}"
+
+    qbank.draws.secrets.token_hex = token_hex
     try:
         make_release(load_bank(bank_dir), "TST01", "1.0.0")
         import_bank(engine, load_bank(bank_dir))
-        aid = S.start_assessment(engine, S.StartRequest(standard="TST01", apprentice="APP-1", assessor="A. Assessor",
-                                                        cohort="2025-A", extra_time_pct=25, adjustments="breaks"))
+        aid = S.start_assessment(
+            engine,
+            S.StartRequest(
+                standard="TST01",
+                apprentice="APP-1",
+                assessor="A. Assessor",
+                cohort="2025-A",
+                extra_time_pct=25,
+                adjustments="breaks",
+            ),
+        )
         pd, pq = S.load(engine, aid).methods
         for q in pd.questions:
+            assert q.code is not None  # a drawn question
             try:
                 S.swap_question(engine, pd.id, q.code, "covered in the portfolio")
                 break
@@ -162,16 +185,19 @@ def fill(engine, bank_dir) -> int:
                 continue
         pd = S.load(engine, aid).methods[0]
         for q in pd.questions:  # every active question: no warning to answer on ending
+            assert q.code is not None  # a drawn question
             a = S.ask(engine, pd.id, q.code)
             S.set_notes(engine, a, f"answered {q.code} with a worked example")
         adhoc = S.add_adhoc(engine, pd.id, "What would you change next time?", ["S1"])
         for o in pd.method.assesses:
-            S.log_evidence(engine, pd.id, "evidenced", outcomes=[o], note=f"{o} shown",
-                           ask_id=adhoc if o == "S1" else None)
+            S.log_evidence(
+                engine, pd.id, "evidenced", outcomes=[o], note=f"{o} shown", ask_id=adhoc if o == "S1" else None
+            )
         S.set_elapsed(engine, pd.id, pd.budget_minutes * 60)
         S.end_method(engine, pd.id)
         S.confirm_grade(engine, pd.id, "Pass")
         for q in pq.questions:
+            assert q.code is not None  # a drawn question
             a = S.ask(engine, pq.id, q.code)
             S.set_notes(engine, a, "clear presentation")
         for o in pq.method.assesses:
@@ -180,9 +206,14 @@ def fill(engine, bank_dir) -> int:
         S.end_method(engine, pq.id)
         S.confirm_grade(engine, pq.id, "Pass")
         S.complete(engine, aid)
-        open_id = S.start_assessment(engine, S.StartRequest(standard="TST01", apprentice="APP-2", assessor="B. Assessor",
-                                                            methods=("presentation-questioning",)))
+        open_id = S.start_assessment(
+            engine,
+            S.StartRequest(
+                standard="TST01", apprentice="APP-2", assessor="B. Assessor", methods=("presentation-questioning",)
+            ),
+        )
         (m,) = S.load(engine, open_id).methods
+        assert m.questions[0].code is not None  # a drawn question
         S.ask(engine, m.id, m.questions[0].code)
         S.log_evidence(engine, m.id, "evidenced", outcomes=["K1"], note="partly")
         return aid
@@ -201,12 +232,19 @@ def copy_rows(src_url: str, dst_url: str) -> None:
             if t.name == "alembic_version":
                 continue
             source = SQLModel.metadata.tables[t.name]
-            rows = s.execute(select(*[source.c[c.name] for c in t.columns])
-                             .order_by(*[source.c[c.name] for c in t.primary_key])).mappings().all()
+            rows = (
+                s.execute(
+                    select(*[source.c[c.name] for c in t.columns]).order_by(*[source.c[c.name] for c in t.primary_key])
+                )
+                .mappings()
+                .all()
+            )
             if rows:
                 d.execute(t.insert(), [dict(r) for r in rows])
             if d.dialect.name == "postgresql" and "id" in t.c and rows:
-                d.execute(text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), (SELECT max(id) FROM {t.name}))"))
+                d.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{t.name}', 'id'), (SELECT max(id) FROM {t.name}))")
+                )
     src.dispose()
     dst.dispose()
 
@@ -220,8 +258,10 @@ def rows_of(url: str, tables: dict[str, list[str]]) -> dict[str, list[tuple]]:
     with eng.connect() as c:
         for name, cols in tables.items():
             t = md.tables[name]
-            out[name] = [tuple(None if v is None else str(v) for v in r)
-                         for r in c.execute(select(*[t.c[x] for x in cols]).order_by(*t.primary_key.columns))]
+            out[name] = [
+                tuple(None if v is None else str(v) for v in r)
+                for r in c.execute(select(*[t.c[x] for x in cols]).order_by(*t.primary_key.columns))
+            ]
     eng.dispose()
     return out
 
@@ -320,8 +360,10 @@ def test_a_store_from_before_migrations_keeps_every_record(db_url, other_url, ba
     assert rows_of(db_url, baseline_columns) == before
     assert schema_differences(db_url) == []
     # every column added since the baseline holds its default in every old row
-    new_columns = {t: [c.name for c in SQLModel.metadata.tables[t].columns if c.name not in cols]
-                   for t, cols in baseline_columns.items()}
+    new_columns = {
+        t: [c.name for c in SQLModel.metadata.tables[t].columns if c.name not in cols]
+        for t, cols in baseline_columns.items()
+    }
     for t, cols in new_columns.items():
         table = SQLModel.metadata.tables[t]
         for col in cols:
@@ -332,8 +374,12 @@ def test_a_store_from_before_migrations_keeps_every_record(db_url, other_url, ba
     # the app reads the upgraded store as it read the original, and goes on working in it
     assert record_md(S.load(eng, aid)) == record_before
     with pytest.raises(BankError, match="already asked of this apprentice"):  # APP-1's history came through
-        S.start_assessment(eng, S.StartRequest(standard="TST01", apprentice="APP-1", assessor="C. Assessor",
-                                               methods=("presentation-questioning",)))
+        S.start_assessment(
+            eng,
+            S.StartRequest(
+                standard="TST01", apprentice="APP-1", assessor="C. Assessor", methods=("presentation-questioning",)
+            ),
+        )
     later = S.start_assessment(eng, S.StartRequest(standard="TST01", apprentice="APP-3", assessor="C. Assessor"))
     assert S.load(eng, later).status == "open" and later > aid
     eng.dispose()
@@ -374,7 +420,9 @@ def test_foreign_keys_hold_after_the_upgrade(db_url, other_url, bank_dir):
     baseline_store(db_url)
     copy_rows(other_url, db_url)
     eng = make_engine(db_url)
-    fks = {(fk["referred_table"], tuple(fk["constrained_columns"])) for fk in inspect(eng).get_foreign_keys("draw_swap")}
+    fks = {
+        (fk["referred_table"], tuple(fk["constrained_columns"])) for fk in inspect(eng).get_foreign_keys("draw_swap")
+    }
     assert {("draw_item", ("out_item_id",)), ("draw_item", ("in_item_id",))} <= fks
     if eng.dialect.name == "sqlite":
         with eng.connect() as c:
@@ -466,7 +514,9 @@ def test_a_store_from_a_newer_qbank_is_refused_clearly(db_url, monkeypatch, caps
 
 def test_opening_a_store_at_head_does_not_load_alembic(db_url):
     make_engine(db_url).dispose()
-    code = ("import sys; from qbank.store import make_engine; make_engine(sys.argv[1]).dispose(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    code = (
+        "import sys; from qbank.store import make_engine; make_engine(sys.argv[1]).dispose(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
     out = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -5,27 +5,25 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from tests_support import shipped_bank
 
 from qbank import sessions as S
 from qbank.cli import main
 from qbank.importer import import_bank
-from qbank.validation import load_bank
 from qbank.record import render
 
-BANKS = Path(__file__).resolve().parent.parent / "banks"
-_SHIPPED = []
-
-
-def shipped():
-    if not _SHIPPED:
-        _SHIPPED.append(load_bank(BANKS, health=False))
-    return _SHIPPED[0]
-SECTIONS = ["details", "adjustments", "method-presentation-questioning", "method-professional-discussion",
-            "uncovered-professional-discussion", "grade-presentation-questioning", "grade-professional-discussion",
-            "overall"]
+SECTIONS = [
+    "details",
+    "adjustments",
+    "method-presentation-questioning",
+    "method-professional-discussion",
+    "uncovered-professional-discussion",
+    "grade-presentation-questioning",
+    "grade-professional-discussion",
+    "overall",
+]
 
 
 @pytest.fixture
@@ -39,10 +37,17 @@ def assessment(engine, monkeypatch):
 
     seeds = itertools.count(1)
     monkeypatch.setattr(qbank.draws.secrets, "token_hex", lambda n=16: f"{next(seeds):0{2 * n}x}")
-    import_bank(engine, shipped())
-    aid = S.start_assessment(engine, S.StartRequest(
-        standard="ST0556", apprentice="REF-<b>7</b>", assessor="Sam O'Neil & Co", extra_time_pct=25,
-        adjustments="Dyslexia: <script>alert(1)</script> questions also shown in writing"))
+    import_bank(engine, shipped_bank())
+    aid = S.start_assessment(
+        engine,
+        S.StartRequest(
+            standard="ST0556",
+            apprentice="REF-<b>7</b>",
+            assessor="Sam O'Neil & Co",
+            extra_time_pct=25,
+            adjustments="Dyslexia: <script>alert(1)</script> questions also shown in writing",
+        ),
+    )
     pq, pd = S.load(engine, aid).methods
     a = S.ask(engine, pq.id, pq.questions[0].code)
     S.set_notes(engine, a, "Line one | with a pipe\nLine two <img src=x onerror=alert(1)>")
@@ -78,16 +83,31 @@ def test_html_record_has_every_section_and_is_self_contained(assessment):
     html = render(v, "html")
     for sid in SECTIONS:
         assert f'id="{sid}"' in html, sid
-    for needle in ("Apprentice reference", "Sam O&#39;Neil &amp; Co", "25%", "release", v.release,
-                   "Questions asked", "Evidence and judgement per criterion", "clear A3", "more on sustainment",
-                   "Outcomes never evidenced", "NOT EVIDENCED", "Rule applied", "Overall EPA grade: Fail",
-                   "assessor-authored", "topic already covered by the dissertation", "What did the Monte Carlo"):
+    for needle in (
+        "Apprentice reference",
+        "Sam O&#39;Neil &amp; Co",
+        "25%",
+        "release",
+        v.release,
+        "Questions asked",
+        "Evidence and judgement per criterion",
+        "clear A3",
+        "more on sustainment",
+        "Outcomes never evidenced",
+        "NOT EVIDENCED",
+        "Rule applied",
+        "Overall EPA grade: Fail",
+        "assessor-authored",
+        "topic already covered by the dissertation",
+        "What did the Monte Carlo",
+    ):
         assert needle in html, needle
     for o in last.outcomes:
         assert o in v.method("professional-discussion").uncovered or o in html
     # nothing from outside the file: no scripts, links, remote images, fonts or imports
-    assert not re.search(r"https?://|<script|<link|<img|@import|url\(", html, re.I), \
-        re.search(r"https?://|<script|<link|<img|@import|url\(", html, re.I).group(0)
+    assert not re.search(r"https?://|<script|<link|<img|@import|url\(", html, re.I), re.search(
+        r"https?://|<script|<link|<img|@import|url\(", html, re.I
+    ).group(0)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "REF-&lt;b&gt;7&lt;/b&gt;" in html
     assert "@page { size: A4" in html
 
@@ -95,9 +115,18 @@ def test_html_record_has_every_section_and_is_self_contained(assessment):
 def test_markdown_record_escapes_and_has_every_section(assessment):
     engine, aid, _ = assessment
     md = render(S.load(engine, aid), "md")
-    for heading in ("## Reasonable adjustments", "## Method 1:", "## Method 2:", "### Questions asked",
-                    "### Evidence and judgement per criterion", "### Outcomes", "## Overall grade",
-                    "Outcomes never evidenced", "**NOT EVIDENCED**", "Rule applied"):
+    for heading in (
+        "## Reasonable adjustments",
+        "## Method 1:",
+        "## Method 2:",
+        "### Questions asked",
+        "### Evidence and judgement per criterion",
+        "### Outcomes",
+        "## Overall grade",
+        "Outcomes never evidenced",
+        "**NOT EVIDENCED**",
+        "Rule applied",
+    ):
         assert heading in md, heading
     assert "Line one \\| with a pipe<br>Line two &lt;img" in md
     assert "<script>" not in md
@@ -126,6 +155,7 @@ def test_record_cli(assessment, tmp_path, capsys, monkeypatch, db_url):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM, reason="headless Chromium not installed (apt-get install chromium)")
 def test_record_renders_in_headless_chromium(assessment, tmp_path, db_url):
     """Open the record in a real browser with the network cut off: the DOM it builds holds every
@@ -135,19 +165,28 @@ def test_record_renders_in_headless_chromium(assessment, tmp_path, db_url):
     engine, aid, _ = assessment
     page = tmp_path / "record.html"
     page.write_text(render(S.load(engine, aid), "html"), encoding="utf-8")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     dom = subprocess.run(flags + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     for sid in SECTIONS:
         assert f'id="{sid}"' in dom, sid
     png = tmp_path / "record.png"
-    subprocess.run(flags + ["--window-size=900,3000", f"--screenshot={png}", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        flags + ["--window-size=900,3000", f"--screenshot={png}", page.as_uri()], capture_output=True, timeout=120
+    )
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a blank page compresses to a few KB
     pdf = tmp_path / "record.pdf"
-    subprocess.run(flags + ["--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        flags + ["--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True, timeout=120
+    )
     raw = pdf.read_bytes()
     boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", raw)
     assert boxes and all(abs(float(w) - 595.92) < 2 and abs(float(h) - 842.88) < 2 for w, h in boxes), boxes[:3]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import question_block, write_bank
+
 from qbank.cli import main
 from qbank.problems import BankError
 from qbank.releases import diff_versions, make_release
@@ -30,8 +30,9 @@ def test_release_writes_manifest_with_every_approved_question(bank_dir):
 
 
 def test_drafts_and_retired_are_not_released(tmp_path):
-    qs = "".join(question_block(i) for i in range(8)) + question_block(8, qid="TST-900", status="draft",
-                                                                        text_="A draft still being written by the team.")
+    qs = "".join(question_block(i) for i in range(8)) + question_block(
+        8, qid="TST-900", status="draft", text_="A draft still being written by the team."
+    )
     root = write_bank(tmp_path, questions=qs)
     rel = release(root, "1.0.0").release
     assert "TST-900" not in {i.question.id for i in rel.items}
@@ -89,16 +90,22 @@ def test_bumped_version_validates_and_diff_shows_change(bank_dir):
     text = qfile(bank_dir).read_text()
     text = text.replace('id = "TST-001"\nversion = 1', 'id = "TST-001"\nversion = 2')
     text = text.replace("tested its assumptions", "tested its premises")
-    text = text.replace('id = "TST-004"\nversion = 1\nstatus = "approved"', 'id = "TST-004"\nversion = 1\nstatus = "retired"')
+    text = text.replace(
+        'id = "TST-004"\nversion = 1\nstatus = "approved"', 'id = "TST-004"\nversion = 1\nstatus = "retired"'
+    )
     text += question_block(9, qid="TST-010", text_="Which partnership taught you most about shared accountability?")
     qfile(bank_dir).write_text(text)
     assert load_bank(bank_dir).errors == []
     release(bank_dir, "1.1.0")
     bank = load_bank(bank_dir)
     a, b = bank.releases["TST01"]
-    d = diff_versions("TST01", a.semver, b.semver,
-                      {i.question.id: i.question.version for i in a.items},
-                      {i.question.id: i.question.version for i in b.items})
+    d = diff_versions(
+        "TST01",
+        a.semver,
+        b.semver,
+        {i.question.id: i.question.version for i in a.items},
+        {i.question.id: i.question.version for i in b.items},
+    )
     assert d.added == [("TST-010", 1)]
     assert d.changed == [("TST-001", 1, 2)]
     assert d.retired == [("TST-004", 1)]
@@ -110,7 +117,9 @@ def test_version_regression(bank_dir):
     text = qfile(bank_dir).read_text().replace('id = "TST-001"\nversion = 1', 'id = "TST-001"\nversion = 2')
     qfile(bank_dir).write_text(text.replace("tested its assumptions", "tested its premises"))
     release(bank_dir, "1.1.0")
-    qfile(bank_dir).write_text(qfile(bank_dir).read_text().replace('id = "TST-001"\nversion = 2', 'id = "TST-001"\nversion = 1'))
+    qfile(bank_dir).write_text(
+        qfile(bank_dir).read_text().replace('id = "TST-001"\nversion = 2', 'id = "TST-001"\nversion = 1')
+    )
     msgs = [p.message for p in load_bank(bank_dir).errors]
     assert any("TST-001 is at version 1 but release 1.1.0 already has version 2" in m for m in msgs), msgs
 
@@ -149,5 +158,6 @@ def test_broken_released_question_is_reported_once_not_as_missing(bank_dir):
     qfile(bank_dir).write_text(qfile(bank_dir).read_text().replace("minutes = 6", 'minutes = "6"', 1))
     errs = load_bank(bank_dir).errors
     assert [(p.question, p.message) for p in errs] == [
-        ("TST-001", "'minutes' must be a whole number, not a string '6'")]
+        ("TST-001", "'minutes' must be a whole number, not a string '6'")
+    ]
     assert errs[0].fix == "write `minutes = 6` (no quotes)"

@@ -28,14 +28,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SERVER_UP = 60.0       # seconds for `qbank serve` to answer on its port
-BROWSER_UP = 60.0      # seconds for Chromium's DevTools endpoint
-SCREEN = 120.0         # seconds for a screen's text to reach the page
-STOP = 60.0            # seconds for the server (and its app processes) to stop after Ctrl+C
+SERVER_UP = 60.0  # seconds for `qbank serve` to answer on its port
+BROWSER_UP = 60.0  # seconds for Chromium's DevTools endpoint
+SCREEN = 120.0  # seconds for a screen's text to reach the page
+STOP = 60.0  # seconds for the server (and its app processes) to stop after Ctrl+C
 
 
 def _env(**extra) -> dict[str, str]:
@@ -45,8 +44,14 @@ def _env(**extra) -> dict[str, str]:
 
 
 def _run(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "qbank", *args], capture_output=True, text=True, cwd=REPO,
-                          env=env or _env(), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "qbank", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env or _env(),
+        timeout=timeout,
+    )
 
 
 def _free_port() -> int:
@@ -93,7 +98,9 @@ def _alive(pid: int) -> bool:
 
 # ------------------------------------------------------------------------ terminal output and pixels
 
-_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|P[^\x1b]*\x1b\\|[()][0-9A-Za-z]|[=>78DEHMc])")
+_ESCAPES = re.compile(
+    r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|P[^\x1b]*\x1b\\|[()][0-9A-Za-z]|[=>78DEHMc])"
+)
 
 
 def _terminal_text(frames: list[bytes]) -> str:
@@ -107,8 +114,8 @@ def _png_colours(png: bytes) -> tuple[int, float]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(png):
-        size, kind = struct.unpack(">I4s", png[pos:pos + 8])
-        body = png[pos + 8:pos + 8 + size]
+        size, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        body = png[pos + 8 : pos + 8 + size]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", body[:10])
             assert depth == 8 and colour in (2, 6), (depth, colour)
@@ -117,9 +124,10 @@ def _png_colours(png: bytes) -> tuple[int, float]:
             idat += body
         pos += 12 + size
     raw, stride = zlib.decompress(idat), width * bpp
-    prev, counts = bytearray(stride), {}
+    prev = bytearray(stride)
+    counts: dict[bytes, int] = {}
     for y in range(height):
-        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -134,7 +142,7 @@ def _png_colours(png: bytes) -> tuple[int, float]:
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         for x in range(0, stride, bpp * 4):  # every fourth pixel is plenty
-            key = bytes(line[x:x + 3])
+            key = bytes(line[x : x + 3])
             counts[key] = counts.get(key, 0) + 1
         prev = line
     total = sum(counts.values())
@@ -198,8 +206,10 @@ class DevTools:
 def chromium():
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"CI: Chromium is required for the browser test and {CHROMIUM} is absent "
-                        "(`.ci/run` installs the Debian package `chromium`)")
+            pytest.fail(
+                f"CI: Chromium is required for the browser test and {CHROMIUM} is absent "
+                "(`.ci/run` installs the Debian package `chromium`)"
+            )
         pytest.skip(f"the browser test needs Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
     return CHROMIUM
 
@@ -213,60 +223,79 @@ def served(tmp_path, bank_dir):
     r = _run("import", str(bank_dir), env=env)
     assert r.returncode == 0, r.stderr
     port = _free_port()
-    log = open(tmp_path / "serve.log", "w+")
-    # its own process group, so the test can press "Ctrl+C" as a terminal does: SIGINT to the group
-    proc = subprocess.Popen([sys.executable, "-m", "qbank", "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(tmp_path / "serve.log", "w+") as log:
+        # its own process group, so the test can press "Ctrl+C" as a terminal does: SIGINT to the group
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qbank", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
-    def answers():
-        assert proc.poll() is None, f"qbank serve exited with {proc.returncode}:\n{Path(log.name).read_text()}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            return True
-        except OSError:
-            return False
+        def answers():
+            assert proc.poll() is None, f"qbank serve exited with {proc.returncode}:\n{Path(log.name).read_text()}"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                return True
+            except OSError:
+                return False
 
-    _poll(f"qbank serve to answer on 127.0.0.1:{port}", answers, SERVER_UP)
-    yield proc, port, Path(log.name)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+        _poll(f"qbank serve to answer on 127.0.0.1:{port}", answers, SERVER_UP)
+        yield proc, port, Path(log.name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 @pytest.fixture
 def browser(chromium, tmp_path):
     """Headless Chromium with DevTools on a free port and no name resolution beyond 127.0.0.1."""
     profile = tmp_path / "chromium-profile"
-    args = [chromium, "--headless=new", "--remote-debugging-port=0", f"--user-data-dir={profile}",
-            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
-            "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
-            "--disable-dev-shm-usage", "--window-size=1280,800", "about:blank"]
+    args = [
+        chromium,
+        "--headless=new",
+        "--remote-debugging-port=0",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--disable-sync",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,800",
+        "about:blank",
+    ]
     if os.geteuid() == 0:
         args.insert(1, "--no-sandbox")
-    errors = open(tmp_path / "chromium.log", "w")
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
-    active = profile / "DevToolsActivePort"
+    with open(tmp_path / "chromium.log", "w") as errors:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
+        active = profile / "DevToolsActivePort"
 
-    def port():
-        assert proc.poll() is None, f"Chromium exited with {proc.returncode}:\n{(tmp_path / 'chromium.log').read_text()}"
-        text = active.read_text() if active.exists() else ""
-        return int(text.split()[0]) if len(text.split()) >= 2 else None
+        def port():
+            assert proc.poll() is None, (
+                f"Chromium exited with {proc.returncode}:\n{(tmp_path / 'chromium.log').read_text()}"
+            )
+            text = active.read_text() if active.exists() else ""
+            return int(text.split()[0]) if len(text.split()) >= 2 else None
 
-    yield _poll("Chromium's DevTools port", port, BROWSER_UP)
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    errors.close()
+        yield _poll("Chromium's DevTools port", port, BROWSER_UP)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 # ------------------------------------------------------------------------ the browser test
 
 
+@pytest.mark.slow
 async def test_live_app_in_headless_chromium(served, browser, tmp_path):
     import aiohttp
 
@@ -284,8 +313,9 @@ async def test_live_app_in_headless_chromium(served, browser, tmp_path):
             def screen_text(after: int = 0) -> str:
                 """The terminal output the page has received (binary websocket frames) since event `after`."""
                 received = cdp.of("Network.webSocketFrameReceived")[after:]
-                return _terminal_text([base64.b64decode(f["response"]["payloadData"]) for f in received
-                                       if f["response"]["opcode"] == 2])
+                return _terminal_text(
+                    [base64.b64decode(f["response"]["payloadData"]) for f in received if f["response"]["opcode"] == 2]
+                )
 
             async def screenshot(name: str) -> tuple[int, float]:
                 shot = base64.b64decode((await cdp.send("Page.captureScreenshot", format="png"))["data"])
@@ -301,13 +331,20 @@ async def test_live_app_in_headless_chromium(served, browser, tmp_path):
             try:
                 await cdp.until("the home screen's text in the page", home_screen, SCREEN)
             except AssertionError as e:
-                raise AssertionError(f"{e}\nqbank serve's output:\n{log.read_text()}\n"
-                                     f"the page's terminal:\n{screen_text()[-3000:]}") from None
-            await cdp.until("the page to show the terminal (body.-first-byte, an xterm canvas)",
-                            lambda: cdp.js("document.body.classList.contains('-first-byte') && "
-                                           "!!document.querySelector('.xterm-screen canvas')"), SCREEN)
-            assert await cdp.js("document.fonts.load('16px \"Roboto Mono\"').then(f => f.length)") >= 1, \
+                raise AssertionError(
+                    f"{e}\nqbank serve's output:\n{log.read_text()}\nthe page's terminal:\n{screen_text()[-3000:]}"
+                ) from None
+            await cdp.until(
+                "the page to show the terminal (body.-first-byte, an xterm canvas)",
+                lambda: cdp.js(
+                    "document.body.classList.contains('-first-byte') && "
+                    "!!document.querySelector('.xterm-screen canvas')"
+                ),
+                SCREEN,
+            )
+            assert await cdp.js("document.fonts.load('16px \"Roboto Mono\"').then(f => f.length)") >= 1, (
                 "the terminal's font did not load"
+            )
 
             async def drawn():
                 colours, share = await screenshot("home.png")
@@ -318,20 +355,36 @@ async def test_live_app_in_headless_chromium(served, browser, tmp_path):
             # (2) a key press reaches the app: n opens the start screen, listing the standard from our store
             seen = len(cdp.of("Network.webSocketFrameReceived"))
             await cdp.js("document.querySelector('.xterm-helper-textarea').focus()")
-            await cdp.send("Input.dispatchKeyEvent", type="keyDown", key="n", code="KeyN", text="n",
-                           windowsVirtualKeyCode=78, nativeVirtualKeyCode=78)
-            await cdp.send("Input.dispatchKeyEvent", type="keyUp", key="n", code="KeyN",
-                           windowsVirtualKeyCode=78, nativeVirtualKeyCode=78)
-            await cdp.until("the start screen after pressing n", lambda: "Apprentice reference" in screen_text(seen),
-                            SCREEN)
+            await cdp.send(
+                "Input.dispatchKeyEvent",
+                type="keyDown",
+                key="n",
+                code="KeyN",
+                text="n",
+                windowsVirtualKeyCode=78,
+                nativeVirtualKeyCode=78,
+            )
+            await cdp.send(
+                "Input.dispatchKeyEvent",
+                type="keyUp",
+                key="n",
+                code="KeyN",
+                windowsVirtualKeyCode=78,
+                nativeVirtualKeyCode=78,
+            )
+            await cdp.until(
+                "the start screen after pressing n", lambda: "Apprentice reference" in screen_text(seen), SCREEN
+            )
             assert '["stdin","n"]' in [f["response"]["payloadData"] for f in cdp.of("Network.webSocketFrameSent")]
-            await cdp.until("the test bank's standard on the start screen", lambda: "TST01" in screen_text(seen),
-                            SCREEN)
+            await cdp.until(
+                "the test bank's standard on the start screen", lambda: "TST01" in screen_text(seen), SCREEN
+            )
             await screenshot("start.png")
 
             # (3) everything the page asked for came from our server, fonts and scripts included
-            urls = ([e["request"]["url"] for e in cdp.of("Network.requestWillBeSent")]
-                    + [e["url"] for e in cdp.of("Network.webSocketCreated")])
+            urls = [e["request"]["url"] for e in cdp.of("Network.requestWillBeSent")] + [
+                e["url"] for e in cdp.of("Network.webSocketCreated")
+            ]
             assert any(u.endswith("/static/js/textual.js") for u in urls), urls
             assert any("/static/fonts/RobotoMono" in u for u in urls), urls
             local = {("http", "127.0.0.1", port), ("ws", "127.0.0.1", port)}
@@ -351,8 +404,9 @@ async def test_live_app_in_headless_chromium(served, browser, tmp_path):
             assert f"serving the live app on {origin}" in out and "qbank serve: stopped" in out, out
             assert "Traceback" not in out, out
             await cdp.until("the app processes to end", lambda: not [p for p in apps if _alive(p)], STOP)
-            await cdp.until("the page to say the session ended",
-                            lambda: cdp.js("document.body.classList.contains('-closed')"), STOP)
+            await cdp.until(
+                "the page to say the session ended", lambda: cdp.js("document.body.classList.contains('-closed')"), STOP
+            )
             cdp.reader.cancel()
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from conftest import REPO
-from qbank.importer import import_bank
+from tests_support import BANKS, shipped_bank
+
 from qbank.catalogue import stats
+from qbank.importer import import_bank
 from qbank.validation import load_bank
 
 SHIPPED = {"ST0556", "ST0480", "ILM-SI3", "UOB-HCSL"}
 
 
 def test_shipped_banks_validate_cleanly():
-    bank = load_bank(REPO / "banks")
+    bank = load_bank(BANKS)  # every check, health included; the other tests share one load (tests_support)
     assert [p.render() for p in bank.problems] == []
     assert set(bank.standards) == SHIPPED
 
 
 def test_every_shipped_standard_has_a_release_matching_its_files():
-    bank = load_bank(REPO / "banks")
+    bank = shipped_bank()
     for code in SHIPPED:
         rel = bank.latest_release(code)
         assert rel is not None, f"{code} has no release"
@@ -26,7 +27,7 @@ def test_every_shipped_standard_has_a_release_matching_its_files():
 
 
 def test_every_method_meets_sufficiency_in_the_store(engine):
-    report = import_bank(engine, load_bank(REPO / "banks"))
+    report = import_bank(engine, shipped_bank())
     assert not report.unreleased
     for st in stats(engine):
         assert st.shortfalls() == [], st.code
@@ -34,7 +35,7 @@ def test_every_method_meets_sufficiency_in_the_store(engine):
 
 
 def test_questions_are_real_and_guided():
-    bank = load_bank(REPO / "banks")
+    bank = shipped_bank()
     for q in bank.questions:
         assert len(q.text.split()) >= 8, q.id
         assert q.guidance, q.id

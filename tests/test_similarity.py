@@ -9,16 +9,26 @@ from hypothesis import strategies as st
 
 from qbank.similarity import naive_near_duplicates, near_duplicates, normalise, similarity
 
-STEMS = ["Talk me through", "Describe", "How did you", "What evidence showed", "Explain how you",
-         "Tell me about a time you", "Which measures did you use to", "Why did you choose to"]
-VOCAB = ("lead change team evidence patients staff budget strategy risk stakeholders board data measure "
-         "improve control report outcome organisation improvement culture values learning coaching "
-         "priorities service redesign pathway waiting times capacity demand governance finance "
-         "procurement workforce talent partnership community commissioning quality safety audit "
-         "feedback conflict resilience innovation digital sustainability ethics regulation diversity "
-         "inclusion performance scorecard forecast scenario negotiation influence sponsor programme "
-         "project charter baseline variation sample hypothesis experiment pilot scale spread adopt "
-         "resistance engagement trust honesty accountability delegation empowerment vision mission").split()
+STEMS = [
+    "Talk me through",
+    "Describe",
+    "How did you",
+    "What evidence showed",
+    "Explain how you",
+    "Tell me about a time you",
+    "Which measures did you use to",
+    "Why did you choose to",
+]
+VOCAB = (
+    "lead change team evidence patients staff budget strategy risk stakeholders board data measure "
+    "improve control report outcome organisation improvement culture values learning coaching "
+    "priorities service redesign pathway waiting times capacity demand governance finance "
+    "procurement workforce talent partnership community commissioning quality safety audit "
+    "feedback conflict resilience innovation digital sustainability ethics regulation diversity "
+    "inclusion performance scorecard forecast scenario negotiation influence sponsor programme "
+    "project charter baseline variation sample hypothesis experiment pilot scale spread adopt "
+    "resistance engagement trust honesty accountability delegation empowerment vision mission"
+).split()
 
 
 def question(rnd: random.Random) -> str:
@@ -47,8 +57,12 @@ def reword(text: str, rnd: random.Random) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 10**6), n=st.integers(2, 80), dups=st.integers(0, 12),
-       threshold=st.sampled_from([80, 85, 90, 95]))
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 80),
+    dups=st.integers(0, 12),
+    threshold=st.sampled_from([80, 85, 90, 95]),
+)
 def test_fast_scan_equals_naive(seed, n, dups, threshold):
     rnd = random.Random(seed)
     texts = {f"Q{i}": question(rnd) for i in range(n)}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import TEXTS, question_block, write_bank
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from conftest import TEXTS, question_block, write_bank
 from qbank import importer
 from qbank.catalogue import list_questions, release_diff, show_question, stats
 from qbank.importer import import_bank
@@ -122,8 +123,10 @@ def test_import_refuses_a_bank_with_errors(engine, bank_dir):
 def test_changed_release_content_is_refused(engine, bank_dir, tmp_path):
     import_bank(engine, released(bank_dir))
     before = dump(engine)
-    other = write_bank(tmp_path / "other", questions="".join(
-        question_block(i, text_="In your own words: " + TEXTS[i]) for i in range(8)))
+    other = write_bank(
+        tmp_path / "other",
+        questions="".join(question_block(i, text_="In your own words: " + TEXTS[i]) for i in range(8)),
+    )
     make_release(load_bank(other), "TST01", "1.0.0")
     with pytest.raises(BankError, match="already in the store with different content"):
         import_bank(engine, load_bank(other))
@@ -141,7 +144,7 @@ def test_versions_are_pinned_and_unique(engine, bank_dir):
         qv = s.execute(select(QuestionVersionRow)).scalars().first()
         dup = QuestionVersionRow(question_id=qv.question_id, version=qv.version, content_hash="x", text="t", minutes=1)
         s.add(dup)
-        with pytest.raises(Exception):
+        with pytest.raises(IntegrityError):
             s.commit()
 
 

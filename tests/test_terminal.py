@@ -13,35 +13,39 @@ import time
 import uuid
 
 import pytest
+from tests_support import REPO, shipped_bank
 
 from qbank import sessions as S
 from qbank.importer import import_bank
 from qbank.store import make_engine
-from tests_support import REPO, shipped_bank
 
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(TMUX is None and os.environ.get("CI") != "true",
-                                reason="tmux is not installed (CI installs it)")
+TMUX_CMD = TMUX or "tmux"  # absent, the tests are skipped (below), or fail as they should on CI
+pytestmark = pytest.mark.skipif(
+    TMUX is None and os.environ.get("CI") != "true", reason="tmux is not installed (CI installs it)"
+)
 
 
 class Term:
     def __init__(self, name: str, cmd: str, env: dict[str, str], size=(80, 24)):
         self.name = name
         envs = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run([TMUX, "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
-                        f"env {envs} {cmd}"], check=True)
-        subprocess.run([TMUX, "set-option", "-t", name, "remain-on-exit", "on"], check=True)
+        subprocess.run(
+            [TMUX_CMD, "new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]), f"env {envs} {cmd}"],
+            check=True,
+        )
+        subprocess.run([TMUX_CMD, "set-option", "-t", name, "remain-on-exit", "on"], check=True)
 
     def screen(self) -> str:
-        return subprocess.run([TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run([TMUX_CMD, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
         for k in keys:
-            subprocess.run([TMUX, "send-keys", "-t", self.name, k], check=True)
+            subprocess.run([TMUX_CMD, "send-keys", "-t", self.name, k], check=True)
             time.sleep(0.05)
 
     def text(self, s: str) -> None:
-        subprocess.run([TMUX, "send-keys", "-t", self.name, "-l", s], check=True)
+        subprocess.run([TMUX_CMD, "send-keys", "-t", self.name, "-l", s], check=True)
 
     def wait_for(self, needle: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -53,9 +57,10 @@ class Term:
         raise AssertionError(f"'{needle}' never appeared; the terminal shows:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run([TMUX, "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([TMUX_CMD, "kill-session", "-t", self.name], capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_whole_method_by_keys_at_80x24_credits_only_chosen_targets(tmp_path):
     if TMUX is None:
         pytest.fail("CI must have tmux for the real-terminal test")
@@ -63,8 +68,13 @@ def test_a_whole_method_by_keys_at_80x24_credits_only_chosen_targets(tmp_path):
     engine = make_engine(url)
     import_bank(engine, shipped_bank())
     aid = S.start_assessment(engine, S.StartRequest(standard="UOB-HCSL", apprentice="TERM-1", assessor="Pat"))
-    env = {"QBANK_DATABASE_URL": url, "XDG_DATA_HOME": str(tmp_path / "data"),
-           "QBANK_CONFIG_DIR": str(tmp_path / "config"), "TERM": "xterm-256color", "PYTHONPATH": str(REPO)}
+    env = {
+        "QBANK_DATABASE_URL": url,
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "QBANK_CONFIG_DIR": str(tmp_path / "config"),
+        "TERM": "xterm-256color",
+        "PYTHONPATH": str(REPO),
+    }
     term = Term(f"qbank-{uuid.uuid4().hex[:8]}", f"{sys.executable} -m qbank tui --resume {aid}", env)
     try:
         term.wait_for("Next (Enter asks)")

@@ -6,31 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests_support import settle, shipped_bank, wait_until
 
 from qbank import sessions as S
 from qbank.importer import import_bank
 from qbank.store import make_engine
-from qbank.validation import load_bank
-from tests_support import settle, wait_until
-from tui.app import QBankApp
-from tui.method import MethodScreen
-from tui.screens import HomeScreen, OverallScreen, PreviewScreen, StartScreen
-
-BANKS = Path(__file__).resolve().parent.parent / "banks"
-_BANK = []
-
-
-def shipped():
-    if not _BANK:
-        _BANK.append(load_bank(BANKS, health=False))
-    return _BANK[0]
+from qbank.tui.app import QBankApp, palette_commands
+from qbank.tui.method import MethodScreen
+from qbank.tui.screens import HomeScreen, OverallScreen, PreviewScreen, StartScreen
 
 
 @pytest.fixture
 def tui_engine(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     engine = make_engine(f"sqlite:///{tmp_path / 'tui.db'}")
-    import_bank(engine, shipped())
+    import_bank(engine, shipped_bank())
     return engine
 
 
@@ -70,6 +60,7 @@ async def start_cmi_pd(pilot, app, apprentice="PD-APP-1"):
     return app.screen
 
 
+@pytest.mark.slow
 async def test_whole_cmi_professional_discussion_by_keys(tui_engine, tmp_path):
     app = QBankApp(tui_engine, assessor="Pat Assessor", timer=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -77,7 +68,7 @@ async def test_whole_cmi_professional_discussion_by_keys(tui_engine, tmp_path):
         m = screen.m
         assert m.method.id == "professional-discussion" and m.budget_minutes == 120
         assert m.uncovered == list(m.method.assesses)
-        outcomes_panel = screen.query_one("#outcomes")
+        screen.query_one("#outcomes")  # the outcomes panel is there
         assert "UNCOVERED" in panel_text(screen)
 
         # ask the top suggestion, type notes; they are saved within a second
@@ -86,8 +77,11 @@ async def test_whole_cmi_professional_discussion_by_keys(tui_engine, tmp_path):
         await settle(pilot)
         assert screen.current_ask is not None and app.focused.id == "notes"
         await type_text(pilot, "Led Hoshin Kanri at two sites")
-        await wait_until(pilot, lambda: screen.dirty_since is None and screen.saved_notes == screen.query_one(
-            "#notes").text, what="the notes to be saved (half a second after typing stops)")
+        await wait_until(
+            pilot,
+            lambda: screen.dirty_since is None and screen.saved_notes == screen.query_one("#notes").text,
+            what="the notes to be saved (half a second after typing stops)",
+        )
         view = S.load(tui_engine, screen.assessment_id)
         asked = next(q for q in view.methods[0].questions if q.code == first)
         assert asked.notes == "Led Hoshin Kanri at two sites"
@@ -173,6 +167,7 @@ async def test_whole_cmi_professional_discussion_by_keys(tui_engine, tmp_path):
         assert "Led Hoshin Kanri at two sites" in html
 
 
+@pytest.mark.slow
 async def test_resume_returns_to_the_same_method_question_and_notes(tui_engine):
     app = QBankApp(tui_engine, assessor="Pat Assessor", timer=False)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -234,7 +229,7 @@ async def test_keys_at_the_wrong_moment_explain_themselves(tui_engine):
 
 
 async def test_browse_filters_and_fuzzy_search(tui_engine):
-    from tui.screens import BrowseScreen
+    from qbank.tui.screens import BrowseScreen
 
     app = QBankApp(tui_engine, assessor="Pat", timer=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -255,26 +250,31 @@ async def test_browse_filters_and_fuzzy_search(tui_engine):
 
 
 async def test_command_palette_offers_the_screen_actions(tui_engine):
-    aid = S.start_assessment(tui_engine, S.StartRequest(standard="ST0556", apprentice="PAL-1", assessor="Pat",
-                                                        methods=("professional-discussion",)))
+    aid = S.start_assessment(
+        tui_engine,
+        S.StartRequest(standard="ST0556", apprentice="PAL-1", assessor="Pat", methods=("professional-discussion",)),
+    )
     app = QBankApp(tui_engine, assessor="Pat", timer=False, resume=aid)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = [c.title for c in palette_commands(app.screen)]  # what ScreenCommands offers the palette
         for t in ("Log evidence", "Ad-hoc question", "End this method", "Help"):
             assert t in titles
         await pilot.press("ctrl+p")
         await settle(pilot)
         await type_text(pilot, "log evidence")
-        await wait_until(pilot, lambda: any("Log evidence" in str(o.prompt) for o in
-                                            app.screen.query_one("CommandList").options), what="palette matches")
+        await wait_until(
+            pilot,
+            lambda: any("Log evidence" in str(o.prompt) for o in app.screen.query_one("CommandList").options),
+            what="palette matches",
+        )
         await pilot.press("enter")
         await settle(pilot)
         assert type(app.screen).__name__ == "EvidenceDialog"
 
 
 async def test_overall_record_is_viewable(tui_engine):
-    from tui.screens import RecordScreen
+    from qbank.tui.screens import RecordScreen
 
     aid = S.start_assessment(tui_engine, S.StartRequest(standard="UOB-HCSL", apprentice="REC-1", assessor="Pat"))
     (m,) = S.load(tui_engine, aid).methods
@@ -292,13 +292,14 @@ async def test_overall_record_is_viewable(tui_engine):
         assert "Tripartite review outcome: On track" in app.screen.markdown
 
 
+@pytest.mark.slow  # the seeded world of the review tests
 async def test_reviews_screen_shows_flags_and_tables(tui_engine):
     import sys as _sys
 
     _sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     import review_world
 
-    from tui.reviews import ReviewsScreen
+    from qbank.tui.reviews import ReviewsScreen
 
     w = review_world.build(tui_engine, sets=140, seed=3)
     app = QBankApp(tui_engine, assessor="Pat", timer=False)
@@ -325,8 +326,10 @@ async def test_reviews_screen_shows_flags_and_tables(tui_engine):
 
 
 async def test_skip_records_a_question_not_asked(tui_engine):
-    aid = S.start_assessment(tui_engine, S.StartRequest(standard="ST0556", apprentice="SKIP-1", assessor="Pat",
-                                                        methods=("professional-discussion",)))
+    aid = S.start_assessment(
+        tui_engine,
+        S.StartRequest(standard="ST0556", apprentice="SKIP-1", assessor="Pat", methods=("professional-discussion",)),
+    )
     app = QBankApp(tui_engine, assessor="Pat", timer=False, resume=aid)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -7,17 +7,24 @@ import asyncio
 import time
 
 import pytest
+from tests_support import settle, shipped_bank, wait_until
 
 from qbank import sessions as S
 from qbank.importer import import_bank
 from qbank.store import make_engine
-from tests_support import settle, shipped_bank, wait_until
-from tui.app import QBankApp
-from tui.dialogs import (AdhocDialog, ConfirmDialog, EndMethodDialog, EvidenceDialog, FeedbackDialog, ReasonDialog,
-                         UndoDialog)
-from tui.method import MethodScreen
-from tui.screens import CompletedScreen, HomeScreen, OverallScreen, PreviewScreen, RecordScreen, StartScreen
-from tui.widgets import TickList
+from qbank.tui.app import QBankApp
+from qbank.tui.dialogs import (
+    AdhocDialog,
+    ConfirmDialog,
+    EndMethodDialog,
+    EvidenceDialog,
+    FeedbackDialog,
+    ReasonDialog,
+    UndoDialog,
+)
+from qbank.tui.method import MethodScreen
+from qbank.tui.screens import CompletedScreen, OverallScreen, PreviewScreen, RecordScreen, StartScreen
+from qbank.tui.widgets import TickList
 
 
 @pytest.fixture
@@ -31,8 +38,9 @@ def live_engine(tmp_path, monkeypatch):
 
 
 def start(engine, standard="ST0480", methods=("professional-discussion",), apprentice="LIVE-1", **kw) -> int:
-    return S.start_assessment(engine, S.StartRequest(standard=standard, apprentice=apprentice, assessor="Pat",
-                                                     methods=methods, **kw))
+    return S.start_assessment(
+        engine, S.StartRequest(standard=standard, apprentice=apprentice, assessor="Pat", methods=methods, **kw)
+    )
 
 
 def app_for(engine, aid=None, **kw) -> QBankApp:
@@ -153,7 +161,7 @@ async def test_undo_retracts_evidence_and_the_record_keeps_it(live_engine):
         await pilot.press("enter")
         await settle(pilot)
         n = len(live_evidence(live_engine, aid))
-        assert n >= 1 and not screen.m.uncovered == list(screen.m.method.assesses)
+        assert n >= 1 and screen.m.uncovered != list(screen.m.method.assesses)
         await pilot.press("ctrl+z")
         await settle(pilot)
         assert isinstance(pilot.app.screen, UndoDialog)
@@ -258,8 +266,9 @@ def _fully_visible(screen, selector: str) -> None:
     for w in screen.query(selector):
         r = w.region
         assert r.width > 0 and r.height > 0, f"{w!r} is not shown"
-        assert r.x >= 0 and r.y >= 0 and r.right <= size.width and r.bottom <= size.height, \
+        assert r.x >= 0 and r.y >= 0 and r.right <= size.width and r.bottom <= size.height, (
             f"{w!r} at {r} is off an {size.width}x{size.height} screen"
+        )
         for x, y in ((r.x, r.y), (r.right - 1, r.bottom - 1)):
             at, _ = screen.get_widget_at(x, y)
             assert at is w or w in at.ancestors, f"{w!r} is hidden at ({x}, {y}) by {at!r}"
@@ -269,8 +278,13 @@ async def _each_dialog(pilot, live_engine, aid):
     screen = pilot.app.screen
     await pilot.press("f2")
     await settle(pilot)
-    for key, kind in (("f3", EvidenceDialog), ("f4", AdhocDialog), ("f5", ReasonDialog), ("f9", ReasonDialog),
-                      ("f8", EndMethodDialog)):
+    for key, kind in (
+        ("f3", EvidenceDialog),
+        ("f4", AdhocDialog),
+        ("f5", ReasonDialog),
+        ("f9", ReasonDialog),
+        ("f8", EndMethodDialog),
+    ):
         if key in ("f5", "f9"):
             screen.query_one("#suggestions").focus()
         await pilot.press(key)
@@ -450,7 +464,6 @@ async def test_a_second_start_for_the_same_apprentice_offers_to_resume(live_engi
 
 async def test_void_from_home_frees_the_drawn_questions(live_engine):
     aid = start(live_engine, apprentice="VOID-1")
-    drawn = {q.code for q in S.load(live_engine, aid).methods[0].questions}
     async with app_for(live_engine).run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("x")
@@ -465,8 +478,12 @@ async def test_void_from_home_frees_the_drawn_questions(live_engine):
 
 
 async def test_assessor_is_remembered_and_adjustments_carry_over(live_engine):
-    first = S.start_assessment(live_engine, S.StartRequest(standard="UOB-HCSL", apprentice="ADJ-1", assessor="Pat",
-                                                           extra_time_pct=25, adjustments="reader provided"))
+    first = S.start_assessment(
+        live_engine,
+        S.StartRequest(
+            standard="UOB-HCSL", apprentice="ADJ-1", assessor="Pat", extra_time_pct=25, adjustments="reader provided"
+        ),
+    )
     (m,) = S.load(live_engine, first).methods
     S.end_method(live_engine, m.id, reason="scripted")
     S.confirm_grade(live_engine, m.id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import STANDARD, question_block, write_bank
+
 from qbank.cli import main
 from qbank.validation import load_bank
 
@@ -93,7 +93,11 @@ def test_duplicate_ids(bank_dir):
 
 
 def test_empty_text(bank_dir):
-    replace_in(qfile(bank_dir), "Talk me through the strategy you wrote for your service and how you tested its assumptions.", "   ")
+    replace_in(
+        qfile(bank_dir),
+        "Talk me through the strategy you wrote for your service and how you tested its assumptions.",
+        "   ",
+    )
     p = only_error(bank_dir)
     assert "'text' is empty" in p.message and p.question == "TST-001"
 
@@ -126,7 +130,8 @@ def test_standard_with_unknown_outcome_in_method(tmp_path):
 
 def test_standard_bad_group_and_kind(tmp_path):
     std = STANDARD.replace('group = "skill"', 'group = "skills"').replace(
-        'kind = "professional discussion"', 'kind = "discussion"')
+        'kind = "professional discussion"', 'kind = "discussion"'
+    )
     errs = [p for p in problems_of(write_bank(tmp_path, standard=std)) if p.is_error]
     msgs = " | ".join(p.message for p in errs)
     assert "outcome S1: 'group' = 'skills' is not one of" in msgs
@@ -154,7 +159,8 @@ def test_sufficiency_threshold_configurable(bank_dir):
 
 def test_near_duplicates_named_with_score(tmp_path):
     texts = question_block(0) + question_block(
-        1, text_="Talk me through the strategy you wrote for your service and how you tested the assumptions.")
+        1, text_="Talk me through the strategy you wrote for your service and how you tested the assumptions."
+    )
     questions = texts + "".join(question_block(i) for i in range(2, 8))
     errs = [p for p in problems_of(write_bank(tmp_path, questions=questions)) if p.check == "near-duplicate"]
     assert len(errs) == 1
@@ -162,8 +168,11 @@ def test_near_duplicates_named_with_score(tmp_path):
 
 
 def test_drafts_are_not_checked_for_duplicates_or_counted(tmp_path):
-    questions = question_block(0) + question_block(1, status="draft", text_=TEXT0) + "".join(
-        question_block(i) for i in range(2, 8))
+    questions = (
+        question_block(0)
+        + question_block(1, status="draft", text_=TEXT0)
+        + "".join(question_block(i) for i in range(2, 8))
+    )
     probs = problems_of(write_bank(tmp_path, questions=questions))
     assert not [p for p in probs if p.check == "near-duplicate"]
 
@@ -191,8 +200,16 @@ def test_cli_exit_codes_and_json(bank_dir, capsys):
     assert data["problems"][0]["question"] == "TST-001" and data["problems"][0]["field"] == "minutes"
 
 
-@pytest.mark.parametrize("argv", [["validate", "--similarity", "150"], ["validate", "--bogus"], ["nonsense"],
-                                  ["release", "TST01"], ["validate", "--min-per-outcome", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--similarity", "150"],
+        ["validate", "--bogus"],
+        ["nonsense"],
+        ["release", "TST01"],
+        ["validate", "--min-per-outcome", "0"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as e:
         rc = main(argv)

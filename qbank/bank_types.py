@@ -1,0 +1,179 @@
+"""The bank's domain types: standards, their outcomes and methods, questions and releases.
+
+Plain data, read from bank files by `bankfiles` and checked whole by `validation`; the names and
+patterns a bank file may use are defined here too. No file reading and no database here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+GROUPS = ("knowledge", "skill", "behaviour", "criterion")
+STATUSES = ("draft", "approved", "retired")
+BANDS = ("fail", "pass", "merit", "distinction")
+METHOD_KINDS = (
+    "presentation questioning",
+    "professional discussion",
+    "oral report questioning",
+    "progress review",
+    "interview",
+    "project showcase questioning",
+)
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+METHOD_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+OUTCOME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+DEFAULT_MIN_PER_OUTCOME = 3
+DEFAULT_NEAR_DUPLICATE = 90
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str
+    title: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Method:
+    id: str
+    name: str
+    kind: str
+    minutes: int
+    min_questions: int
+    assesses: tuple[str, ...]
+
+
+@dataclass
+class Standard:
+    code: str
+    title: str
+    level: int
+    version: str
+    source: str = ""
+    notes: str = ""
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    methods: dict[str, Method] = field(default_factory=dict)
+    min_per_outcome: int = DEFAULT_MIN_PER_OUTCOME
+    near_duplicate_threshold: int = DEFAULT_NEAR_DUPLICATE
+    grading: dict[str, Any] = field(default_factory=dict)
+    grading_rules: object = None  # grading.GradingRules, read from `grading` by gradingfile.read_grading
+    path: str = ""
+    folder: Path | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # "method:<id>" / "outcome:<code>" -> line
+
+    def definition(self) -> dict[str, Any]:
+        """The standard's definition as frozen into a release (everything but prose notes)."""
+        return {
+            "code": self.code,
+            "title": self.title,
+            "level": self.level,
+            "version": self.version,
+            "source": self.source,
+            "outcomes": [{"code": o.code, "group": o.group, "title": o.title} for o in self.outcomes.values()],
+            "methods": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "kind": m.kind,
+                    "minutes": m.minutes,
+                    "min_questions": m.min_questions,
+                    "assesses": list(m.assesses),
+                }
+                for m in self.methods.values()
+            ],
+            "checks": {
+                "min_questions_per_outcome": self.min_per_outcome,
+                "near_duplicate_threshold": self.near_duplicate_threshold,
+            },
+            "grading": self.grading,
+        }
+
+
+@dataclass
+class Question:
+    id: str
+    version: int
+    status: str
+    standard: str
+    methods: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    minutes: int
+    text: str
+    probes: tuple[str, ...] = ()
+    guidance: str = ""
+    bands: dict[str, str] = field(default_factory=dict)
+    opener: bool = False
+    topic: str = ""
+    author: str = ""
+    path: str = ""
+    line: int | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def content(self) -> dict[str, Any]:
+        """Everything that makes up a question version; changing any of it needs a new version."""
+        return {
+            "text": self.text,
+            "probes": list(self.probes),
+            "guidance": self.guidance,
+            "bands": dict(sorted(self.bands.items())),
+            "methods": sorted(self.methods),
+            "outcomes": sorted(self.outcomes),
+            "minutes": self.minutes,
+            "topic": self.topic,
+            "opener": self.opener,
+        }
+
+    @cached_property
+    def content_hash(self) -> str:  # content never changes after reading, so hash it once
+        return content_hash(self.content())
+
+    def field_line(self, name: str) -> int | None:
+        return self.lines.get(name, self.line)
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class ReleaseItem:
+    question: Question
+    hash: str
+
+
+@dataclass
+class Release:
+    standard: str
+    semver: str
+    created: str
+    definition: dict[str, Any]
+    items: list[ReleaseItem]
+    path: str = ""
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return semver_key(self.semver)
+
+    def manifest_hash(self) -> str:
+        return content_hash(
+            {
+                "definition": self.definition,
+                "items": sorted((i.question.id, i.question.version, i.hash) for i in self.items),
+            }
+        )
+
+
+def semver_key(s: str) -> tuple[int, int, int]:
+    m = SEMVER_RE.match(s)
+    if not m:
+        raise ValueError(s)
+    return (int(m[1]), int(m[2]), int(m[3]))

@@ -1,0 +1,272 @@
+"""Checking TOML tables field by field, with a line for every problem.
+
+`Fields` checks one table against the fields it may hold (types, patterns, choices, unknown keys
+with a "did you mean" fix); `LineIndex` finds the lines of tables and keys, which the TOML parser
+does not give. Generic: bank files (`bankfiles`) and grading rules (`gradingfile`) both use them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rapidfuzz import fuzz, process
+
+from .problems import Problem
+
+
+def normalise_text(s: str) -> str:
+    """Trim a multi-line string the way writers mean it: no outer blank lines or trailing spaces."""
+    lines = [ln.rstrip() for ln in s.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
+# --------------------------------------------------------------------------- line index
+
+
+_HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_RE = re.compile(r"""^\s*("[^"]+"|'[^']+'|[A-Za-z0-9_-]+)\s*=""")
+
+
+class LineIndex:
+    """Maps TOML tables and keys to line numbers (tomllib gives none for valid documents)."""
+
+    def __init__(self, text: str):
+        self.blocks: list[tuple[str, int, dict[str, int]]] = []  # (header, line, {key: line})
+        current: dict[str, int] = {}
+        self.blocks.append(("", 1, current))
+        in_multiline: str | None = None
+        for no, raw in enumerate(text.splitlines(), start=1):
+            line = raw
+            if in_multiline:
+                if line.count(in_multiline) % 2 == 1:
+                    in_multiline = None
+                continue
+            h = _HEADER_RE.match(line)
+            if h and not _KEY_RE.match(line):
+                current = {}
+                self.blocks.append((line.strip().split("#")[0].strip(), no, current))
+                continue
+            k = _KEY_RE.match(line)
+            if k:
+                current.setdefault(k.group(1).strip("\"'"), no)
+                rest = line[k.end() :]
+                for delim in ('"""', "'''"):
+                    if rest.count(delim) % 2 == 1:
+                        in_multiline = delim
+                        break
+
+    def headers(self, name: str) -> list[tuple[int, dict[str, int]]]:
+        """The blocks of `[[name]]` or `[name]`, in order."""
+        out = []
+        for header, line, keys in self.blocks:
+            inner = header.strip("[]").strip()
+            if inner == name:
+                out.append((line, keys))
+        return out
+
+    def top(self) -> dict[str, int]:
+        return self.blocks[0][2]
+
+
+# --------------------------------------------------------------------------- field checks
+
+
+class Fields:
+    """Checks one TOML table against a field list, recording problems with line and fix."""
+
+    def __init__(
+        self,
+        table: dict,
+        *,
+        file: str,
+        where: str,
+        lines: dict[str, int],
+        base_line: int | None,
+        problems: list[Problem],
+        question: str | None = None,
+    ):
+        self.t = table
+        self.file = file
+        self.where = where
+        self.lines = lines
+        self.base_line = base_line
+        self.problems = problems
+        self.question = question
+        self.known: set[str] = set()
+
+    @property
+    def w(self) -> str:
+        return f"{self.where}: " if self.where else ""
+
+    def line(self, name: str) -> int | None:
+        return self.lines.get(name, self.base_line)
+
+    def add(self, name: str | None, message: str, fix: str, check: str = "format", kind: str = "error") -> None:
+        self.problems.append(
+            Problem(
+                file=self.file,
+                line=self.line(name) if name else self.base_line,
+                question=self.question,
+                field=name,
+                message=message,
+                fix=fix,
+                check=check,
+                kind=kind,
+            )
+        )
+
+    def _get(self, name: str, required: bool, type_name: str, example: str):
+        self.known.add(name)
+        if name not in self.t:
+            if required:
+                self.add(None, f"{self.w}missing required field '{name}'", f"add `{name} = {example}`")
+            return None
+        return self.t[name]
+
+    def string(
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        example: str = '"..."',
+        allow_empty: bool = False,
+        pattern: re.Pattern | None = None,
+        pattern_help: str = "",
+        choices: tuple[str, ...] = (),
+    ) -> str | None:
+        v = self._get(name, required, "string", example)
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            self.add(name, f"{self.w}'{name}' must be a string, not {toml_type(v)}", f"write `{name} = {example}`")
+            return None
+        v = normalise_text(v)
+        if not v and not allow_empty:
+            self.add(name, f"{self.w}'{name}' is empty", f"write the {name.replace('_', ' ')}, or remove the field")
+            return None
+        if pattern and v and not pattern.match(v):
+            self.add(name, f"{self.w}'{name}' = {v!r} is not valid: {pattern_help}", f"use {pattern_help}")
+            return None
+        if choices and v not in choices:
+            guess = suggest(v, choices)
+            hint = f"did you mean '{guess}'? " if guess else ""
+            self.add(
+                name,
+                f"{self.w}'{name}' = {v!r} is not one of {', '.join(choices)}",
+                f"{hint}use one of: {', '.join(choices)}",
+            )
+            return None
+        return v
+
+    def integer(
+        self, name: str, *, required: bool = True, minimum: int | None = None, example: str = "1"
+    ) -> int | None:
+        v = self._get(name, required, "integer", example)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            shown = v.strip() if isinstance(v, str) and v.strip().lstrip("-").isdigit() else example
+            self.add(
+                name,
+                f"{self.w}'{name}' must be a whole number, not {toml_type(v)} {v!r}",
+                f"write `{name} = {shown}` (no quotes)",
+            )
+            return None
+        if minimum is not None and v < minimum:
+            self.add(name, f"{self.w}'{name}' = {v} must be at least {minimum}", f"set `{name}` to {minimum} or more")
+            return None
+        return v
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        v = self._get(name, False, "boolean", "true")
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self.add(
+                name,
+                f"{self.w}'{name}' must be true or false, not {toml_type(v)} {v!r}",
+                f"write `{name} = true` or `{name} = false` (no quotes)",
+            )
+            return default
+        return v
+
+    def string_list(
+        self, name: str, *, required: bool = True, allow_empty: bool = False, example: str = '["..."]'
+    ) -> list[str] | None:
+        v = self._get(name, required, "list", example)
+        if v is None:
+            return None
+        if isinstance(v, str):
+            self.add(
+                name, f"{self.w}'{name}' must be a list, not a single string", f"write `{name} = [{json.dumps(v)}]`"
+            )
+            return None
+        if not isinstance(v, list):
+            self.add(
+                name, f"{self.w}'{name}' must be a list of strings, not {toml_type(v)}", f"write `{name} = {example}`"
+            )
+            return None
+        bad = [x for x in v if not isinstance(x, str)]
+        if bad:
+            self.add(
+                name, f"{self.w}'{name}' must hold only strings; found {bad[0]!r}", f"quote every item of `{name}`"
+            )
+            return None
+        items = [normalise_text(x) for x in v]
+        if any(not x for x in items):
+            self.add(name, f"{self.w}'{name}' has an empty item", f"remove the empty item from `{name}`")
+            items = [x for x in items if x]
+        if not items and not allow_empty:
+            self.add(name, f"{self.w}'{name}' is empty", f"list at least one item in `{name}`")
+            return None
+        dupes = sorted({x for x in items if items.count(x) > 1})
+        if dupes:
+            self.add(name, f"{self.w}'{name}' lists {dupes[0]!r} twice", f"remove the repeated {dupes[0]!r}")
+            items = list(dict.fromkeys(items))
+        return items
+
+    def table(self, name: str) -> dict | None:
+        v = self._get(name, False, "table", "{ }")
+        if v is None:
+            return None
+        if not isinstance(v, dict):
+            self.add(
+                name, f"{self.w}'{name}' must be a table, not {toml_type(v)}", f"write it as `[{name}]` with keys below"
+            )
+            return None
+        return v
+
+    def unknown(self, extra_known: tuple[str, ...] = ()) -> None:
+        known = self.known | set(extra_known)
+        for k in self.t:
+            if k not in known:
+                guess = suggest(k, tuple(sorted(known)))
+                fix = f"did you mean '{guess}'?" if guess else f"remove it; known fields: {', '.join(sorted(known))}"
+                self.add(k, f"{self.w}unknown field '{k}'", fix)
+
+
+def toml_type(v) -> str:
+    """How a TOML value's type is named in a problem: "a string", "a list"..."""
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "a number"
+    if isinstance(v, float):
+        return "a decimal number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a table"
+    return type(v).__name__
+
+
+def suggest(word: str, choices) -> str | None:
+    """The choice closest to a mistyped word (a "did you mean"), or None when nothing is close."""
+    choices = list(choices)
+    if not choices:
+        return None
+    hit = process.extractOne(word, choices, scorer=fuzz.ratio, score_cutoff=60)
+    return hit[0] if hit else None
