@@ -14,14 +14,15 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.button import ButtonVariant
 from textual.widgets.option_list import Option
 
 from qbank.evidence import EvidencePlanError, PlannedEntry, default_level, descriptor, plan_entries
 from qbank.grading import MethodScheme
 from qbank.sessions import MethodView, QuestionView
 
+from .app import QBankModal
 from .widgets import Tick, TickList
 
 
@@ -30,7 +31,7 @@ def one_line(text: str, width: int = 0) -> str:
     return s if not width or len(s) <= width else s[: width - 1] + "…"
 
 
-class Dialog(ModalScreen):
+class Dialog(QBankModal):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def action_cancel(self) -> None:
@@ -41,9 +42,10 @@ class Dialog(ModalScreen):
         self.dismiss(None)
 
 
-def buttons(ok: str, *, variant: str = "primary", cancel: str = "Cancel") -> Horizontal:
-    return Horizontal(Button(ok, variant=variant, id="ok", compact=True),
-                      Button(cancel, id="cancel", compact=True), classes="buttons")
+def buttons(ok: str, *, variant: ButtonVariant = "primary", cancel: str = "Cancel") -> Horizontal:
+    return Horizontal(
+        Button(ok, variant=variant, id="ok", compact=True), Button(cancel, id="cancel", compact=True), classes="buttons"
+    )
 
 
 # --------------------------------------------------------------------------- evidence
@@ -87,8 +89,11 @@ class EvidenceDialog(Dialog):
         if self.showing_all:
             kept = set(self.query_one("#outcomes", TickList).selected) if self.is_mounted else set(self.targets)
             rows = [Tick(o, f"{o} {self.titles.get(o, '')}", o in kept) for o in self.targets]
-            rows += [Tick(o, f"{o} {self.titles.get(o, '')}", o in kept) for o in self.m.method.assesses
-                     if o not in self.targets]
+            rows += [
+                Tick(o, f"{o} {self.titles.get(o, '')}", o in kept)
+                for o in self.m.method.assesses
+                if o not in self.targets
+            ]
         return rows
 
     def compose(self) -> ComposeResult:
@@ -102,10 +107,12 @@ class EvidenceDialog(Dialog):
             yield TickList(self._rows(), numbered=True, id="outcomes")
             yield Static("", id="level-line")
             yield VerticalScroll(Static("", id="descriptors"), id="descriptor-box")
-            yield Input(placeholder="note: what the answer showed (Enter logs)", id="note", compact=True,
-                        select_on_focus=False)
-            yield Static("1-9/Space tick · ←/→ level · type the note · Enter logs · ^O all outcomes",
-                         classes="muted hint")
+            yield Input(
+                placeholder="note: what the answer showed (Enter logs)", id="note", compact=True, select_on_focus=False
+            )
+            yield Static(
+                "1-9/Space tick · ←/→ level · type the note · Enter logs · ^O all outcomes", classes="muted hint"
+            )
             yield buttons("Log")
 
     def on_mount(self) -> None:
@@ -118,8 +125,9 @@ class EvidenceDialog(Dialog):
         return plan_entries(self.m.scheme, self.m.method.assesses, self.query_one("#outcomes", TickList).selected)
 
     def _show(self) -> None:
-        marks = "  ".join(f"[reverse b] {escape(lv)} [/]" if lv == self.level else f" {escape(lv)} "
-                          for lv in self.levels)
+        marks = "  ".join(
+            f"[reverse b] {escape(lv)} [/]" if lv == self.level else f" {escape(lv)} " for lv in self.levels
+        )
         self.query_one("#level-line", Static).update(f"Level {marks}")
         lines = []
         try:
@@ -127,21 +135,24 @@ class EvidenceDialog(Dialog):
         except EvidencePlanError as e:
             entries = []
             lines.append(f"[$warning]{escape(str(e))}[/]")
-        for e in entries:
-            if e.criterion is not None and self.m.scheme is not None:
-                c = self.m.scheme.criterion(e.criterion)
+        for entry in entries:
+            if entry.criterion is not None and self.m.scheme is not None:
+                c = self.m.scheme.criterion(entry.criterion)
                 name = escape(c.title or c.theme or "") if c else ""
-                lines.append(f"[b]{e.criterion}[/b] {name} ← {', '.join(e.outcomes)}")
-                text = descriptor(self.m.scheme, e.criterion, self.level)
+                lines.append(f"[b]{entry.criterion}[/b] {name} ← {', '.join(entry.outcomes)}")
+                text = descriptor(self.m.scheme, entry.criterion, self.level)
                 lines.append(f"  {escape(self.level)}: {escape(one_line(text)) if text else '(no descriptor)'}")
             else:
-                lines.append(f"[b]{', '.join(e.outcomes)}[/b] at {escape(self.level)}")
+                lines.append(f"[b]{', '.join(entry.outcomes)}[/b] at {escape(self.level)}")
         bands = getattr(self.question, "bands", None) or {}
         if bands:
             band = bands.get(self.level)
-            lines.append(f"[i]Question band[/i] {escape(self.level)}: {escape(one_line(band))}" if band else
-                         "[i]Question bands[/i]: " + "; ".join(f"{escape(k)}: {escape(one_line(v, 60))}"
-                                                              for k, v in bands.items()))
+            lines.append(
+                f"[i]Question band[/i] {escape(self.level)}: {escape(one_line(band))}"
+                if band
+                else "[i]Question bands[/i]: "
+                + "; ".join(f"{escape(k)}: {escape(one_line(v, 60))}" for k, v in bands.items())
+            )
         self.query_one("#descriptors", Static).update("\n".join(lines))
 
     @on(TickList.Changed, "#outcomes")
@@ -165,16 +176,26 @@ class EvidenceDialog(Dialog):
             if event.key in ("up", "down"):
                 self.action_level(1 if event.key == "up" else -1)
                 event.stop()
-            return
-        if isinstance(self.focused, TickList) and event.is_printable and event.character:
-            # A letter starts the note. Once the note is started, every printable key belongs to it
-            # (focus moves a moment later: fast typing must not tick with a space or a digit).
-            if self._typing or (not event.character.isdigit() and event.character != " "):
-                self._typing = True
-                note.focus()
+            elif self._typing and event.is_printable and event.character:
+                # The note stops every printable key it gets, so this one was sent to the tick list
+                # before focus moved (fast typing): it belongs to the note too, in order.
                 note.insert_text_at_cursor(event.character)
                 event.stop()
                 event.prevent_default()
+            return
+        # On the tick list, a letter starts the note. Once the note is started, every printable key belongs
+        # to it (focus moves a moment later: fast typing must not tick with a space or a digit).
+        if (
+            isinstance(self.focused, TickList)
+            and event.is_printable
+            and event.character
+            and (self._typing or (not event.character.isdigit() and event.character != " "))
+        ):
+            self._typing = True
+            note.focus()
+            note.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
 
     @on(events.DescendantFocus)
     def _focus_moved(self, event: events.DescendantFocus) -> None:
@@ -191,8 +212,12 @@ class EvidenceDialog(Dialog):
             self.notify(str(e), severity="warning")
             return
         note = self.query_one("#note", Input).value
-        self.dismiss([EvidenceEntry(criterion=e.criterion, outcomes=list(e.outcomes), level=self.level, note=note)
-                      for e in entries])
+        self.dismiss(
+            [
+                EvidenceEntry(criterion=e.criterion, outcomes=list(e.outcomes), level=self.level, note=note)
+                for e in entries
+            ]
+        )
 
 
 # --------------------------------------------------------------------------- reasons and confirmations
@@ -230,7 +255,7 @@ class ReasonDialog(Dialog):
 class ConfirmDialog(Dialog):
     """Yes or no; the safe answer has the focus."""
 
-    def __init__(self, title: str, text: str, ok: str = "Yes", *, variant: str = "warning"):
+    def __init__(self, title: str, text: str, ok: str = "Yes", *, variant: ButtonVariant = "warning"):
         super().__init__()
         self.title_text, self.text, self.ok, self.variant = title, text, ok, variant
 
@@ -266,14 +291,21 @@ class AdhocDialog(Dialog):
         self.m, self.titles, self.uncovered = m, titles, uncovered
 
     def compose(self) -> ComposeResult:
-        order = [o for o in self.m.method.assesses if o in self.uncovered] + \
-                [o for o in self.m.method.assesses if o not in self.uncovered]
+        order = [o for o in self.m.method.assesses if o in self.uncovered] + [
+            o for o in self.m.method.assesses if o not in self.uncovered
+        ]
         with Vertical(classes="dialog"):
             yield Label("Ad-hoc question (recorded as assessor-authored)", classes="dialog-title")
             yield Input(placeholder="the question as you asked it", id="text", compact=True)
             yield Label("Outcomes it targets (Tab here, then 1-9 or Space; uncovered first)")
-            yield TickList([(f"{o} {self.titles.get(o, '')}" + ("  UNCOVERED" if o in self.uncovered else ""), o,
-                             False) for o in order], numbered=True, id="outcomes")
+            yield TickList(
+                [
+                    (f"{o} {self.titles.get(o, '')}" + ("  UNCOVERED" if o in self.uncovered else ""), o, False)
+                    for o in order
+                ],
+                numbered=True,
+                id="outcomes",
+            )
             yield buttons("Add")
 
     def on_mount(self) -> None:
@@ -315,14 +347,20 @@ class FeedbackDialog(Dialog):
     def __init__(self, m: MethodView):
         super().__init__()
         self.m = m
+        assert m.scheme is not None  # opened only for a method with marking rules
         self.scheme: MethodScheme = m.scheme
 
     def compose(self) -> ComposeResult:
         scheme = self.scheme
         with Vertical(classes="dialog"):
             yield Label(f"Marks and feedback: {escape(self.m.method.name)}", classes="dialog-title")
-            yield Select([(f"{c.id} {c.title or c.theme}", c.id) for c in scheme.criteria],
-                         value=scheme.criteria[0].id, allow_blank=False, id="criterion", compact=True)
+            yield Select(
+                [(f"{c.id} {c.title or c.theme}", c.id) for c in scheme.criteria],
+                value=scheme.criteria[0].id,
+                allow_blank=False,
+                id="criterion",
+                compact=True,
+            )
             if scheme.scheme != "descriptors":
                 yield Label("", id="mark-label")
                 yield Input(id="mark", compact=True)
@@ -407,9 +445,14 @@ class FeedbackDialog(Dialog):
             if problem:
                 self.query_one("#mark", Input).focus()  # what was typed stays, the problem is said inline
                 return
-        self.dismiss(Feedback(criterion=self._criterion().id, mark=mark,
-                              strengths=self.query_one("#strengths", Input).value,
-                              improvements=self.query_one("#improvements", Input).value))
+        self.dismiss(
+            Feedback(
+                criterion=self._criterion().id,
+                mark=mark,
+                strengths=self.query_one("#strengths", Input).value,
+                improvements=self.query_one("#improvements", Input).value,
+            )
+        )
 
 
 # --------------------------------------------------------------------------- end of a method
@@ -436,14 +479,16 @@ class EndMethodDialog(Dialog):
         with Vertical(classes="dialog wide", id="end-dialog"):
             yield Label(f"End {escape(m.method.name)}", classes="dialog-title")
             if m.uncovered:  # outside the scrolling part: always in view, whatever the terminal size
-                yield Static(f"UNCOVERED ({len(m.uncovered)}): {', '.join(m.uncovered)}", id="uncovered",
-                             classes="flag")
+                yield Static(
+                    f"UNCOVERED ({len(m.uncovered)}): {', '.join(m.uncovered)}", id="uncovered", classes="flag"
+                )
             else:
                 yield Static("Every outcome of this method has evidence.", classes="ok")
             if self.warnings:
                 yield Static("Ending early: " + escape("; ".join(self.warnings)), id="short", classes="warn")
-                yield Input(placeholder="why the method ends here (required, goes in the record)", id="end-reason",
-                            compact=True)
+                yield Input(
+                    placeholder="why the method ends here (required, goes in the record)", id="end-reason", compact=True
+                )
             with VerticalScroll(id="end-detail"):
                 if m.result is not None:
                     text = f"Grade from the rules: [b]{escape(m.result.grade)}[/b]\nRule: {escape(m.result.rule_text)}"
@@ -453,9 +498,11 @@ class EndMethodDialog(Dialog):
                 else:
                     yield Static("This method has no grading rules in its release: give the grade.", id="grade")
                 if m.uncovered:
-                    yield Static("\n".join(f"{o}  {escape(self.titles.get(o, ''))}" for o in m.uncovered),
-                                 classes="muted")
+                    yield Static(
+                        "\n".join(f"{o}  {escape(self.titles.get(o, ''))}" for o in m.uncovered), classes="muted"
+                    )
             if m.result is not None:
+                assert m.scheme is not None  # a grade comes from the method's rules
                 with Horizontal(classes="inline"):
                     yield Select([(g, g) for g in m.scheme.grades], prompt="same grade", id="other", compact=True)
                     yield Input(placeholder="reason, if you record a different grade", id="why", compact=True)
@@ -489,7 +536,7 @@ class EndMethodDialog(Dialog):
             return
         other = self.query_one("#other", Select).value
         why = self.query_one("#why", Input).value.strip()
-        if other not in (Select.NULL, None, self.m.result.grade):
+        if isinstance(other, str) and other != self.m.result.grade:  # a grade chosen, not the blank
             if not why:
                 self.notify("Give the reason you disagree with the rules' grade", severity="warning")
                 return
@@ -515,12 +562,20 @@ def undoable(m: MethodView) -> list[UndoChoice]:
     for e in reversed(m.evidence):
         if not e.retracted:
             what = e.criterion if e.criterion not in e.outcomes else ""
-            out.append(UndoChoice("evidence", str(e.id), f"Retract evidence {what} {', '.join(e.outcomes)} at "
-                                  f"{e.level}" + (f": {one_line(e.note, 30)}" if e.note else "")))
+            out.append(
+                UndoChoice(
+                    "evidence",
+                    str(e.id),
+                    f"Retract evidence {what} {', '.join(e.outcomes)} at "
+                    f"{e.level}" + (f": {one_line(e.note, 30)}" if e.note else ""),
+                )
+            )
     status = {q.code: q.status for q in m.questions if q.code}
     for sw in reversed(m.swaps):
         if not getattr(sw, "undone", False) and status.get(sw.in_code) == "planned":
-            out.append(UndoChoice("swap", sw.in_code, f"Undo swap {sw.out_code} → {sw.in_code} ({one_line(sw.reason, 30)})"))
+            out.append(
+                UndoChoice("swap", sw.in_code, f"Undo swap {sw.out_code} → {sw.in_code} ({one_line(sw.reason, 30)})")
+            )
     for q in m.questions:
         if q.status == "skipped" and q.code:
             out.append(UndoChoice("skip", q.code, f"Undo skip of {q.code}: {one_line(q.text, 40)}"))

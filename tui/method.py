@@ -12,21 +12,31 @@ from __future__ import annotations
 import asyncio
 
 from rich.markup import escape
-from textual.content import Content
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.content import Content
 from textual.widgets import Footer, Header, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from qbank import sessions
 from qbank.suggest import rank
 
-from .app import ServiceFailed
-from .dialogs import (AdhocDialog, EndDecision, EndMethodDialog, EvidenceDialog, EvidenceEntry, FeedbackDialog,
-                      ReasonDialog, UndoChoice, UndoDialog, one_line, undoable)
+from .app import Command, QBankScreen, ServiceFailed
+from .dialogs import (
+    AdhocDialog,
+    EndDecision,
+    EndMethodDialog,
+    EvidenceDialog,
+    EvidenceEntry,
+    FeedbackDialog,
+    ReasonDialog,
+    UndoChoice,
+    UndoDialog,
+    one_line,
+    undoable,
+)
 
 SAVE_AFTER = 0.5  # seconds of quiet typing before notes are stored
 TIMER_SAVE_EVERY = 5  # seconds
@@ -51,31 +61,85 @@ def outcome_rows(m: sessions.MethodView) -> list[tuple[str, str, str]]:
     return sorted(rows, key=lambda r: order[r[1]])
 
 
-class MethodScreen(Screen):
+class MethodScreen(QBankScreen):
     BINDINGS = [
         Binding("f1", "app.help", "Help", priority=True),
-        Binding("f2", "ask_next", "Ask", priority=True),
-        Binding("f3", "evidence", "Evidence", priority=True),
-        Binding("f8", "end_method", "End", priority=True),
-        Binding("f4", "adhoc", "Ad hoc", priority=True),
-        Binding("f5", "swap", "Swap", priority=True),
-        Binding("f6", "feedback", "Marks", priority=True),
-        Binding("ctrl+z", "undo", "Undo", priority=True),
-        Binding("f9", "skip", "Skip", show=False, priority=True),
-        Binding("f7", "pause", "Pause", show=False, priority=True),
+        Command(
+            "f2",
+            "ask_next",
+            "Ask",
+            priority=True,
+            title="Ask the next suggested question",
+            tooltip="The top suggestion, or the one you highlighted",
+        ),
+        Command(
+            "f3",
+            "evidence",
+            "Evidence",
+            priority=True,
+            title="Log evidence",
+            tooltip="Tick the outcomes the answer evidenced, choose the level, add a note",
+        ),
+        Command(
+            "f8",
+            "end_method",
+            "End",
+            priority=True,
+            title="End this method",
+            tooltip="Review uncovered outcomes and confirm the grade",
+        ),
+        Command(
+            "f4",
+            "adhoc",
+            "Ad hoc",
+            priority=True,
+            title="Ad-hoc question",
+            tooltip="Record a question asked in your own words",
+        ),
+        Command(
+            "f5",
+            "swap",
+            "Swap",
+            priority=True,
+            title="Swap the highlighted question",
+            tooltip="Replace a question not yet asked, with a reason",
+        ),
+        Command(
+            "f6",
+            "feedback",
+            "Marks",
+            priority=True,
+            title="Marks and feedback",
+            tooltip="Marks, strengths and areas for improvement per criterion",
+        ),
+        Command(
+            "ctrl+z",
+            "undo",
+            "Undo",
+            priority=True,
+            title="Undo",
+            tooltip="Retract evidence, undo a swap or a skip (kept in the record, marked)",
+        ),
+        Command(
+            "f9",
+            "skip",
+            "Skip",
+            show=False,
+            priority=True,
+            title="Skip the highlighted question",
+            tooltip="Record, with a reason, that a drawn question was not asked",
+        ),
+        Command(
+            "f7",
+            "pause",
+            "Pause",
+            show=False,
+            priority=True,
+            title="Pause or resume the timer",
+            tooltip="Stop the countdown while the session is paused",
+        ),
         Binding("ctrl+s", "save_notes", "Save", show=False, priority=True),
         Binding("escape", "focus_suggestions", "To list", show=False),
-    ]
-    COMMANDS_LIST = [
-        ("Ask the next suggested question", "The top suggestion, or the one you highlighted", "ask_next"),
-        ("Log evidence", "Tick the outcomes the answer evidenced, choose the level, add a note", "evidence"),
-        ("Ad-hoc question", "Record a question asked in your own words", "adhoc"),
-        ("Swap the highlighted question", "Replace a question not yet asked, with a reason", "swap"),
-        ("Marks and feedback", "Marks, strengths and areas for improvement per criterion", "feedback"),
-        ("Pause or resume the timer", "Stop the countdown while the session is paused", "pause"),
-        ("Skip the highlighted question", "Record, with a reason, that a drawn question was not asked", "skip"),
-        ("Undo", "Retract evidence, undo a swap or a skip (kept in the record, marked)", "undo"),
-        ("End this method", "Review uncovered outcomes and confirm the grade", "end_method"),
     ]
 
     def __init__(self, assessment_id: int, am_id: int, ask_id: int | None = None):
@@ -130,8 +194,9 @@ class MethodScreen(Screen):
             self.view = view  # read already, in the same worker call as the change that preceded it
         else:
             try:
-                self.view = await self.app.call("Reading the assessment", sessions.load, self.app.engine,
-                                                self.assessment_id)
+                self.view = await self.qapp.call(
+                    "Reading the assessment", sessions.load, self.qapp.engine, self.assessment_id
+                )
             except ServiceFailed:
                 return
         self.m = next(x for x in self.view.methods if x.id == self.am_id)
@@ -141,7 +206,8 @@ class MethodScreen(Screen):
                 self.current_ask = None
         self.sub_title = f"{self.view.standard} · {self.view.apprentice} · {self.view.attempt}"
         self.query_one("#method-title", Static).update(
-            f"[b]{escape(self.m.method.name)}[/b]  ({self.m.position} of {len(self.view.methods)})")
+            f"[b]{escape(self.m.method.name)}[/b]  ({self.m.position} of {len(self.view.methods)})"
+        )
         self._show_question()
         self._show_outcomes()
         self._show_suggestions()
@@ -158,15 +224,19 @@ class MethodScreen(Screen):
         if q is None:
             self.query_one("#question-text", Static).update(
                 "No question asked yet.\n\nChoose one from [b]Next[/b] (right) and press Enter, or F2 for the top "
-                "suggestion, or F4 for an ad-hoc question.")
+                "suggestion, or F4 for an ad-hoc question."
+            )
             notes.disabled = True
             if notes.text:
                 notes.load_text("")
             self.saved_notes = ""
             return
         label = "ad hoc (assessor-authored)" if q.adhoc else f"{q.code} v{q.version}"
-        parts = [f"[b]{escape(label)}[/b]  targets {escape(', '.join(q.outcomes) or '-')}", "",
-                 escape(" ".join(q.text.split()))]
+        parts = [
+            f"[b]{escape(label)}[/b]  targets {escape(', '.join(q.outcomes) or '-')}",
+            "",
+            escape(" ".join(q.text.split())),
+        ]
         if q.probes:
             parts += ["", "[i]Probes[/i]"] + [f"  • {escape(' '.join(p.split()))}" for p in q.probes]
         if q.guidance:
@@ -181,6 +251,7 @@ class MethodScreen(Screen):
 
     def _show_outcomes(self) -> None:
         m = self.m
+        assert m is not None  # shown only once the view is read
         ol = self.query_one("#outcomes", OptionList)
         keep = ol.highlighted
         opts = []
@@ -201,11 +272,13 @@ class MethodScreen(Screen):
     @on(OptionList.OptionSelected, "#outcomes")
     def _outcome_chosen(self, event: OptionList.OptionSelected) -> None:
         code = event.option.id
+        assert code is not None  # every outcome row has its code as id
         title = self.view.outcome_titles.get(code, "") if self.view else ""
         self.notify(f"{code}: {title}", title="Outcome", timeout=6)
 
     def _show_suggestions(self) -> None:
         ol = self.query_one("#suggestions", OptionList)
+        assert self.m is not None  # shown only once the view is read
         asked_any = any(q.status != "planned" for q in self.m.questions)
         ranked = rank(self.m.questions, self.m.uncovered, self.seconds_left(), started=asked_any)
         ids = [s.code for s in ranked]
@@ -213,9 +286,16 @@ class MethodScreen(Screen):
             self.chosen = None
         self._shown_top = ids[0] if ids else None
         ol.clear_options()
-        ol.add_options([Option(f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
-                               f"{'' if s.fits else ' ⏱'}{' opener' if s.opener else ''}", id=s.code)
-                        for s in ranked])
+        ol.add_options(
+            [
+                Option(
+                    f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
+                    f"{'' if s.fits else ' ⏱'}{' opener' if s.opener else ''}",
+                    id=s.code,
+                )
+                for s in ranked
+            ]
+        )
         if ranked:
             ol.highlighted = ids.index(self.chosen) if self.chosen else 0
 
@@ -243,10 +323,10 @@ class MethodScreen(Screen):
     # ------------------------------------------------------------------ timer and autosave
 
     async def _tick(self) -> None:
-        now = self.app.clock()
+        now = self.qapp.clock()
         if self.dirty_since is not None and now - self.dirty_since >= SAVE_AFTER:
             await self.save_notes()
-        if self.m is None or self.m.status != "running" or not self.app.timer_enabled:
+        if self.m is None or self.m.status != "running" or not self.qapp.timer_enabled:
             self.last_tick = now
             return
         if self.last_tick is not None and not self.paused:
@@ -256,7 +336,9 @@ class MethodScreen(Screen):
         if now - self.last_timer_save >= TIMER_SAVE_EVERY and not self.paused:
             self.last_timer_save = now
             try:
-                await self.app.call("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
+                await self.qapp.call(
+                    "Saving the timer", sessions.set_elapsed, self.qapp.engine, self.am_id, self.elapsed
+                )
             except ServiceFailed:
                 pass
 
@@ -266,7 +348,7 @@ class MethodScreen(Screen):
             return
         if self.query_one("#notes", TextArea).text != self.saved_notes:
             if self.dirty_since is None:
-                self.dirty_since = self.app.clock()
+                self.dirty_since = self.qapp.clock()
             self.query_one("#notes").border_subtitle = "editing…"
 
     async def on_descendant_blur(self, event) -> None:
@@ -284,7 +366,7 @@ class MethodScreen(Screen):
                 self.dirty_since = None
                 return True
             try:
-                await self.app.call("Saving notes", sessions.set_notes, self.app.engine, self.current_ask, text)
+                await self.qapp.call("Saving notes", sessions.set_notes, self.qapp.engine, self.current_ask, text)
             except ServiceFailed:
                 return False  # kept on screen and dirty: the next tick tries again
             self.saved_notes = text
@@ -301,8 +383,13 @@ class MethodScreen(Screen):
 
     async def _remember(self) -> None:
         try:
-            await self.app.call("Saving where you are", sessions.set_ui_state, self.app.engine, self.assessment_id,
-                                {"screen": "method", "method": self.am_id, "ask": self.current_ask})
+            await self.qapp.call(
+                "Saving where you are",
+                sessions.set_ui_state,
+                self.qapp.engine,
+                self.assessment_id,
+                {"screen": "method", "method": self.am_id, "ask": self.current_ask},
+            )
         except ServiceFailed:
             pass
 
@@ -312,7 +399,7 @@ class MethodScreen(Screen):
         if not await self.save_notes():
             return
         try:
-            self.current_ask = await self.app.call(f"Asking {code}", sessions.ask, self.app.engine, self.am_id, code)
+            self.current_ask = await self.qapp.call(f"Asking {code}", sessions.ask, self.qapp.engine, self.am_id, code)
         except ServiceFailed:
             return
         self.chosen = None
@@ -322,6 +409,7 @@ class MethodScreen(Screen):
 
     @on(OptionList.OptionSelected, "#suggestions")
     async def _suggestion_chosen(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None  # every suggestion has its question's code as id
         await self._ask(event.option.id)
 
     async def action_ask_next(self) -> None:
@@ -330,7 +418,9 @@ class MethodScreen(Screen):
         if ol.option_count == 0:
             self.notify("Every drawn question has been asked; F4 adds an ad-hoc one", severity="warning")
             return
-        await self._ask(self.chosen or ol.get_option_at_index(0).id)
+        code = self.chosen or ol.get_option_at_index(0).id
+        assert code is not None  # every suggestion has its question's code as id
+        await self._ask(code)
 
     async def action_focus_suggestions(self) -> None:
         await self.save_notes()
@@ -341,6 +431,7 @@ class MethodScreen(Screen):
         if opt is None:
             self.notify(f"Highlight a question not yet asked in Next, then {verb} it", severity="warning")
             return None
+        assert self.m is not None  # suggestions are shown only once the view is read
         return next((q for q in self.m.questions if q.code == opt.id), None)
 
     # ------------------------------------------------------------------ evidence
@@ -348,23 +439,25 @@ class MethodScreen(Screen):
     def action_evidence(self) -> None:
         if self.m is None:
             return
+        assert self.view is not None  # read together with self.m
         self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._current()), self._log)
 
     async def _log(self, entries: list[EvidenceEntry] | None) -> None:
         if not entries:
             return
-        engine, am_id, ask_id, done = self.app.engine, self.am_id, self.current_ask, []
+        engine, am_id, ask_id, done = self.qapp.engine, self.am_id, self.current_ask, []
 
         def log_then_read() -> sessions.AssessmentView:
             """One worker call: every entry stored, then the view read back for the panels."""
             for e in entries:
-                sessions.log_evidence(engine, am_id, e.level, criterion=e.criterion, outcomes=e.outcomes,
-                                      note=e.note, ask_id=ask_id)
+                sessions.log_evidence(
+                    engine, am_id, e.level, criterion=e.criterion, outcomes=e.outcomes, note=e.note, ask_id=ask_id
+                )
                 done.append(f"{', '.join(e.outcomes)} at {e.level}")
             return sessions.load(engine, self.assessment_id)
 
         try:
-            view = await self.app.call("Logging evidence", log_then_read)
+            view = await self.qapp.call("Logging evidence", log_then_read)
         except ServiceFailed:
             view = None  # what was stored before the failure is shown
         await self.refresh_view(view=view)
@@ -376,14 +469,16 @@ class MethodScreen(Screen):
     def action_adhoc(self) -> None:
         if self.m is None:
             return
+        assert self.view is not None  # read together with self.m
         self.app.push_screen(AdhocDialog(self.m, self.view.outcome_titles, self.m.uncovered), self._adhoc)
 
     async def _adhoc(self, a) -> None:
         if a is None or not await self.save_notes():
             return
         try:
-            self.current_ask = await self.app.call("Adding the ad-hoc question", sessions.add_adhoc, self.app.engine,
-                                                   self.am_id, a.text, a.outcomes)
+            self.current_ask = await self.qapp.call(
+                "Adding the ad-hoc question", sessions.add_adhoc, self.qapp.engine, self.am_id, a.text, a.outcomes
+            )
         except ServiceFailed:
             return
         await self._remember()
@@ -395,17 +490,24 @@ class MethodScreen(Screen):
         if q is None:
             return
         code = q.code
-        self.app.push_screen(ReasonDialog(f"Swap {code}", "Why is this question being replaced?",
-                                          f"{code} · {', '.join(q.outcomes)} · {q.minutes} min\n{one_line(q.text)}",
-                                          ok="Swap"),
-                             lambda reason: self._swap(code, reason))
+        assert code is not None  # a suggestion is a drawn question, which has a code
+        self.app.push_screen(
+            ReasonDialog(
+                f"Swap {code}",
+                "Why is this question being replaced?",
+                f"{code} · {', '.join(q.outcomes)} · {q.minutes} min\n{one_line(q.text)}",
+                ok="Swap",
+            ),
+            lambda reason: self._swap(code, reason),
+        )
 
     async def _swap(self, code: str, reason: str | None) -> None:
         if reason is None:
             return
         try:
-            new = await self.app.call(f"Swapping {code}", sessions.swap_question, self.app.engine, self.am_id, code,
-                                      reason)
+            new = await self.qapp.call(
+                f"Swapping {code}", sessions.swap_question, self.qapp.engine, self.am_id, code, reason
+            )
         except ServiceFailed:
             return
         await self.refresh_view()
@@ -416,16 +518,23 @@ class MethodScreen(Screen):
         if q is None:
             return
         code = q.code
-        self.app.push_screen(ReasonDialog(f"Skip {code}? It will not be asked", "Why is it not being asked?",
-                                          f"{code} · {', '.join(q.outcomes)}\n{one_line(q.text)}", ok="Skip"),
-                             lambda reason: self._skip(code, reason))
+        assert code is not None  # a suggestion is a drawn question, which has a code
+        self.app.push_screen(
+            ReasonDialog(
+                f"Skip {code}? It will not be asked",
+                "Why is it not being asked?",
+                f"{code} · {', '.join(q.outcomes)}\n{one_line(q.text)}",
+                ok="Skip",
+            ),
+            lambda reason: self._skip(code, reason),
+        )
 
     async def _skip(self, code: str, reason: str | None) -> None:
         if reason is None:
             return
         keep = self.current_ask
         try:
-            await self.app.call(f"Skipping {code}", sessions.skip, self.app.engine, self.am_id, code, reason)
+            await self.qapp.call(f"Skipping {code}", sessions.skip, self.qapp.engine, self.am_id, code, reason)
         except ServiceFailed:
             return
         self.current_ask = keep  # skipping never changes the question being discussed
@@ -441,10 +550,19 @@ class MethodScreen(Screen):
     async def _feedback(self, f) -> None:
         if f is None:
             return
+        assert self.m is not None and self.m.scheme is not None  # the dialog opens only for a method with rules
         try:
-            await self.app.call("Saving marks and feedback", sessions.set_mark, self.app.engine, self.am_id,
-                                f.criterion, mark=f.mark, strengths=f.strengths, improvements=f.improvements,
-                                clear_mark=f.mark is None and self.m.scheme.scheme != "descriptors")
+            await self.qapp.call(
+                "Saving marks and feedback",
+                sessions.set_mark,
+                self.qapp.engine,
+                self.am_id,
+                f.criterion,
+                mark=f.mark,
+                strengths=f.strengths,
+                improvements=f.improvements,
+                clear_mark=f.mark is None and self.m.scheme.scheme != "descriptors",
+            )
         except ServiceFailed:
             return
         await self.refresh_view()
@@ -465,23 +583,26 @@ class MethodScreen(Screen):
         if c is None:
             return
         if c.kind == "evidence":
-            self.app.push_screen(ReasonDialog("Retract this evidence entry?", "Why? (kept in the record, marked "
-                                              "retracted)", c.label, ok="Retract"),
-                                 lambda reason: self._undo(c, reason))
+            self.app.push_screen(
+                ReasonDialog(
+                    "Retract this evidence entry?", "Why? (kept in the record, marked retracted)", c.label, ok="Retract"
+                ),
+                lambda reason: self._undo(c, reason),
+            )
         else:
             self.run_worker(self._undo(c, ""), group="undo")
 
     async def _undo(self, c: UndoChoice, reason: str | None) -> None:
         if reason is None:
             return
-        engine = self.app.engine
+        engine = self.qapp.engine
         try:
             if c.kind == "evidence":
-                await self.app.call("Retracting evidence", sessions.retract_evidence, engine, int(c.key), reason)
+                await self.qapp.call("Retracting evidence", sessions.retract_evidence, engine, int(c.key), reason)
             elif c.kind == "swap":
-                await self.app.call("Undoing the swap", sessions.undo_swap, engine, self.am_id, c.key)
+                await self.qapp.call("Undoing the swap", sessions.undo_swap, engine, self.am_id, c.key)
             else:
-                await self.app.call("Undoing the skip", sessions.undo_skip, engine, self.am_id, c.key)
+                await self.qapp.call("Undoing the skip", sessions.undo_skip, engine, self.am_id, c.key)
         except ServiceFailed:
             return
         await self.refresh_view()
@@ -493,7 +614,7 @@ class MethodScreen(Screen):
         self.paused = not self.paused
         self._show_timer()
         try:
-            await self.app.call("Saving the timer", sessions.set_elapsed, self.app.engine, self.am_id, self.elapsed)
+            await self.qapp.call("Saving the timer", sessions.set_elapsed, self.qapp.engine, self.am_id, self.elapsed)
         except ServiceFailed:
             pass
 
@@ -501,18 +622,20 @@ class MethodScreen(Screen):
         if not await self.save_notes():
             return
         await self.refresh_view()
+        assert self.m is not None and self.view is not None  # the screen read them when it opened
         warnings = sessions.end_warnings(self.m, self.elapsed)
         self.app.push_screen(EndMethodDialog(self.m, self.view.outcome_titles, warnings), self._end)
 
     async def _end(self, d: EndDecision | None) -> None:
         if d is None:
             return
-        engine = self.app.engine
+        engine = self.qapp.engine
         try:
-            await self.app.call("Saving the timer", sessions.set_elapsed, engine, self.am_id, self.elapsed)
-            await self.app.call("Ending the method", sessions.end_method, engine, self.am_id, reason=d.end_reason)
-            await self.app.call("Confirming the grade", sessions.confirm_grade, engine, self.am_id, d.grade,
-                                d.disagreement)
+            await self.qapp.call("Saving the timer", sessions.set_elapsed, engine, self.am_id, self.elapsed)
+            await self.qapp.call("Ending the method", sessions.end_method, engine, self.am_id, reason=d.end_reason)
+            await self.qapp.call(
+                "Confirming the grade", sessions.confirm_grade, engine, self.am_id, d.grade, d.disagreement
+            )
         except ServiceFailed:
             return
         await self._next_screen()
@@ -521,14 +644,15 @@ class MethodScreen(Screen):
         from .screens import OverallScreen
 
         try:
-            view = await self.app.call("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+            view = await self.qapp.call("Reading the assessment", sessions.load, self.qapp.engine, self.assessment_id)
         except ServiceFailed:
             return
         nxt = next((m for m in view.methods if m.status in ("pending", "running")), None)
         state = {"screen": "method", "method": nxt.id} if nxt is not None else {"screen": "overall"}
         try:
-            await self.app.call("Saving where you are", sessions.set_ui_state, self.app.engine, self.assessment_id,
-                                state)
+            await self.qapp.call(
+                "Saving where you are", sessions.set_ui_state, self.qapp.engine, self.assessment_id, state
+            )
         except ServiceFailed:
             return
         if nxt is not None:

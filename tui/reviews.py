@@ -8,27 +8,36 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
-from qbank.reports import render
-from qbank.reviews import KINDS, Filters, review
 from qbank.problems import BankError
 from qbank.record import records_dir
+from qbank.reports import render
+from qbank.reviews import KINDS, Filters, Report, review
 
-from .app import ServiceFailed
+from .app import Command, QBankScreen, ServiceFailed
 
 
-class ReviewsScreen(Screen):
+class ReviewsScreen(QBankScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("ctrl+r", "run", "Run", priority=True),
+        Command(
+            "ctrl+r",
+            "run",
+            "Run",
+            priority=True,
+            title="Run the review",
+            tooltip="Compute the chosen review with these filters",
+        ),
         Binding("ctrl+t", "next_table", "Next table", priority=True),
-        Binding("ctrl+e", "export", "Export HTML", priority=True),
-    ]
-    COMMANDS_LIST = [
-        ("Run the review", "Compute the chosen review with these filters", "run"),
-        ("Export the review as HTML", "A self-contained report with its charts", "export"),
+        Command(
+            "ctrl+e",
+            "export",
+            "Export HTML",
+            priority=True,
+            title="Export the review as HTML",
+            tooltip="A self-contained report with its charts",
+        ),
     ]
 
     def compose(self) -> ComposeResult:
@@ -45,7 +54,7 @@ class ReviewsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.report = None
+        self.report: Report | None = None
         self.table_index = 0
         self.action_run()
 
@@ -53,8 +62,9 @@ class ReviewsScreen(Screen):
         def val(i):
             return self.query_one(i, Input).value.strip() or None
 
-        return Filters(standard=val("#r-standard"), method=val("#r-method"), assessor=val("#r-assessor"),
-                       cohort=val("#r-cohort"))
+        return Filters(
+            standard=val("#r-standard"), method=val("#r-method"), assessor=val("#r-assessor"), cohort=val("#r-cohort")
+        )
 
     @on(Select.Changed, "#kind")
     @on(Input.Submitted)
@@ -62,16 +72,17 @@ class ReviewsScreen(Screen):
     async def action_run(self) -> None:
         kind = self.query_one("#kind", Select).value
         try:
-            self.report = await self.app.call(f"The {kind} review", review, self.app.engine, kind, self._filters())
+            r: Report = await self.qapp.call(f"The {kind} review", review, self.qapp.engine, kind, self._filters())
         except ServiceFailed:
             return
+        self.report = r
         self.table_index = 0
-        r = self.report
         flags = "\n".join(f"[b $error]! {escape(x)}[/]" for x in r.flags[:8]) or "[$success]Nothing flagged.[/]"
         more = f"\n… {len(r.flags) - 8} more" if len(r.flags) > 8 else ""
         summary = "  ".join(escape(x) for x in r.summary)
         self.query_one("#review-flags", Static).update(
-            f"[b]{escape(r.title)}[/b] · {escape(r.filters)}\n{summary}\n{flags}{more}")
+            f"[b]{escape(r.title)}[/b] · {escape(r.filters)}\n{summary}\n{flags}{more}"
+        )
         self._show_table()
 
     def _show_table(self) -> None:
@@ -93,10 +104,10 @@ class ReviewsScreen(Screen):
     async def action_export(self) -> None:
         if self.report is None:
             return
-        report = self.report
+        report, engine = self.report, self.qapp.engine
 
         def write() -> str:
-            folder = records_dir(self.app.engine).parent / "reviews"
+            folder = records_dir(engine).parent / "reviews"
             path = folder / f"review-{report.kind}.html"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -108,7 +119,7 @@ class ReviewsScreen(Screen):
             return str(path)
 
         try:
-            path = await self.app.call("Exporting the review", write)
+            path = await self.qapp.call("Exporting the review", write)
         except ServiceFailed:
             return
         self.notify(f"Review written to {path}", timeout=6)

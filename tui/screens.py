@@ -12,47 +12,65 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, Select, Static
 
 from qbank import catalogue, sessions
 from qbank.record import render, write_record
 from qbank.settings import save_settings
 
-from .app import ServiceFailed
+from .app import Command, QBankApp, QBankModal, QBankScreen, ServiceFailed
 from .dialogs import ConfirmDialog, OverrideDialog, ReasonDialog
 from .widgets import TickList
-
 
 # --------------------------------------------------------------------------- home
 
 
-class HomeScreen(Screen):
+class HomeScreen(QBankScreen):
     BINDINGS = [
-        Binding("n", "new", "New"),
-        Binding("r", "resume", "Resume"),
-        Binding("x", "void", "Void unused"),
-        Binding("c", "completed", "Completed"),
-        Binding("b", "browse", "Browse"),
-        Binding("v", "reviews", "Reviews"),
+        Command("n", "new", "New", title="New assessment", tooltip="Draw a set and start an assessment"),
+        Command(
+            "r", "resume", "Resume", title="Resume an assessment", tooltip="Open the highlighted unfinished assessment"
+        ),
+        Command(
+            "x",
+            "void",
+            "Void unused",
+            title="Void an unused assessment",
+            tooltip="Abandon the highlighted one before any question was asked; its questions return to the "
+            "apprentice's pool",
+        ),
+        Command(
+            "c",
+            "completed",
+            "Completed",
+            title="Completed assessments",
+            tooltip="List completed assessments and open their records",
+        ),
+        Command(
+            "b",
+            "browse",
+            "Browse",
+            title="Browse the bank",
+            tooltip="Search questions by text, standard, method and outcome",
+        ),
+        Command(
+            "v",
+            "reviews",
+            "Reviews",
+            title="Standardisation reviews",
+            tooltip="Usage, overlap, avoidance, effectiveness, assessors, health, ad hoc",
+        ),
         Binding("q", "app.quit", "Quit"),
-    ]
-    COMMANDS_LIST = [
-        ("New assessment", "Draw a set and start an assessment", "new"),
-        ("Resume an assessment", "Open the highlighted unfinished assessment", "resume"),
-        ("Void an unused assessment", "Abandon the highlighted one before any question was asked; its questions "
-         "return to the apprentice's pool", "void"),
-        ("Completed assessments", "List completed assessments and open their records", "completed"),
-        ("Browse the bank", "Search questions by text, standard, method and outcome", "browse"),
-        ("Standardisation reviews", "Usage, overlap, avoidance, effectiveness, assessors, health, ad hoc", "reviews"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="home"):
-            yield Static("[b]qbank[/b] — live assessment. [b]n[/b] new · [b]r[/b]/Enter resume · [b]x[/b] void an "
-                         "unused one · [b]c[/b] completed · [b]b[/b] browse · [b]v[/b] reviews · [b]F1[/b] help",
-                         id="home-intro")
+            yield Static(
+                "[b]qbank[/b] — live assessment. [b]n[/b] new · [b]r[/b]/Enter resume · [b]x[/b] void an "
+                "unused one · [b]c[/b] completed · [b]b[/b] browse · [b]v[/b] reviews · [b]F1[/b] help",
+                id="home-intro",
+            )
             yield Label("Unfinished assessments")
             yield DataTable(id="unfinished", cursor_type="row")
         yield Footer(compact=True)
@@ -68,14 +86,21 @@ class HomeScreen(Screen):
 
     async def reload(self) -> None:
         try:
-            rows = await self.app.call("Listing assessments", sessions.unfinished, self.app.engine)
+            rows = await self.qapp.call("Listing assessments", sessions.unfinished, self.qapp.engine)
         except ServiceFailed:
             return
         t = self.query_one("#unfinished", DataTable)
         t.clear()
         for r in rows:
-            t.add_row(str(r["id"]), r["standard"], r["apprentice"], r["assessor"], r["attempt"],
-                      r["created_at"].strftime("%d %b %H:%M"), key=str(r["id"]))
+            t.add_row(
+                str(r["id"]),
+                r["standard"],
+                r["apprentice"],
+                r["assessor"],
+                r["attempt"],
+                r["created_at"].strftime("%d %b %H:%M"),
+                key=str(r["id"]),
+            )
 
     def action_new(self) -> None:
         self.app.push_screen(StartScreen())
@@ -96,29 +121,42 @@ class HomeScreen(Screen):
         if t.row_count == 0:
             self.notify(f"No unfinished assessment to {verb}; press n to start one", severity="warning")
             return None
-        return int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        assert key is not None  # every row is added with its assessment's id as key
+        return int(key)
 
     async def action_resume(self) -> None:
         aid = self._highlighted("resume")
         if aid is not None:
-            await self.app.resume(aid)
+            await self.qapp.resume(aid)
 
     def action_void(self) -> None:
         aid = self._highlighted("void")
         if aid is None:
             return
-        self.app.push_screen(ReasonDialog(f"Void assessment {aid}?", "Why is it abandoned? (kept, with you and the "
-                                          "time; its drawn questions return to the apprentice's pool)",
-                                          "Only an assessment with nothing asked or logged can be voided.",
-                                          ok="Void"),
-                             lambda reason: self._void(aid, reason))
+        self.app.push_screen(
+            ReasonDialog(
+                f"Void assessment {aid}?",
+                "Why is it abandoned? (kept, with you and the "
+                "time; its drawn questions return to the apprentice's pool)",
+                "Only an assessment with nothing asked or logged can be voided.",
+                ok="Void",
+            ),
+            lambda reason: self._void(aid, reason),
+        )
 
     async def _void(self, aid: int, reason: str | None) -> None:
         if reason is None:
             return
         try:
-            await self.app.call(f"Voiding assessment {aid}", sessions.void_assessment, self.app.engine, aid,
-                                self.app.assessor or "unknown", reason)
+            await self.qapp.call(
+                f"Voiding assessment {aid}",
+                sessions.void_assessment,
+                self.qapp.engine,
+                aid,
+                self.qapp.assessor or "unknown",
+                reason,
+            )
         except ServiceFailed:
             return
         self.notify(f"Assessment {aid} voided; its questions are free for this apprentice again", timeout=5)
@@ -129,11 +167,14 @@ class HomeScreen(Screen):
         await self.action_resume()
 
 
-class CompletedScreen(Screen):
+class CompletedScreen(QBankScreen):
     """Completed assessments, newest first; Enter opens the record."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("h", "export('html')", "Write HTML"),
-                Binding("m", "export('md')", "Write MD")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("h", "export('html')", "Write HTML"),
+        Binding("m", "export('md')", "Write MD"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -146,13 +187,21 @@ class CompletedScreen(Screen):
         t = self.query_one("#completed", DataTable)
         t.add_columns("id", "standard", "apprentice", "assessor", "attempt", "completed", "overall")
         try:
-            rows = await self.app.call("Listing completed assessments", sessions.completed, self.app.engine)
+            rows = await self.qapp.call("Listing completed assessments", sessions.completed, self.qapp.engine)
         except ServiceFailed:
             return
         for r in rows:
             done = r.get("completed_at")
-            t.add_row(str(r["id"]), r["standard"], r["apprentice"], r["assessor"], r["attempt"],
-                      done.strftime("%d %b %Y %H:%M") if done else "", r.get("overall", ""), key=str(r["id"]))
+            t.add_row(
+                str(r["id"]),
+                r["standard"],
+                r["apprentice"],
+                r["assessor"],
+                r["attempt"],
+                done.strftime("%d %b %Y %H:%M") if done else "",
+                r.get("overall", ""),
+                key=str(r["id"]),
+            )
         t.focus()
 
     def _highlighted(self) -> int | None:
@@ -160,21 +209,23 @@ class CompletedScreen(Screen):
         if t.row_count == 0:
             self.notify("No completed assessment yet", severity="warning")
             return None
-        return int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        assert key is not None  # every row is added with its assessment's id as key
+        return int(key)
 
     @on(DataTable.RowSelected, "#completed")
     async def _open(self) -> None:
         aid = self._highlighted()
         if aid is not None:
-            await open_record(self.app, aid)
+            await open_record(self.qapp, aid)
 
     async def action_export(self, fmt: str) -> None:
         aid = self._highlighted()
         if aid is not None:
-            await export_record(self.app, aid, fmt)
+            await export_record(self.qapp, aid, fmt)
 
 
-async def open_record(app, aid: int) -> None:
+async def open_record(app: QBankApp, aid: int) -> None:
     try:
         view = await app.call("Reading the assessment", sessions.load, app.engine, aid)
         text = await app.call("Rendering the record", lambda: render(view, "md", screen=True))
@@ -183,7 +234,7 @@ async def open_record(app, aid: int) -> None:
     await app.push_screen(RecordScreen(text, aid))
 
 
-async def export_record(app, aid: int, fmt: str) -> Path | None:
+async def export_record(app: QBankApp, aid: int, fmt: str) -> Path | None:
     try:
         path = await app.call("Writing the record", write_record, app.engine, aid, fmt)
     except ServiceFailed:
@@ -195,7 +246,17 @@ async def export_record(app, aid: int, fmt: str) -> Path | None:
 # --------------------------------------------------------------------------- start
 
 
-class StartScreen(Screen):
+def remember_assessor(name: str) -> bool:
+    """Store the assessor's name for the next launch (runs on a worker thread); False when the
+    settings file cannot be written: a read-only config folder must not stop an assessment."""
+    try:
+        save_settings({"assessor": name})
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+class StartScreen(QBankScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+d", "draw", "Draw the set", priority=True)]
 
     def compose(self) -> ComposeResult:
@@ -208,10 +269,14 @@ class StartScreen(Screen):
             yield Label("Apprentice reference (pseudonymous, never a name)")
             yield Input(id="apprentice", placeholder="e.g. EPA-2026-0147")
             yield Label("Assessor")
-            yield Input(id="assessor", value=self.app.assessor)
+            yield Input(id="assessor", value=self.qapp.assessor)
             yield Label("Attempt")
-            yield Select([("first", "first"), ("resit", "resit"), ("retake", "retake")], value="first",
-                         allow_blank=False, id="attempt")
+            yield Select(
+                [("first", "first"), ("resit", "resit"), ("retake", "retake")],
+                value="first",
+                allow_blank=False,
+                id="attempt",
+            )
             yield Label("Cohort / employer (optional)")
             yield Input(id="cohort")
             yield Label("Reasonable adjustments: extra time %", id="extra-label")
@@ -228,7 +293,7 @@ class StartScreen(Screen):
         self.carried_for: tuple[str, str] | None = None
         self.query_one("#apprentice", Input).focus()
         try:
-            self.choices = await self.app.call("Reading the standards", sessions.standards, self.app.engine)
+            self.choices = await self.qapp.call("Reading the standards", sessions.standards, self.qapp.engine)
         except ServiceFailed:
             self.choices = []
         sel = self.query_one("#standard", Select)
@@ -258,11 +323,12 @@ class StartScreen(Screen):
         """Reasonable adjustments carry over to the same apprentice's next attempt unless changed."""
         code = self.query_one("#standard", Select).value
         ref = self.query_one("#apprentice", Input).value.strip()
-        if code in (Select.NULL, None) or not ref:
+        if not isinstance(code, str) or not ref:  # no standard chosen (the blank) or no reference yet
             return
         try:
-            prev = await self.app.call("Reading earlier attempts", sessions.previous_adjustments, self.app.engine,
-                                       code, ref)
+            prev = await self.qapp.call(
+                "Reading earlier attempts", sessions.previous_adjustments, self.qapp.engine, code, ref
+            )
         except ServiceFailed:
             return
         extra, note = self.query_one("#extra", Input), self.query_one("#adjustments", Input)
@@ -276,7 +342,8 @@ class StartScreen(Screen):
             self.carried_for = (code, ref)
             extra.value, note.value = str(prev[0]), prev[1]
             self.query_one("#extra-label", Label).update(
-                "Reasonable adjustments: extra time % (carried over from the earlier attempt; change if needed)")
+                "Reasonable adjustments: extra time % (carried over from the earlier attempt; change if needed)"
+            )
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
@@ -293,50 +360,71 @@ class StartScreen(Screen):
         if not self.choices:
             self.notify("No released standard in the store: run `qbank import banks`", severity="error")
             return
+        standard = self.query_one("#standard", Select).value
+        if not isinstance(standard, str):  # the blank entry is chosen
+            self.notify("Choose the standard", severity="warning")
+            return
         attempt = self.query_one("#attempt", Select).value
+        assert isinstance(attempt, str)  # the attempt list has no blank entry
         methods = tuple(self.query_one("#methods", TickList).selected)
         if not methods and attempt == "first":
             self.notify("Choose at least one method", severity="warning")
             return
         req = sessions.StartRequest(
-            standard=self.query_one("#standard", Select).value,
+            standard=standard,
             apprentice=self.query_one("#apprentice", Input).value,
             assessor=self.query_one("#assessor", Input).value,
             methods=methods if attempt == "first" else (),
-            attempt=attempt, cohort=self.query_one("#cohort", Input).value, extra_time_pct=extra,
-            adjustments=self.query_one("#adjustments", Input).value)
+            attempt=attempt,
+            cohort=self.query_one("#cohort", Input).value,
+            extra_time_pct=extra,
+            adjustments=self.query_one("#adjustments", Input).value,
+        )
         try:
-            aid = await self.app.call("Drawing the set", sessions.start_assessment, self.app.engine, req)
+            aid = await self.qapp.call("Drawing the set", sessions.start_assessment, self.qapp.engine, req)
         except ServiceFailed:
             open_id = await self._open_one(req)
             if open_id is not None:
-                self.app.push_screen(ConfirmDialog(
-                    "An assessment is already open",
-                    f"{req.apprentice.strip()} has an open assessment ({open_id}) on {req.standard}. Only one can be "
-                    "open at a time. Resume it? (Or void it from home with x if nothing was asked.)",
-                    ok="Resume it", variant="primary"), lambda yes: self._resume_open(open_id, yes))
+                self.app.push_screen(
+                    ConfirmDialog(
+                        "An assessment is already open",
+                        f"{req.apprentice.strip()} has an open assessment ({open_id}) on {req.standard}. "
+                        "Only one can be open at a time. Resume it? "
+                        "(Or void it from home with x if nothing was asked.)",
+                        ok="Resume it",
+                        variant="primary",
+                    ),
+                    lambda yes: self._resume_open(open_id, yes),
+                )
             return
-        self.app.assessor = req.assessor.strip()
+        self.qapp.assessor = req.assessor.strip()
         try:
-            save_settings({"assessor": self.app.assessor})
-        except Exception:  # a read-only config folder must not stop an assessment  # noqa: BLE001
+            remembered = await self.qapp.call("Remembering the assessor", remember_assessor, self.qapp.assessor)
+        except ServiceFailed:
+            remembered = True  # cannot happen (remember_assessor never raises); said already if it did
+        if not remembered:
             self.notify("Could not remember the assessor's name (settings file not writable)", severity="warning")
         await self.app.switch_screen(PreviewScreen(aid))
 
     async def _open_one(self, req: sessions.StartRequest) -> int | None:
         try:
-            return await self.app.call("Looking for an open assessment", sessions.open_assessment_for,
-                                       self.app.engine, req.standard, req.apprentice.strip())
+            return await self.qapp.call(
+                "Looking for an open assessment",
+                sessions.open_assessment_for,
+                self.qapp.engine,
+                req.standard,
+                req.apprentice.strip(),
+            )
         except ServiceFailed:
             return None
 
     async def _resume_open(self, aid: int, yes: bool | None) -> None:
         if yes:
             self.app.pop_screen()
-            await self.app.resume(aid)
+            await self.qapp.resume(aid)
 
 
-class PreviewScreen(Screen):
+class PreviewScreen(QBankScreen):
     """The drawn set, seen before the assessment starts."""
 
     BINDINGS = [Binding("enter", "begin", "Begin", priority=True), Binding("escape", "home", "Home (keep it)")]
@@ -352,17 +440,22 @@ class PreviewScreen(Screen):
 
     async def on_mount(self) -> None:
         try:
-            v = await self.app.call("Reading the set", sessions.load, self.app.engine, self.assessment_id)
+            v = await self.qapp.call("Reading the set", sessions.load, self.qapp.engine, self.assessment_id)
         except ServiceFailed:
             return
         self.view = v
-        lines = [f"[b]Assessment {v.id}[/b]: {escape(v.apprentice)} · {v.standard} release {v.release} · {v.attempt}"
-                 + (f" · extra time {v.extra_time_pct}%" if v.extra_time_pct else ""), ""]
+        lines = [
+            f"[b]Assessment {v.id}[/b]: {escape(v.apprentice)} · {v.standard} release {v.release} · {v.attempt}"
+            + (f" · extra time {v.extra_time_pct}%" if v.extra_time_pct else ""),
+            "",
+        ]
         if v.adjustments:
             lines[-1:] = [f"Adjustments: {escape(v.adjustments)}", ""]
         for m in v.methods:
             if m.status == "carried":
-                lines.append(f"[b]{escape(m.method.name)}[/b]: carried over ({m.grade}) from assessment {m.carried_from}")
+                lines.append(
+                    f"[b]{escape(m.method.name)}[/b]: carried over ({m.grade}) from assessment {m.carried_from}"
+                )
                 continue
             lines.append(f"[b]{escape(m.method.name)}[/b] — {m.budget_minutes} minutes, {len(m.questions)} questions")
             for q in m.questions:
@@ -374,7 +467,7 @@ class PreviewScreen(Screen):
 
     async def action_begin(self) -> None:
         self.app.pop_screen()
-        await self.app.resume(self.assessment_id)
+        await self.qapp.resume(self.assessment_id)
 
     def action_home(self) -> None:
         self.app.pop_screen()
@@ -383,7 +476,7 @@ class PreviewScreen(Screen):
 # --------------------------------------------------------------------------- browse
 
 
-class BrowseScreen(Screen):
+class BrowseScreen(QBankScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
 
     def compose(self) -> ComposeResult:
@@ -399,12 +492,12 @@ class BrowseScreen(Screen):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        self.rows = {}
+        self.rows: dict[str, catalogue.QuestionSummary] = {}
         t = self.query_one("#results", DataTable)
         t.add_columns("id", "v", "outcomes", "text")
         self.query_one("#search", Input).focus()
         try:
-            choices = await self.app.call("Reading the standards", sessions.standards, self.app.engine)
+            choices = await self.qapp.call("Reading the standards", sessions.standards, self.qapp.engine)
         except ServiceFailed:
             choices = []
         self.query_one("#f-standard", Select).set_options([(c.code, c.code) for c in choices])
@@ -416,12 +509,16 @@ class BrowseScreen(Screen):
     async def search(self) -> None:
         std = self.query_one("#f-standard", Select).value
         try:
-            rows = await self.app.call(
-                "Searching", catalogue.list_questions, self.app.engine,
+            rows = await self.qapp.call(
+                "Searching",
+                catalogue.list_questions,
+                self.qapp.engine,
                 standard=None if std in (Select.NULL, None) else std,
                 method=self.query_one("#f-method", Input).value.strip() or None,
                 outcome=self.query_one("#f-outcome", Input).value.strip() or None,
-                search=self.query_one("#search", Input).value.strip() or None, limit=200)
+                search=self.query_one("#search", Input).value.strip() or None,
+                limit=200,
+            )
         except ServiceFailed:
             return
         self.rows = {r.id: r for r in rows}
@@ -433,30 +530,41 @@ class BrowseScreen(Screen):
 
     @on(DataTable.RowHighlighted, "#results")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
-        r = self.rows.get(event.row_key.value) if event.row_key else None
+        key = event.row_key.value if event.row_key else None
+        r = self.rows.get(key) if key is not None else None
         if r is None:
             return
         self.query_one("#detail", Static).update(
             f"[b]{r.id} v{r.version}[/b] {r.standard} · {r.status}\nmethods: {', '.join(r.methods)}\n"
-            f"outcomes: {', '.join(r.outcomes)} · {r.minutes} min · {escape(r.topic)}\n\n{escape(r.text)}")
+            f"outcomes: {', '.join(r.outcomes)} · {r.minutes} min · {escape(r.topic)}\n\n{escape(r.text)}"
+        )
 
 
 # --------------------------------------------------------------------------- overall and record
 
 
-class OverallScreen(Screen):
+class OverallScreen(QBankScreen):
     BINDINGS = [
-        Binding("c", "complete", "Complete"),
-        Binding("v", "view_record", "View record"),
+        Command(
+            "c",
+            "complete",
+            "Complete",
+            title="Complete the assessment",
+            tooltip="Freeze the record and the overall grade",
+        ),
+        Command(
+            "v", "view_record", "View record", title="View the record", tooltip="The assessor's record as it stands"
+        ),
         Binding("h", "export('html')", "Record HTML"),
         Binding("m", "export('md')", "Record MD"),
-        Binding("o", "override", "Override cap"),
+        Command(
+            "o",
+            "override",
+            "Override cap",
+            title="Override the resit cap",
+            tooltip="Record an exceptional-circumstances decision",
+        ),
         Binding("escape", "home", "Home"),
-    ]
-    COMMANDS_LIST = [
-        ("View the record", "The assessor's record as it stands", "view_record"),
-        ("Complete the assessment", "Freeze the record and the overall grade", "complete"),
-        ("Override the resit cap", "Record an exceptional-circumstances decision", "override"),
     ]
 
     def __init__(self, assessment_id: int):
@@ -474,12 +582,17 @@ class OverallScreen(Screen):
 
     async def refresh_view(self) -> None:
         try:
-            v = await self.app.call("Reading the assessment", sessions.load, self.app.engine, self.assessment_id)
+            v = await self.qapp.call("Reading the assessment", sessions.load, self.qapp.engine, self.assessment_id)
         except ServiceFailed:
             return
         self.view = v
-        lines = [f"# Assessment {v.id}: {v.apprentice}", f"{v.standard} release {v.release} · {v.attempt} · "
-                 f"assessor {v.assessor} · **{v.status}**", "", "## Method grades", ""]
+        lines = [
+            f"# Assessment {v.id}: {v.apprentice}",
+            f"{v.standard} release {v.release} · {v.attempt} · assessor {v.assessor} · **{v.status}**",
+            "",
+            "## Method grades",
+            "",
+        ]
         for m in v.methods:
             extra = f" (carried from assessment {m.carried_from})" if m.status == "carried" else ""
             dis = f" — rules gave {m.computed_grade}; reason: {m.disagreement}" if m.disagreement else ""
@@ -494,34 +607,42 @@ class OverallScreen(Screen):
             lines.append(f"- **{o.name}: {o.grade or 'not yet available'}** — {o.explanation}")
         if not v.overall:
             lines.append("- no overall grade combines these methods")
-        lines += ["", "v view the record · c complete · h / m write the record (HTML / Markdown) · "
-                  "o override a resit cap · Esc home"]
+        lines += [
+            "",
+            "v view the record · c complete · h / m write the record (HTML / Markdown) · "
+            "o override a resit cap · Esc home",
+        ]
         self.text = "\n".join(lines)
         self.query_one("#overall-md", Markdown).update(self.text)
 
     async def action_view_record(self) -> None:
-        await open_record(self.app, self.assessment_id)
+        await open_record(self.qapp, self.assessment_id)
 
     def action_complete(self) -> None:
         if self.view is not None and self.view.status == "complete":
             self.notify("This assessment is already complete; its record is final", severity="warning")
             return
-        self.app.push_screen(ConfirmDialog("Complete the assessment?", "Completing freezes the record and the overall "
-                                           "grade: nothing in it can change afterwards.", ok="Complete"),
-                             self._complete)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Complete the assessment?",
+                "Completing freezes the record and the overall grade: nothing in it can change afterwards.",
+                ok="Complete",
+            ),
+            self._complete,
+        )
 
     async def _complete(self, yes: bool | None) -> None:
         if not yes:
             return
         try:
-            await self.app.call("Completing", sessions.complete, self.app.engine, self.assessment_id)
+            await self.qapp.call("Completing", sessions.complete, self.qapp.engine, self.assessment_id)
         except ServiceFailed:
             return
         await self.refresh_view()
         self.notify("Assessment complete; the record is final", timeout=4)
 
     async def action_export(self, fmt: str) -> None:
-        self.last_export = await export_record(self.app, self.assessment_id, fmt)
+        self.last_export = await export_record(self.qapp, self.assessment_id, fmt)
 
     def action_override(self) -> None:
         self.app.push_screen(OverrideDialog(), self._override)
@@ -530,8 +651,9 @@ class OverallScreen(Screen):
         if o is None:
             return
         try:
-            await self.app.call("Recording the override", sessions.record_override, self.app.engine,
-                                self.assessment_id, o.by, o.reason)
+            await self.qapp.call(
+                "Recording the override", sessions.record_override, self.qapp.engine, self.assessment_id, o.by, o.reason
+            )
         except ServiceFailed:
             return
         await self.refresh_view()
@@ -540,11 +662,14 @@ class OverallScreen(Screen):
         self.app.switch_screen(HomeScreen())
 
 
-class RecordScreen(Screen):
+class RecordScreen(QBankScreen):
     """The assessor's record (Markdown rendering), read-only; line breaks in notes are kept."""
 
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("h", "export('html')", "Write HTML"),
-                Binding("m", "export('md')", "Write MD")]
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("h", "export('html')", "Write HTML"),
+        Binding("m", "export('md')", "Write MD"),
+    ]
 
     def __init__(self, markdown: str, assessment_id: int | None = None):
         super().__init__()
@@ -561,7 +686,7 @@ class RecordScreen(Screen):
 
     async def action_export(self, fmt: str) -> None:
         if self.assessment_id is not None:
-            await export_record(self.app, self.assessment_id, fmt)
+            await export_record(self.qapp, self.assessment_id, fmt)
 
 
 # --------------------------------------------------------------------------- help
@@ -606,13 +731,13 @@ questions return to the apprentice's pool) · c lists completed assessments and 
 """
 
 
-class HelpScreen(ModalScreen):
+class HelpScreen(QBankModal):
     BINDINGS = [Binding("escape,f1,q", "close", "Close", priority=True)]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog wide"):
-            yield Markdown(HELP)
-            yield Button("Close (Esc)", id="close")
+        with Vertical(classes="dialog wide", id="help-dialog"):
+            yield VerticalScroll(Markdown(HELP), id="help-text")  # scrolls; the button stays in view
+            yield Button("Close (Esc)", id="close", compact=True)
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

@@ -21,7 +21,7 @@ import logging
 import shlex
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from textual_serve.app_service import AppService
@@ -102,8 +102,9 @@ def app_command() -> str:
 class QBankServer(Server):
     """textual-serve's Server with a local-only page, a bind-then-announce start and a clean stop."""
 
-    def __init__(self, host: str, port: int, *, command: str | None = None,
-                 announce: Callable[[str], None] | None = None):
+    def __init__(
+        self, host: str, port: int, *, command: str | None = None, announce: Callable[[str], None] | None = None
+    ):
         super().__init__(command or app_command(), host=host, port=port, title=TITLE)
         self._announce = announce or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self._sockets: set[web.WebSocketResponse] = set()
@@ -125,9 +126,14 @@ class QBankServer(Server):
         self._sockets.add(websocket)
         try:
             await websocket.prepare(request)
-            app_service = AppService(self.command, write_bytes=websocket.send_bytes,
-                                     write_str=websocket.send_str, close=websocket.close,
-                                     download_manager=self.download_manager, debug=self.debug)
+            app_service = AppService(
+                self.command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,  # type: ignore[arg-type]  # as textual-serve's own server: its hint wants None, aiohttp returns an unused bool
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
             await app_service.start(width, height)
             watcher = asyncio.create_task(self._close_when_app_ends(app_service, websocket))
             try:
@@ -158,7 +164,7 @@ class QBankServer(Server):
     async def _stop_app(self, app_service: AppService) -> None:
         try:
             await asyncio.wait_for(asyncio.shield(app_service.stop()), STOP_TIMEOUT)
-        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+        except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001  (whatever stopped it, the process must go)
             process = getattr(app_service, "_process", None)
             if process is not None and process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -194,8 +200,9 @@ class QBankServer(Server):
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        runner = web.AppRunner(await self._make_app(), handle_signals=False, access_log=None,
-                               shutdown_timeout=STOP_TIMEOUT)
+        runner = web.AppRunner(
+            await self._make_app(), handle_signals=False, access_log=None, shutdown_timeout=STOP_TIMEOUT
+        )
         await runner.setup()
         signals = []
         try:
@@ -206,9 +213,11 @@ class QBankServer(Server):
                     signals.append(sig)
             self._announce(f"qbank serve: serving the live app on {self.public_url} (Ctrl+C to stop)")
             if not is_loopback(self.host):
-                self._announce(f"qbank serve: warning: listening beyond this machine ({self.host}) with no "
-                               "authentication; anyone who can reach the port can use the app and read the "
-                               "store: put something that authenticates in front of it")
+                self._announce(
+                    f"qbank serve: warning: listening beyond this machine ({self.host}) with no "
+                    "authentication; anyone who can reach the port can use the app and read the "
+                    "store: put something that authenticates in front of it"
+                )
             await stop.wait()
             for sig in signals:  # a second Ctrl+C interrupts the shutdown itself
                 loop.remove_signal_handler(sig)

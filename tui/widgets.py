@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textual.content import Content
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -27,30 +27,36 @@ class Tick:
 
 class TickList(OptionList):
     BINDINGS = [
-        Binding("space", "toggle", "Tick", show=False),
+        Binding("space", "tick", "Tick", show=False),
         *[Binding(str(n), f"toggle_index({n - 1})", show=False) for n in range(1, 10)],
     ]
 
     class Changed(Message):
-        def __init__(self, tick_list: "TickList") -> None:
+        def __init__(self, tick_list: TickList) -> None:
             super().__init__()
             self.tick_list = tick_list
 
         @property
-        def control(self) -> "TickList":
+        def control(self) -> TickList:
             return self.tick_list
 
     class Submitted(Message):
-        def __init__(self, tick_list: "TickList") -> None:
+        def __init__(self, tick_list: TickList) -> None:
             super().__init__()
             self.tick_list = tick_list
 
         @property
-        def control(self) -> "TickList":
+        def control(self) -> TickList:
             return self.tick_list
 
-    def __init__(self, items: Iterable[Tick | tuple[str, str, bool]] = (), *, numbered: bool = False,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[Tick | tuple[str, str, bool]] = (),
+        *,
+        numbered: bool = False,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.numbered = numbered
         self.items: list[Tick] = []
@@ -90,7 +96,7 @@ class TickList(OptionList):
 
     # ------------------------------------------------------------------ keys
 
-    def action_toggle(self) -> None:
+    def action_tick(self) -> None:  # not action_toggle: Textual's DOMNode has one (toggle an attribute)
         if self.highlighted is not None:
             self.action_toggle_index(self.highlighted)
 
