@@ -6,16 +6,16 @@ and *retired* when it was released before but the current release no longer has 
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from .models import (
     MethodOutcomeRow,
@@ -78,34 +78,50 @@ def _links(s: Session, qv_ids: list[int]) -> tuple[dict[int, list[str]], dict[in
     meths: dict[int, list[str]] = defaultdict(list)
     if not qv_ids:
         return outs, meths
-    for qv, code in s.execute(select(QuestionVersionOutcomeRow.question_version_id, OutcomeRow.code)
-                              .join(OutcomeRow, OutcomeRow.id == QuestionVersionOutcomeRow.outcome_id)
-                              .where(QuestionVersionOutcomeRow.question_version_id.in_(qv_ids))
-                              .order_by(OutcomeRow.position)):
+    for qv, code in s.execute(
+        select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code))
+        .join(OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id)
+        .where(col(QuestionVersionOutcomeRow.question_version_id).in_(qv_ids))
+        .order_by(col(OutcomeRow.position))
+    ):
         outs[qv].append(code)
-    for qv, key in s.execute(select(QuestionVersionMethodRow.question_version_id, MethodRow.key)
-                             .join(MethodRow, MethodRow.id == QuestionVersionMethodRow.method_id)
-                             .where(QuestionVersionMethodRow.question_version_id.in_(qv_ids))
-                             .order_by(MethodRow.position)):
+    for qv, key in s.execute(
+        select(col(QuestionVersionMethodRow.question_version_id), col(MethodRow.key))
+        .join(MethodRow, col(MethodRow.id) == QuestionVersionMethodRow.method_id)
+        .where(col(QuestionVersionMethodRow.question_version_id).in_(qv_ids))
+        .order_by(col(MethodRow.position))
+    ):
         meths[qv].append(key)
     return outs, meths
 
 
-def list_questions(engine: Engine, *, standard: str | None = None, method: str | None = None,
-                   outcome: str | None = None, status: str | None = None, search: str | None = None,
-                   limit: int | None = None) -> list[QuestionSummary]:
+def list_questions(
+    engine: Engine | Connection,
+    *,
+    standard: str | None = None,
+    method: str | None = None,
+    outcome: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+) -> list[QuestionSummary]:
     with Session(engine) as s:
         stds = {r.id: r for r in s.execute(select(StandardRow)).scalars()}
         if standard and not any(r.code == standard for r in stds.values()):
-            raise BankError(f"no standard {standard} in the store (have: {', '.join(sorted(r.code for r in stds.values())) or 'none'}; "
-                            "run `qbank import banks`)")
+            have = ", ".join(sorted(r.code for r in stds.values())) or "none"
+            raise BankError(f"no standard {standard} in the store (have: {have}; run `qbank import banks`)")
         current_items: set[int] = set()
-        for sid, rels in _releases(s).items():
-            current_items.update(s.execute(select(ReleaseItemRow.question_version_id)
-                                           .where(ReleaseItemRow.release_id == rels[-1].id)).scalars())
-        rows = s.execute(select(QuestionRow.code, QuestionRow.standard_id, QuestionVersionRow)
-                         .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
-                         .order_by(QuestionRow.code, QuestionVersionRow.version)).all()
+        for rels in _releases(s).values():
+            current_items.update(
+                s.execute(
+                    select(col(ReleaseItemRow.question_version_id)).where(col(ReleaseItemRow.release_id) == rels[-1].id)
+                ).scalars()
+            )
+        rows = s.execute(
+            select(col(QuestionRow.code), col(QuestionRow.standard_id), QuestionVersionRow)
+            .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
+            .order_by(col(QuestionRow.code), col(QuestionVersionRow.version))
+        ).all()
         latest: dict[str, tuple[int, QuestionVersionRow]] = {}
         for code, sid, qv in rows:
             latest[code] = (sid, qv)  # ordered by version, so the last wins
@@ -113,10 +129,18 @@ def list_questions(engine: Engine, *, standard: str | None = None, method: str |
     result = []
     for code, (sid, qv) in latest.items():
         st = "approved" if qv.id in current_items else "retired"
-        summary = QuestionSummary(id=code, version=qv.version, standard=stds[sid].code, status=st,
-                                  methods=meths[qv.id], outcomes=outs[qv.id], minutes=qv.minutes,
-                                  topic=qv.topic, text=qv.text,
-                                  extra=" ".join(json.loads(qv.probes_json)) + " " + qv.guidance if search else "")
+        summary = QuestionSummary(
+            id=code,
+            version=qv.version,
+            standard=stds[sid].code,
+            status=st,
+            methods=meths[qv.id],
+            outcomes=outs[qv.id],
+            minutes=qv.minutes,
+            topic=qv.topic,
+            text=qv.text,
+            extra=" ".join(json.loads(qv.probes_json)) + " " + qv.guidance if search else "",
+        )
         if standard and summary.standard != standard:
             continue
         if method and method not in summary.methods:
@@ -160,33 +184,57 @@ def _search(rows: list[QuestionSummary], query: str) -> list[QuestionSummary]:
 
 def show_question(engine: Engine, code: str) -> QuestionDetail:
     with Session(engine) as s:
-        q = s.execute(select(QuestionRow).where(QuestionRow.code == code)).scalars().first()
+        q = s.execute(select(QuestionRow).where(col(QuestionRow.code) == code)).scalars().first()
         if q is None:
-            hits = process.extractOne(code, list(s.execute(select(QuestionRow.code)).scalars()), scorer=fuzz.ratio,
-                                      score_cutoff=70)
+            hits = process.extractOne(
+                code, list(s.execute(select(col(QuestionRow.code))).scalars()), scorer=fuzz.ratio, score_cutoff=70
+            )
             hint = f" (did you mean {hits[0]}?)" if hits else ""
             raise BankError(f"no question {code} in the store{hint}")
         std = s.get(StandardRow, q.standard_id)
+        assert std is not None  # question.standard_id is a foreign key
         rels = _releases(s).get(q.standard_id, [])
-        versions = list(s.execute(select(QuestionVersionRow).where(QuestionVersionRow.question_id == q.id)
-                                  .order_by(QuestionVersionRow.version.desc())).scalars())
+        versions = list(
+            s.execute(
+                select(QuestionVersionRow)
+                .where(col(QuestionVersionRow.question_id) == q.id)
+                .order_by(col(QuestionVersionRow.version).desc())
+            ).scalars()
+        )
         ids = [v.id for v in versions]
         outs, meths = _links(s, ids)
         in_release: dict[int, list[str]] = defaultdict(list)
         rel_by_id = {r.id: r for r in rels}
-        for rid, qv in s.execute(select(ReleaseItemRow.release_id, ReleaseItemRow.question_version_id)
-                                 .where(ReleaseItemRow.question_version_id.in_(ids))):
+        for rid, qv in s.execute(
+            select(col(ReleaseItemRow.release_id), col(ReleaseItemRow.question_version_id)).where(
+                col(ReleaseItemRow.question_version_id).in_(ids)
+            )
+        ):
             in_release[qv].append(rel_by_id[rid].semver)
     current = rels[-1].semver if rels else None
-    detail = QuestionDetail(id=code, standard=std.code,
-                            status="approved" if versions and current in in_release[versions[0].id] else "retired")
+    detail = QuestionDetail(
+        id=code,
+        standard=std.code,
+        status="approved" if versions and current in in_release[versions[0].id] else "retired",
+    )
     for v in versions:
-        detail.versions.append({
-            "version": v.version, "hash": v.content_hash, "text": v.text, "probes": json.loads(v.probes_json),
-            "guidance": v.guidance, "bands": json.loads(v.bands_json), "minutes": v.minutes, "topic": v.topic,
-            "opener": v.opener, "author": v.author, "methods": meths[v.id], "outcomes": outs[v.id],
-            "releases": sorted(in_release[v.id], key=lambda x: tuple(int(p) for p in x.split("."))),
-        })
+        detail.versions.append(
+            {
+                "version": v.version,
+                "hash": v.content_hash,
+                "text": v.text,
+                "probes": json.loads(v.probes_json),
+                "guidance": v.guidance,
+                "bands": json.loads(v.bands_json),
+                "minutes": v.minutes,
+                "topic": v.topic,
+                "opener": v.opener,
+                "author": v.author,
+                "methods": meths[v.id],
+                "outcomes": outs[v.id],
+                "releases": sorted(in_release[v.id], key=lambda x: tuple(int(p) for p in x.split("."))),
+            }
+        )
     return detail
 
 
@@ -203,65 +251,99 @@ class StandardStats:
     threshold: int
 
     def shortfalls(self) -> list[tuple[str, str, int]]:
-        return [(m, o, self.counts.get((o, m), 0)) for m in self.methods for o in sorted(self.required[m])
-                if self.counts.get((o, m), 0) < self.threshold]
+        return [
+            (m, o, self.counts.get((o, m), 0))
+            for m in self.methods
+            for o in sorted(self.required[m])
+            if self.counts.get((o, m), 0) < self.threshold
+        ]
 
     def as_dict(self) -> dict:
         return {
-            "standard": self.code, "title": self.title, "release": self.release, "questions": self.questions,
-            "threshold": self.threshold, "methods": self.methods,
+            "standard": self.code,
+            "title": self.title,
+            "release": self.release,
+            "questions": self.questions,
+            "threshold": self.threshold,
+            "methods": self.methods,
             "outcomes": [
-                {"code": o, "group": g,
-                 "approved": {m: self.counts.get((o, m), 0) for m in self.methods},
-                 "required_by": [m for m in self.methods if o in self.required[m]]}
+                {
+                    "code": o,
+                    "group": g,
+                    "approved": {m: self.counts.get((o, m), 0) for m in self.methods},
+                    "required_by": [m for m in self.methods if o in self.required[m]],
+                }
                 for o, g in self.outcomes
             ],
             "shortfalls": [{"method": m, "outcome": o, "approved": n} for m, o, n in self.shortfalls()],
         }
 
 
-def stats(engine: Engine, standard: str | None = None) -> list[StandardStats]:
+def stats(engine: Engine | Connection, standard: str | None = None) -> list[StandardStats]:
     out = []
     with Session(engine) as s:
         rels = _releases(s)
-        stds = list(s.execute(select(StandardRow).order_by(StandardRow.code)).scalars())
+        stds = list(s.execute(select(StandardRow).order_by(col(StandardRow.code))).scalars())
         if standard and not any(r.code == standard for r in stds):
             raise BankError(f"no standard {standard} in the store (run `qbank import banks`)")
         for std in stds:
             if standard and std.code != standard:
                 continue
-            methods = list(s.execute(select(MethodRow).where(MethodRow.standard_id == std.id)
-                                     .order_by(MethodRow.position)).scalars())
-            outcomes = list(s.execute(select(OutcomeRow).where(OutcomeRow.standard_id == std.id)
-                                      .order_by(OutcomeRow.position)).scalars())
+            methods = list(
+                s.execute(
+                    select(MethodRow).where(col(MethodRow.standard_id) == std.id).order_by(col(MethodRow.position))
+                ).scalars()
+            )
+            outcomes = list(
+                s.execute(
+                    select(OutcomeRow).where(col(OutcomeRow.standard_id) == std.id).order_by(col(OutcomeRow.position))
+                ).scalars()
+            )
             ocode = {o.id: o.code for o in outcomes}
             mkey = {m.id: m.key for m in methods}
             required: dict[str, set[str]] = {m.key: set() for m in methods}
-            for mid, oid in s.execute(select(MethodOutcomeRow.method_id, MethodOutcomeRow.outcome_id)
-                                      .where(MethodOutcomeRow.method_id.in_(list(mkey) or [-1]))):
+            for mid, oid in s.execute(
+                select(col(MethodOutcomeRow.method_id), col(MethodOutcomeRow.outcome_id)).where(
+                    col(MethodOutcomeRow.method_id).in_(list(mkey) or [-1])
+                )
+            ):
                 required[mkey[mid]].add(ocode[oid])
             current = rels.get(std.id, [])
             counts: dict[tuple[str, str], int] = defaultdict(int)
             n = 0
             if current:
-                qv_ids = list(s.execute(select(ReleaseItemRow.question_version_id)
-                                        .where(ReleaseItemRow.release_id == current[-1].id)).scalars())
+                qv_ids = list(
+                    s.execute(
+                        select(col(ReleaseItemRow.question_version_id)).where(
+                            col(ReleaseItemRow.release_id) == current[-1].id
+                        )
+                    ).scalars()
+                )
                 n = len(qv_ids)
                 outs, meths = _links(s, qv_ids)
                 for qv in qv_ids:
                     for o in outs[qv]:
                         for m in meths[qv]:
                             counts[(o, m)] += 1
-            out.append(StandardStats(code=std.code, title=std.title, release=current[-1].semver if current else None,
-                                     methods=[m.key for m in methods], outcomes=[(o.code, o.group) for o in outcomes],
-                                     required=required, counts=dict(counts), questions=n,
-                                     threshold=std.min_per_outcome))
+            out.append(
+                StandardStats(
+                    code=std.code,
+                    title=std.title,
+                    release=current[-1].semver if current else None,
+                    methods=[m.key for m in methods],
+                    outcomes=[(o.code, o.group) for o in outcomes],
+                    required=required,
+                    counts=dict(counts),
+                    questions=n,
+                    threshold=std.min_per_outcome,
+                )
+            )
     return out
 
 
-def release_diff(engine: Engine, standard: str, old: str, new: str) -> ReleaseDiff:
+def release_diff(engine: Engine | Connection, standard: str, old: str, new: str) -> ReleaseDiff:
     with Session(engine) as s:
-        std = s.execute(select(StandardRow).where(StandardRow.code == standard)).scalars().first()
+        std = s.execute(select(StandardRow).where(col(StandardRow.code) == standard)).scalars().first()
         if std is None:
             raise BankError(f"no standard {standard} in the store (run `qbank import banks`)")
         rels = {r.semver: r for r in _releases(s).get(std.id, [])}
@@ -270,10 +352,14 @@ def release_diff(engine: Engine, standard: str, old: str, new: str) -> ReleaseDi
                 raise BankError(f"{standard} has no release {v} in the store (releases: {', '.join(rels) or 'none'})")
 
         def versions(rel: ReleaseRow) -> dict[str, int]:
-            return dict(s.execute(select(QuestionRow.code, QuestionVersionRow.version)
-                                  .join(QuestionVersionRow, QuestionVersionRow.question_id == QuestionRow.id)
-                                  .join(ReleaseItemRow, ReleaseItemRow.question_version_id == QuestionVersionRow.id)
-                                  .where(ReleaseItemRow.release_id == rel.id)).all())
+            return dict(
+                s.execute(
+                    select(col(QuestionRow.code), col(QuestionVersionRow.version))
+                    .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
+                    .join(ReleaseItemRow, col(ReleaseItemRow.question_version_id) == QuestionVersionRow.id)
+                    .where(col(ReleaseItemRow.release_id) == rel.id)
+                ).all()
+            )
 
         return diff_versions(standard, old, new, versions(rels[old]), versions(rels[new]))
 
@@ -281,7 +367,14 @@ def release_diff(engine: Engine, standard: str, old: str, new: str) -> ReleaseDi
 def summary(engine: Engine) -> list[dict]:
     """One line per standard: release, methods, outcomes, approved questions, shortfalls."""
     return [
-        {"standard": st.code, "title": st.title, "release": st.release, "methods": len(st.methods),
-         "outcomes": len(st.outcomes), "approved_questions": st.questions, "shortfalls": len(st.shortfalls())}
+        {
+            "standard": st.code,
+            "title": st.title,
+            "release": st.release,
+            "methods": len(st.methods),
+            "outcomes": len(st.outcomes),
+            "approved_questions": st.questions,
+            "shortfalls": len(st.shortfalls()),
+        }
         for st in stats(engine)
     ]

@@ -38,10 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check bank files and report every problem")
     p.add_argument("path", nargs="?", default="banks", help="bank folder or file (default: banks)")
-    p.add_argument("--min-per-outcome", type=int, metavar="N",
-                   help="sufficiency: approved questions needed per outcome and method (default: the standard's, 3)")
-    p.add_argument("--similarity", type=int, metavar="SCORE",
-                   help="near-duplicate threshold 1-100 (default: the standard's, 90)")
+    p.add_argument(
+        "--min-per-outcome",
+        type=int,
+        metavar="N",
+        help="sufficiency: approved questions needed per outcome and method (default: the standard's, 3)",
+    )
+    p.add_argument(
+        "--similarity", type=int, metavar="SCORE", help="near-duplicate threshold 1-100 (default: the standard's, 90)"
+    )
     _add_format(p)
 
     p = sub.add_parser("release", help="freeze a standard's approved questions into a release manifest")
@@ -110,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("html", "md"), default="html", help="output format (default: html)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
-    p = sub.add_parser("review", help="standardisation reviews: usage, overlap, avoidance, effectiveness, "
-                                      "assessors, health, adhoc")
+    p = sub.add_parser(
+        "review", help="standardisation reviews: usage, overlap, avoidance, effectiveness, assessors, health, adhoc"
+    )
     p.add_argument("kind", choices=("usage", "overlap", "avoidance", "effectiveness", "assessors", "health", "adhoc"))
     p.add_argument("--standard")
     p.add_argument("--method")
@@ -125,9 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
     p = sub.add_parser("tui", help="the live assessment app (Textual)")
-    p.add_argument("--resume", type=int, metavar="ASSESSMENT_ID", help="open an unfinished assessment where it was left")
-    p.add_argument("--import", dest="import_banks", metavar="PATH",
-                   help="first import the released banks at PATH (as `qbank import`)")
+    p.add_argument(
+        "--resume", type=int, metavar="ASSESSMENT_ID", help="open an unfinished assessment where it was left"
+    )
+    p.add_argument(
+        "--import",
+        dest="import_banks",
+        metavar="PATH",
+        help="first import the released banks at PATH (as `qbank import`)",
+    )
 
     p = sub.add_parser("serve", help="the live app in a web browser (textual-serve; no authentication)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
@@ -163,17 +175,30 @@ def cmd_validate(args) -> int:
     errors = bank.errors
     warnings = [p for p in bank.problems if not p.is_error]
     if args.format == "json":
-        print(json.dumps({"ok": not errors, "errors": len(errors), "warnings": len(warnings),
-                          "standards": sorted(bank.standards), "questions": len(bank.questions),
-                          "files": bank.files_read, "problems": [p.as_dict() for p in bank.problems]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": not errors,
+                    "errors": len(errors),
+                    "warnings": len(warnings),
+                    "standards": sorted(bank.standards),
+                    "questions": len(bank.questions),
+                    "files": bank.files_read,
+                    "problems": [p.as_dict() for p in bank.problems],
+                },
+                indent=2,
+            )
+        )
     else:
         for p in sorted(bank.problems, key=lambda p: (p.file, p.line or 0)):
             print(p.render())
         approved = sum(1 for q in bank.questions if q.status == "approved")
         head = "ok" if not errors else "FAILED"
-        print(f"{head}: {len(bank.standards)} standard(s), {len(bank.questions)} question(s) "
-              f"({approved} approved) in {bank.files_read} file(s); "
-              f"{len(errors)} error(s), {len(warnings)} warning(s)")
+        print(
+            f"{head}: {len(bank.standards)} standard(s), {len(bank.questions)} question(s) "
+            f"({approved} approved) in {bank.files_read} file(s); "
+            f"{len(errors)} error(s), {len(warnings)} warning(s)"
+        )
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
@@ -185,8 +210,18 @@ def cmd_release(args) -> int:
     result = make_release(bank, args.standard, args.semver)
     rel = result.release
     if args.format == "json":
-        print(json.dumps({"standard": rel.standard, "release": rel.semver, "created": result.created,
-                          "path": str(result.path), "questions": len(rel.items)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "standard": rel.standard,
+                    "release": rel.semver,
+                    "created": result.created,
+                    "path": str(result.path),
+                    "questions": len(rel.items),
+                },
+                indent=2,
+            )
+        )
     elif result.created:
         print(f"released {rel.standard} {rel.semver}: {len(rel.items)} approved question(s) frozen in {result.path}")
         print("commit the manifest, then run `qbank import` to load it into the store")
@@ -225,8 +260,10 @@ def cmd_import(args) -> int:
         return EXIT_OK
     print(f"store: {describe(engine)}")
     if report.new_releases:
-        print(f"imported {len(report.new_releases)} new release(s): {', '.join(report.new_releases)} "
-              f"({report.new_versions} new question version(s))")
+        print(
+            f"imported {len(report.new_releases)} new release(s): {', '.join(report.new_releases)} "
+            f"({report.new_versions} new question version(s))"
+        )
     else:
         print("nothing new: every release is already in the store")
     if report.known_releases:
@@ -237,15 +274,25 @@ def cmd_import(args) -> int:
 
 
 def _wrap(text: str, width: int = 88, indent: str = "    ") -> str:
-    return "\n".join(textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent)
-                     for par in text.split("\n") if par.strip())
+    return "\n".join(
+        textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent)
+        for par in text.split("\n")
+        if par.strip()
+    )
 
 
 def cmd_list(args) -> int:
     from .catalogue import list_questions
 
-    rows = list_questions(_engine(), standard=args.standard, method=args.method, outcome=args.outcome,
-                          status=args.status, search=args.search, limit=args.limit)
+    rows = list_questions(
+        _engine(),
+        standard=args.standard,
+        method=args.method,
+        outcome=args.outcome,
+        status=args.status,
+        search=args.search,
+        limit=args.limit,
+    )
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return EXIT_OK
@@ -310,18 +357,24 @@ def cmd_stats(args) -> int:
                     cells.append(("·" if n == 0 else f"({n})").rjust(6))
             print(f"  {code:<12}" + "".join(cells))
         short = st.shortfalls()
-        print(f"  shortfalls (required outcome with fewer than {st.threshold} approved questions): "
-              + (", ".join(f"{m}/{o}={n}" for m, o, n in short) if short else "none"))
+        print(
+            f"  shortfalls (required outcome with fewer than {st.threshold} approved questions): "
+            + (", ".join(f"{m}/{o}={n}" for m, o, n in short) if short else "none")
+        )
     print("\n(n = approved questions for a required outcome; (n) = usable but not required; · = none)")
     return EXIT_OK
 
 
 def _print_draw(r) -> None:
-    print(f"draw {r.draw_id}: {r.standard} {r.method} (release {r.release}) for {r.apprentice}, {r.attempt} attempt"
-          + (f", cohort {r.cohort}" if r.cohort else ""))
+    print(
+        f"draw {r.draw_id}: {r.standard} {r.method} (release {r.release}) for {r.apprentice}, {r.attempt} attempt"
+        + (f", cohort {r.cohort}" if r.cohort else "")
+    )
     extra = f" incl. {r.extra_time_pct}% extra time" if r.extra_time_pct else ""
-    print(f"{len(r.questions)} questions, {r.minutes} of {r.budget_minutes} minutes{extra}; "
-          f"covers all {len(r.required)} required outcomes")
+    print(
+        f"{len(r.questions)} questions, {r.minutes} of {r.budget_minutes} minutes{extra}; "
+        f"covers all {len(r.required)} required outcomes"
+    )
     for q in r.questions:
         first = " ".join(q.text.split())
         first = first if len(first) <= 72 else first[:69] + "..."
@@ -337,9 +390,17 @@ def cmd_draw(args) -> int:
     if args.replay is not None:
         rp = replay(engine, args.replay)
         if args.format == "json":
-            print(json.dumps({"draw_id": rp.draw_id, "identical": rp.identical,
-                              "stored": [f"{c} v{v}" for c, v in rp.stored],
-                              "replayed": [f"{c} v{v}" for c, v in rp.replayed]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "draw_id": rp.draw_id,
+                        "identical": rp.identical,
+                        "stored": [f"{c} v{v}" for c, v in rp.stored],
+                        "replayed": [f"{c} v{v}" for c, v in rp.replayed],
+                    },
+                    indent=2,
+                )
+            )
         else:
             verdict = "reproduced exactly" if rp.identical else "DIFFERS from the stored set"
             print(f"draw {rp.draw_id} {verdict}")
@@ -352,9 +413,19 @@ def cmd_draw(args) -> int:
         missing = [f"--{n}" for n in ("standard", "method", "apprentice") if not getattr(args, n)]
         if missing:
             raise UsageError(f"a draw needs {', '.join(missing)} (or --replay / --show DRAW_ID)")
-        r = draw_set(engine, DrawRequest(standard=args.standard, method=args.method, apprentice=args.apprentice,
-                                         attempt=args.attempt, cohort=args.cohort, extra_time_pct=args.extra_time,
-                                         release=args.release, exposure_cap=args.exposure_cap))
+        r = draw_set(
+            engine,
+            DrawRequest(
+                standard=args.standard,
+                method=args.method,
+                apprentice=args.apprentice,
+                attempt=args.attempt,
+                cohort=args.cohort,
+                extra_time_pct=args.extra_time,
+                release=args.release,
+                exposure_cap=args.exposure_cap,
+            ),
+        )
     if args.format == "json":
         print(json.dumps(r.as_dict(), indent=2))
     else:
@@ -367,7 +438,9 @@ def cmd_swap(args) -> int:
 
     res = swap(_engine(), args.draw_id, args.question, args.reason)
     if args.format == "json":
-        print(json.dumps({"out": res.out_id, "in": res.in_id, "reason": res.reason, "draw": res.draw.as_dict()}, indent=2))
+        print(
+            json.dumps({"out": res.out_id, "in": res.in_id, "reason": res.reason, "draw": res.draw.as_dict()}, indent=2)
+        )
     else:
         print(f"swapped {res.out_id} for {res.in_id} (reason recorded: {res.reason})")
         _print_draw(res.draw)
@@ -403,8 +476,15 @@ def cmd_review(args) -> int:
     from .reports import render
     from .reviews import Filters, review
 
-    f = Filters(standard=args.standard, method=args.method, release=args.release, since=args.since,
-                until=args.until, assessor=args.assessor, cohort=args.cohort)
+    f = Filters(
+        standard=args.standard,
+        method=args.method,
+        release=args.release,
+        since=args.since,
+        until=args.until,
+        assessor=args.assessor,
+        cohort=args.cohort,
+    )
     options = {"path": args.path} if args.kind == "health" and args.path else {}
     if args.path and args.kind != "health":
         raise UsageError("--path is only used by the health review")
@@ -438,7 +518,7 @@ def cmd_tui(args) -> int:
         bank = load_bank(Path(args.import_banks), health=False)
         report = import_bank(engine, bank)
         print(f"store ready: {len(report.new_releases)} new release(s) imported", file=sys.stderr)
-    from tui.app import run  # the app is a separate package; qbank itself knows nothing of Textual
+    from .tui.app import run  # the app (folder tui/, installed as qbank.tui); the core library knows nothing of it
 
     run(engine, resume=args.resume)
     return EXIT_OK
@@ -450,12 +530,14 @@ def cmd_serve(args) -> int:
     if not args.host.strip():
         raise UsageError("--host must name an address, e.g. 127.0.0.1")
     try:
-        from tui.serve import serve
+        from .tui.serve import serve
     except ImportError as e:
         if (e.name or "").split(".")[0] not in ("textual_serve", "aiohttp", "aiohttp_jinja2"):
             raise
-        print(f"qbank serve: needs the textual-serve package ({e}); install it: pip install textual-serve",
-              file=sys.stderr)
+        print(
+            f"qbank serve: needs the textual-serve package ({e}); install it: pip install textual-serve",
+            file=sys.stderr,
+        )
         return EXIT_PROBLEMS
     _engine()  # the store must answer before browsers connect (each session opens it again)
     try:
@@ -487,21 +569,35 @@ def cmd_simulate(args) -> int:
             raise BankError(f"{args.path} has {len(bank.errors)} problem(s)", bank.errors)
         spec = spec_from_bank(bank, args.standard, args.method, exposure_cap=args.exposure_cap)
     else:
-        spec = method_spec(_engine(), args.standard, args.method, extra_time_pct=args.extra_time,
-                           exposure_cap=args.exposure_cap)
+        spec = method_spec(
+            _engine(), args.standard, args.method, extra_time_pct=args.extra_time, exposure_cap=args.exposure_cap
+        )
     if args.extra_time:
         from dataclasses import replace
 
         spec = replace(spec, extra_time_pct=args.extra_time)
-    ours, base = simulate(spec, SimConfig(draws=args.draws, resit_share=args.resit_share,
-                                          retake_share=args.retake_share, cohort_size=args.cohort_size,
-                                          seed=args.seed))
+    ours, base = simulate(
+        spec,
+        SimConfig(
+            draws=args.draws,
+            resit_share=args.resit_share,
+            retake_share=args.retake_share,
+            cohort_size=args.cohort_size,
+            seed=args.seed,
+        ),
+    )
     if args.format == "json":
-        print(json.dumps({"standard": args.standard, "method": args.method, "qbank": ours.as_dict(),
-                          "baseline": base.as_dict()}, indent=2))
+        print(
+            json.dumps(
+                {"standard": args.standard, "method": args.method, "qbank": ours.as_dict(), "baseline": base.as_dict()},
+                indent=2,
+            )
+        )
         return EXIT_OK
-    print(f"{args.standard} {args.method}: {ours.sets + ours.failures} draws, pool {ours.pool} questions, "
-          f"{len(spec.method.required)} required outcomes, {spec.budget} minutes")
+    print(
+        f"{args.standard} {args.method}: {ours.sets + ours.failures} draws, pool {ours.pool} questions, "
+        f"{len(spec.method.required)} required outcomes, {spec.budget} minutes"
+    )
     rows = [
         ("sets drawn (failed)", lambda s: f"{s.sets} ({s.failures})"),
         ("coverage: sets covering every outcome", lambda s: f"{s.coverage:.1%}"),
@@ -523,8 +619,15 @@ def cmd_simulate(args) -> int:
 
 
 COMMANDS = {
-    "validate": cmd_validate, "release": cmd_release, "diff": cmd_diff, "import": cmd_import,
-    "list": cmd_list, "show": cmd_show, "stats": cmd_stats, "draw": cmd_draw, "swap": cmd_swap,
+    "validate": cmd_validate,
+    "release": cmd_release,
+    "diff": cmd_diff,
+    "import": cmd_import,
+    "list": cmd_list,
+    "show": cmd_show,
+    "stats": cmd_stats,
+    "draw": cmd_draw,
+    "swap": cmd_swap,
     "simulate": cmd_simulate,
     "record": cmd_record,
     "tui": cmd_tui,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -18,9 +18,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Primary keys are typed `int` though they default to None: the database assigns them at the first
+# flush, and every row the code reads back has one, so `row.id` is an int wherever it is used. (The
+# column is NOT NULL either way, as a primary key; the schema is unchanged.)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Table a table model maps to, for Core statements (insert, bulk copies)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ but does not declare it
+    return table
+
+
 class StandardRow(SQLModel, table=True):
     __tablename__ = "standard"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     title: str
     level: int
@@ -34,7 +45,7 @@ class StandardRow(SQLModel, table=True):
 class OutcomeRow(SQLModel, table=True):
     __tablename__ = "outcome"
     __table_args__ = (UniqueConstraint("standard_id", "code"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     code: str = Field(max_length=64)
     title: str
@@ -45,7 +56,7 @@ class OutcomeRow(SQLModel, table=True):
 class MethodRow(SQLModel, table=True):
     __tablename__ = "method"
     __table_args__ = (UniqueConstraint("standard_id", "key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     key: str = Field(max_length=64)
     name: str
@@ -65,7 +76,7 @@ class MethodOutcomeRow(SQLModel, table=True):
 
 class QuestionRow(SQLModel, table=True):
     __tablename__ = "question"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     standard_id: int = Field(foreign_key="standard.id", index=True)
 
@@ -73,7 +84,7 @@ class QuestionRow(SQLModel, table=True):
 class QuestionVersionRow(SQLModel, table=True):
     __tablename__ = "question_version"
     __table_args__ = (UniqueConstraint("question_id", "version"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     question_id: int = Field(foreign_key="question.id", index=True)
     version: int
     content_hash: str = Field(max_length=80)
@@ -102,7 +113,7 @@ class QuestionVersionMethodRow(SQLModel, table=True):
 class ReleaseRow(SQLModel, table=True):
     __tablename__ = "release"
     __table_args__ = (UniqueConstraint("standard_id", "semver"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     semver: str = Field(max_length=32)
     major: int
@@ -124,7 +135,7 @@ class ApprenticeRow(SQLModel, table=True):
     """A pseudonymous apprentice: the EPAO's reference only, never a name."""
 
     __tablename__ = "apprentice"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     ref: str = Field(index=True, unique=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -134,7 +145,7 @@ class DrawRow(SQLModel, table=True):
     usage snapshot and apprentice history the draw saw."""
 
     __tablename__ = "draw"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     method_id: int = Field(foreign_key="method.id", index=True)
     release_id: int = Field(foreign_key="release.id")
@@ -148,12 +159,14 @@ class DrawRow(SQLModel, table=True):
     exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # the apprentice's history
     # bank questions left out because they are near-duplicates of ad-hoc questions already put to the
     # apprentice; replay excludes these as well as `exclude_json`
-    adhoc_exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]",
-                                                                   server_default="[]"))
+    adhoc_exclude_json: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, default="[]", server_default="[]")
+    )
     usage_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True,
-                                                                       index=True))
+    voided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+    )
 
 
 class DrawItemRow(SQLModel, table=True):
@@ -164,9 +177,10 @@ class DrawItemRow(SQLModel, table=True):
     the question for a later draw while the row is kept."""
 
     __tablename__ = "draw_item"
-    __table_args__ = (UniqueConstraint("apprentice_id", "question_id", "void_key",
-                                       name="uq_draw_item_apprentice_question_void_key"),)
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = (
+        UniqueConstraint("apprentice_id", "question_id", "void_key", name="uq_draw_item_apprentice_question_void_key"),
+    )
+    id: int = Field(default=None, primary_key=True)
     draw_id: int = Field(foreign_key="draw.id", index=True)
     position: int
     question_id: int = Field(foreign_key="question.id", index=True)
@@ -179,15 +193,16 @@ class DrawItemRow(SQLModel, table=True):
 
 class DrawSwapRow(SQLModel, table=True):
     __tablename__ = "draw_swap"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     draw_id: int = Field(foreign_key="draw.id", index=True)
     out_item_id: int = Field(foreign_key="draw_item.id")
     in_item_id: int = Field(foreign_key="draw_item.id")
     reason: str = Field(sa_column=Column(Text, nullable=False))
     seed: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    undone_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True,
-                                                                       index=True))
+    undone_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+    )
 
 
 class AssessmentRow(SQLModel, table=True):
@@ -195,7 +210,7 @@ class AssessmentRow(SQLModel, table=True):
     On a resit or retake, `previous_id` names the assessment whose passed grades carry over."""
 
     __tablename__ = "assessment"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     release_id: int = Field(foreign_key="release.id")
     apprentice_id: int = Field(foreign_key="apprentice.id", index=True)
@@ -225,7 +240,7 @@ class AssessmentMethodRow(SQLModel, table=True):
 
     __tablename__ = "assessment_method"
     __table_args__ = (UniqueConstraint("assessment_id", "method_id", name="uq_assessment_method"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
     method_id: int = Field(foreign_key="method.id", index=True)
     position: int
@@ -253,7 +268,7 @@ class AskRow(SQLModel, table=True):
 
     __tablename__ = "ask"
     __table_args__ = (UniqueConstraint("assessment_method_id", "question_id", name="uq_ask_question"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
     question_id: int | None = Field(default=None, foreign_key="question.id", index=True)
     question_version_id: int | None = Field(default=None, foreign_key="question_version.id")
@@ -269,8 +284,9 @@ class AskRow(SQLModel, table=True):
     skip_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     skipped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     skip_undone_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    skip_history_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]",
-                                                                  server_default="[]"))
+    skip_history_json: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, default="[]", server_default="[]")
+    )
 
 
 class EvidenceRow(SQLModel, table=True):
@@ -278,7 +294,7 @@ class EvidenceRow(SQLModel, table=True):
     usually from the answer to one ask. Never deleted: a mistaken entry is retracted."""
 
     __tablename__ = "evidence"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
     ask_id: int | None = Field(default=None, foreign_key="ask.id", index=True)
     criterion: str = Field(max_length=64)
@@ -296,17 +312,10 @@ class CriterionMarkRow(SQLModel, table=True):
 
     __tablename__ = "criterion_mark"
     __table_args__ = (UniqueConstraint("assessment_method_id", "criterion", name="uq_criterion_mark"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
     criterion: str = Field(max_length=64)
     mark: float | None = None
     strengths: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     improvements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-
-
-ALL_TABLES = [
-    StandardRow, OutcomeRow, MethodRow, MethodOutcomeRow, QuestionRow, QuestionVersionRow,
-    QuestionVersionOutcomeRow, QuestionVersionMethodRow, ReleaseRow, ReleaseItemRow, ApprenticeRow,
-    DrawRow, DrawItemRow, DrawSwapRow, AssessmentRow, AssessmentMethodRow, AskRow, EvidenceRow, CriterionMarkRow,
-]

@@ -28,7 +28,6 @@ from itertools import chain
 from rapidfuzz import fuzz, process
 
 
-
 def jaccard_floor(threshold: float) -> float:
     """The key-set similarity below which no pair is scored: 0.6 at the default threshold of 90.
 
@@ -64,8 +63,7 @@ class NearDuplicate:
     score: float
 
 
-def naive_near_duplicates(texts: dict[str, str], threshold: float, *, prenormalise: bool = True
-                          ) -> list[NearDuplicate]:
+def naive_near_duplicates(texts: dict[str, str], threshold: float, *, prenormalise: bool = True) -> list[NearDuplicate]:
     """Every pair scored in a Python loop. With prenormalise=False it is the loop as first written:
     `similarity(a, b)` for each pair, normalising both texts every time."""
     keys = list(texts)
@@ -75,7 +73,7 @@ def naive_near_duplicates(texts: dict[str, str], threshold: float, *, prenormali
             for j in range(i + 1, len(keys)):
                 s = similarity(texts[keys[i]], texts[keys[j]])
                 if s >= threshold:
-                    out.append(NearDuplicate(*sorted((keys[i], keys[j])), round(s, 1)))
+                    out.append(NearDuplicate(min(keys[i], keys[j]), max(keys[i], keys[j]), round(s, 1)))
         return sorted(out, key=lambda d: (d.a, d.b))
     norm = [normalise(texts[k]) for k in keys]
     out = []
@@ -83,7 +81,7 @@ def naive_near_duplicates(texts: dict[str, str], threshold: float, *, prenormali
         for j in range(i + 1, len(keys)):
             s = fuzz.ratio(norm[i], norm[j])
             if s >= threshold:
-                out.append(NearDuplicate(*sorted((keys[i], keys[j])), round(s, 1)))
+                out.append(NearDuplicate(min(keys[i], keys[j]), max(keys[i], keys[j]), round(s, 1)))
     return sorted(out, key=lambda d: (d.a, d.b))
 
 
@@ -110,10 +108,11 @@ def near_duplicates(texts: dict[str, str], threshold: float) -> list[NearDuplica
             counts.update(index[w])
         cand = [j for j, c in counts.items() if c >= k or c >= ks[j]]
         if cand:  # rapidfuzz skips pairs whose lengths rule the score out before comparing them
-            for _, s, m in process.extract_iter(norm[i], [norm[j] for j in cand], scorer=fuzz.ratio,
-                                                score_cutoff=threshold):
+            for _, s, m in process.extract_iter(
+                norm[i], [norm[j] for j in cand], scorer=fuzz.ratio, score_cutoff=threshold
+            ):
                 j = cand[m]
-                out.append(NearDuplicate(*sorted((keys[i], keys[j])), round(s, 1)))
+                out.append(NearDuplicate(min(keys[i], keys[j]), max(keys[i], keys[j]), round(s, 1)))
         for w in prefix:
             index[w].append(i)
     return sorted(out, key=lambda d: (d.a, d.b))

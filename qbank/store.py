@@ -10,10 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
@@ -67,8 +66,10 @@ def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Eng
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError) as e:
-        raise BankError(f"no database driver for {parsed.drivername}: {e}. "
-                        "For PostgreSQL install the extra: pip install 'qbank[postgres]'") from None
+        raise BankError(
+            f"no database driver for {parsed.drivername}: {e}. "
+            "For PostgreSQL install the extra: pip install 'qbank[postgres]'"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
@@ -83,10 +84,6 @@ def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Eng
 
 def describe(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
-
-
-def session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

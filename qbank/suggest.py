@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,26 @@ class Suggestion:
     opener: bool = False  # the draw marked it as the conversation's opener
 
 
-def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float, *, started: bool = True
-         ) -> list[Suggestion]:
+class Rankable(Protocol):
+    """What `rank` reads of a question (`sessions.QuestionView` is one); `opener` is optional."""
+
+    @property
+    def code(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def minutes(self) -> int: ...
+    @property
+    def outcomes(self) -> Iterable[str]: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+
+
+def rank(
+    questions: Iterable[Rankable], uncovered: Iterable[str], seconds_left: float, *, started: bool = True
+) -> list[Suggestion]:
     """`questions`: objects with code, text, minutes, outcomes, position, status (planned | asked |
     skipped) and opener, as `sessions.QuestionView`; only planned, drawn questions are ranked.
     `started`: something has been asked already (the opener leads only before that)."""
@@ -34,8 +53,19 @@ def rank(questions: Iterable, uncovered: Iterable[str], seconds_left: float, *, 
         if q.status != "planned" or q.code is None:
             continue
         targets = tuple(o for o in q.outcomes if o in open_outcomes)
-        out.append((q.position, Suggestion(code=q.code, text=q.text, minutes=q.minutes, targets=targets,
-                                           optional=not targets, fits=q.minutes * 60 <= max(seconds_left, 0),
-                                           opener=bool(getattr(q, "opener", False)))))
+        out.append(
+            (
+                q.position,
+                Suggestion(
+                    code=q.code,
+                    text=q.text,
+                    minutes=q.minutes,
+                    targets=targets,
+                    optional=not targets,
+                    fits=q.minutes * 60 <= max(seconds_left, 0),
+                    opener=bool(getattr(q, "opener", False)),
+                ),
+            )
+        )
     out.sort(key=lambda p: (started or not p[1].opener, -len(p[1].targets), not p[1].fits, p[1].minutes, p[0]))
     return [s for _, s in out]

@@ -57,8 +57,9 @@ def current_revisions(conn: Connection) -> list[str] | None:
 def check_revision(revs: list[str]) -> None:
     unknown = [r for r in revs if r not in REVISIONS]
     if unknown or len(revs) > 1:
-        raise NewerStoreError(f"this store was written by a newer qbank (revision {', '.join(unknown or revs)}); "
-                              "upgrade qbank")
+        raise NewerStoreError(
+            f"this store was written by a newer qbank (revision {', '.join(unknown or revs)}); upgrade qbank"
+        )
 
 
 def ensure_current(engine: Engine, where: str) -> None:
@@ -113,8 +114,9 @@ def bring_to_head(engine: Engine, where: str) -> None:
     except DBAPIError as e:
         if e.connection_invalidated or _is_connect_error(e):
             raise
-        raise BankError(f"could not bring the store at {where} to revision {HEAD}: {e.orig}; "
-                        "it was left as it was") from None
+        raise BankError(
+            f"could not bring the store at {where} to revision {HEAD}: {e.orig}; it was left as it was"
+        ) from None
 
 
 def _is_connect_error(e: DBAPIError) -> bool:
@@ -134,9 +136,11 @@ def _bring_to_head(engine: Engine, where: str) -> None:
                 _migrate(conn, where)
                 broken = {k: n for k, n in _fk_violations(conn).items() if n > before.get(k, 0)}
                 if broken:
-                    raise BankError(f"upgrading the store at {where} would break foreign keys "
-                                    f"({', '.join(f'{t} -> {p}: {n}' for (t, p), n in sorted(broken.items()))}); "
-                                    "it was left as it was")
+                    raise BankError(
+                        f"upgrading the store at {where} would break foreign keys "
+                        f"({', '.join(f'{t} -> {p}: {n}' for (t, p), n in sorted(broken.items()))}); "
+                        "it was left as it was"
+                    )
         finally:
             mig.dispose()
     else:

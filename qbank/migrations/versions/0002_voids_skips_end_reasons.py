@@ -46,8 +46,9 @@ def upgrade() -> None:
     with op.batch_alter_table("draw_item") as b:  # SQLite: recreated (a constraint changes)
         b.add_column(sa.Column("void_key", sa.Integer(), nullable=False, server_default="0"))
         b.drop_constraint("uq_draw_item_apprentice_question", type_="unique")
-        b.create_unique_constraint("uq_draw_item_apprentice_question_void_key",
-                                   ["apprentice_id", "question_id", "void_key"])
+        b.create_unique_constraint(
+            "uq_draw_item_apprentice_question_void_key", ["apprentice_id", "question_id", "void_key"]
+        )
 
     with op.batch_alter_table("draw_swap") as b:
         b.add_column(sa.Column("undone_at", TZ, nullable=True))
