@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .defaults import MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD
+
 GROUPS = ("knowledge", "skill", "behaviour", "criterion")
 STATUSES = ("draft", "approved", "retired")
 BANDS = ("fail", "pass", "merit", "distinction")
@@ -30,8 +32,8 @@ METHOD_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 OUTCOME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
-DEFAULT_MIN_PER_OUTCOME = 3
-DEFAULT_NEAR_DUPLICATE = 90
+DEFAULT_MIN_PER_OUTCOME = MIN_QUESTIONS_PER_OUTCOME
+DEFAULT_NEAR_DUPLICATE = NEAR_DUPLICATE_THRESHOLD
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .defaults import EXPOSURE_CAP
 from .problems import BankError, Problem
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cohort", default="", help="cohort or employer, for overlap control")
     p.add_argument("--extra-time", type=int, default=0, metavar="PERCENT", help="reasonable-adjustment extra time")
     p.add_argument("--release", help="pin a release (default: the current one)")
-    p.add_argument("--exposure-cap", type=float, default=0.30, metavar="SHARE")
+    p.add_argument("--exposure-cap", type=float, default=EXPOSURE_CAP, metavar="SHARE")
     p.add_argument("--replay", type=int, metavar="DRAW_ID", help="reproduce a stored draw for an auditor")
     p.add_argument("--show", type=int, metavar="DRAW_ID", help="print a stored draw")
     _add_format(p)
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retake-share", type=float, default=0.10)
     p.add_argument("--cohort-size", type=int, default=12)
     p.add_argument("--extra-time", type=int, default=0, metavar="PERCENT")
-    p.add_argument("--exposure-cap", type=float, default=0.30, metavar="SHARE")
+    p.add_argument("--exposure-cap", type=float, default=EXPOSURE_CAP, metavar="SHARE")
     p.add_argument("--path", help="simulate on bank files instead of the store (e.g. a generated bank)")
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
     _add_format(p)

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from .defaults import EXPOSURE_CAP, NEAR_DUPLICATE_THRESHOLD
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -38,7 +40,7 @@ class StandardRow(SQLModel, table=True):
     version: str
     source: str = ""
     min_per_outcome: int = 3
-    near_duplicate_threshold: int = 90
+    near_duplicate_threshold: int = NEAR_DUPLICATE_THRESHOLD
     grading_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
 
 
@@ -153,7 +155,7 @@ class DrawRow(SQLModel, table=True):
     attempt: str = Field(max_length=16)
     cohort: str = Field(default="", max_length=128, index=True)
     extra_time_pct: int = 0
-    exposure_cap: float = 0.30
+    exposure_cap: float = EXPOSURE_CAP
     seed: str = Field(max_length=64)
     algorithm: str = Field(default="qbank-draw/1", max_length=32)
     exclude_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # the apprentice's history
