@@ -7,6 +7,7 @@ buttons, a scrolling middle part, and the buttons outside it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rich.markup import escape
@@ -74,9 +75,16 @@ class EvidenceDialog(Dialog):
         Binding("ctrl+o", "all_outcomes", "All outcomes", show=False),
     ]
 
-    def __init__(self, m: MethodView, titles: dict[str, str], question: QuestionView | None):
+    def __init__(
+        self,
+        m: MethodView,
+        titles: dict[str, str],
+        question: QuestionView | None,
+        submit: Callable[[list[EvidenceEntry]], Awaitable[None]] | None = None,
+    ):
         super().__init__()
         self.m, self.titles, self.question = m, titles, question
+        self.submit = submit  # given: the entries are stored (and the screen below updated) before it closes
         self.levels = list(m.levels)
         self.level = default_level(self.levels)
         targets = [o for o in (question.outcomes if question else []) if o in m.method.assesses]
@@ -205,19 +213,23 @@ class EvidenceDialog(Dialog):
     @on(Button.Pressed, "#ok")
     @on(Input.Submitted, "#note")
     @on(TickList.Submitted, "#outcomes")
-    def _ok(self) -> None:
+    async def _ok(self) -> None:
         try:
             entries = self.plan()
         except EvidencePlanError as e:
             self.notify(str(e), severity="warning")
             return
         note = self.query_one("#note", Input).value
-        self.dismiss(
-            [
-                EvidenceEntry(criterion=e.criterion, outcomes=list(e.outcomes), level=self.level, note=note)
-                for e in entries
-            ]
-        )
+        chosen = [
+            EvidenceEntry(criterion=e.criterion, outcomes=list(e.outcomes), level=self.level, note=note)
+            for e in entries
+        ]
+        if self.submit is None:
+            self.dismiss(chosen)
+            return
+        # Store first, then close: the screen underneath is already up to date, so closing repaints once.
+        await self.submit(chosen)
+        self.dismiss(None)
 
 
 # --------------------------------------------------------------------------- reasons and confirmations

@@ -157,6 +157,8 @@ class MethodScreen(QBankScreen):
         self.last_timer_save = 0.0
         self.chosen: str | None = None  # a suggestion the assessor moved the highlight to (None: the top one)
         self._shown_top: str | None = None
+        self._shown_suggestions: list[tuple[str, str]] = []
+        self._shown_question = ""
         self._save_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ layout
@@ -222,6 +224,7 @@ class MethodScreen(QBankScreen):
         q = self._current()
         notes = self.query_one("#notes", TextArea)
         if q is None:
+            self._shown_question = ""
             self.query_one("#question-text", Static).update(
                 "No question asked yet.\n\nChoose one from [b]Next[/b] (right) and press Enter, or F2 for the top "
                 "suggestion, or F4 for an ad-hoc question."
@@ -241,7 +244,10 @@ class MethodScreen(QBankScreen):
             parts += ["", "[i]Probes[/i]"] + [f"  • {escape(' '.join(p.split()))}" for p in q.probes]
         if q.guidance:
             parts += ["", f"[i]Guidance:[/i] {escape(' '.join(q.guidance.split()))}"]
-        self.query_one("#question-text", Static).update("\n".join(parts))
+        shown = "\n".join(parts)
+        if shown != self._shown_question:  # unchanged after logging evidence: no re-layout
+            self._shown_question = shown
+            self.query_one("#question-text", Static).update(shown)
         notes.disabled = False
         if notes.text != q.notes and self.dirty_since is None:
             notes.load_text(q.notes)
@@ -285,17 +291,18 @@ class MethodScreen(QBankScreen):
         if self.chosen not in ids:
             self.chosen = None
         self._shown_top = ids[0] if ids else None
-        ol.clear_options()
-        ol.add_options(
-            [
-                Option(
-                    f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
-                    f"{'' if s.fits else ' ⏱'}{' opener' if s.opener else ''}",
-                    id=s.code,
-                )
-                for s in ranked
-            ]
-        )
+        labels = [
+            (
+                s.code,
+                f"{s.code} {s.minutes}m {'optional' if s.optional else '+' + ','.join(s.targets)}"
+                f"{'' if s.fits else ' ⏱'}{' opener' if s.opener else ''}",
+            )
+            for s in ranked
+        ]
+        if labels != self._shown_suggestions:  # rebuilding an unchanged list costs a repaint for nothing
+            self._shown_suggestions = labels
+            ol.clear_options()
+            ol.add_options([Option(label, id=code) for code, label in labels])
         if ranked:
             ol.highlighted = ids.index(self.chosen) if self.chosen else 0
 
@@ -440,7 +447,7 @@ class MethodScreen(QBankScreen):
         if self.m is None:
             return
         assert self.view is not None  # read together with self.m
-        self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._current()), self._log)
+        self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._current(), submit=self._log))
 
     async def _log(self, entries: list[EvidenceEntry] | None) -> None:
         if not entries:
