@@ -10,9 +10,7 @@ record, marked. `write_record` stores a record file atomically, by default in `r
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from . import __version__
 from .assessment_view import load
+from .files import write_text_atomic
 from .grading import fmt_number
 from .problems import BankError
 from .views import AssessmentView, EvidenceView, MethodView, QuestionView
@@ -250,24 +249,7 @@ def write_record(engine: Engine, assessment_id: int, fmt: str = "html", path: Pa
         )
     if path.is_dir():
         raise BankError(f"cannot write the record to {path}: it is a folder; give a file name")
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise BankError(f"cannot write the record to {path}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_text_atomic(path, text, action="write the record")
     return path
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
+from .files import write_text_atomic
 from .problems import BankError
 
 ENV_DIR = "QBANK_CONFIG_DIR"
@@ -61,21 +61,4 @@ def save_settings(updates: dict) -> None:
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     except (TypeError, ValueError) as e:
         raise BankError(f"cannot store these settings in {path}: {e}") from None
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{FILENAME}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise BankError(f"cannot save the settings to {path}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_text_atomic(path, text, action="save the settings")
