@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .defaults import MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD
+from .definition import Method as Method  # one type each, shared with the release definition
+from .definition import Outcome as Outcome
 
 GROUPS = ("knowledge", "skill", "behaviour", "criterion")
 STATUSES = ("draft", "approved", "retired")
@@ -34,23 +36,6 @@ SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 DEFAULT_MIN_PER_OUTCOME = MIN_QUESTIONS_PER_OUTCOME
 DEFAULT_NEAR_DUPLICATE = NEAR_DUPLICATE_THRESHOLD
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: str
-    title: str
-    group: str
-
-
-@dataclass(frozen=True)
-class Method:
-    id: str
-    name: str
-    kind: str
-    minutes: int
-    min_questions: int
-    assesses: tuple[str, ...]
 
 
 @dataclass
