@@ -278,20 +278,25 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
     return with_retries(engine, work)
 
 
-def _open_for(s: Session, standard_id: int, apprentice_id: int) -> AssessmentRow | None:
+def _latest(s: Session, standard_id: int, apprentice_id: int, status: str) -> AssessmentRow | None:
+    """The apprentice's newest assessment on the standard in this status (open, complete, ...)."""
     return (
         s.execute(
             select(AssessmentRow)
             .where(
                 col(AssessmentRow.apprentice_id) == apprentice_id,
                 col(AssessmentRow.standard_id) == standard_id,
-                col(AssessmentRow.status) == "open",
+                col(AssessmentRow.status) == status,
             )
             .order_by(col(AssessmentRow.id).desc())
         )
         .scalars()
         .first()
     )
+
+
+def _open_for(s: Session, standard_id: int, apprentice_id: int) -> AssessmentRow | None:
+    return _latest(s, standard_id, apprentice_id, "open")
 
 
 def _previous_adjustments(s: Session, standard_id: int, apprentice_id: int) -> tuple[int, str] | None:
@@ -396,19 +401,7 @@ def _previous(s: Session, standard_id: int, apprentice_id: int, previous: int | 
         if prev is None or prev.apprentice_id != apprentice_id or prev.standard_id != standard_id:
             raise SessionError(f"assessment {previous} is not an assessment of {ref} on this standard")
     else:
-        prev = (
-            s.execute(
-                select(AssessmentRow)
-                .where(
-                    col(AssessmentRow.apprentice_id) == apprentice_id,
-                    col(AssessmentRow.standard_id) == standard_id,
-                    col(AssessmentRow.status) == "complete",
-                )
-                .order_by(col(AssessmentRow.id).desc())
-            )
-            .scalars()
-            .first()
-        )
+        prev = _latest(s, standard_id, apprentice_id, "complete")
         if prev is None:
             raise SessionError(f"{ref} has no completed assessment on this standard to resit or retake")
     if prev.status != "complete":
