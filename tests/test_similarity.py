@@ -1,4 +1,6 @@
-"""The fast near-duplicate scan finds exactly what the pairwise loop finds."""
+"""The fast near-duplicate scan finds exactly what the pairwise loop finds, on near-copies as
+writers make them: typos, reworded, dropped and added words, swapped words, reordered clauses;
+over generated texts and over the shipped banks' own question texts."""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests_support import BANKS
 
-from qbank.similarity import naive_near_duplicates, near_duplicates, normalise, similarity
+from qbank.similarity import naive_near_duplicates, near_duplicates, normalise, signatures, similarity
 
 STEMS = [
     "Talk me through",
@@ -95,3 +98,90 @@ def test_different_questions_are_not_flagged():
     a = "Talk me through the strategy you wrote for your service."
     b = "Which financial measures told you the project was worth funding?"
     assert near_duplicates({"A": a, "B": b}, 60) == []
+
+
+def _shipped_texts() -> list[str]:
+    import tomli
+
+    out = []
+    for path in sorted(BANKS.glob("*/questions/*.toml")):
+        out += [q["text"] for q in tomli.loads(path.read_text(encoding="utf-8")).get("question", [])]
+    return out
+
+
+SHIPPED = _shipped_texts()
+SHIPPED_WORDS = sorted({w for t in SHIPPED for w in t.split()})
+
+
+def edit_words(text: str, rnd: random.Random, edits: int) -> str:
+    """A writer's near-copy: each edit a typo (a letter changed, added or dropped), a word
+    replaced, dropped, added or swapped with another, or the text rotated at a clause."""
+    words = text.split()
+    for _ in range(edits):
+        i = rnd.randrange(len(words))
+        op = rnd.randrange(7)
+        w = words[i]
+        if op == 0 and len(w) > 1:
+            j = rnd.randrange(len(w))
+            c = rnd.choice("abcdefghijklmnopqrstuvwxyz")
+            words[i] = rnd.choice([w[:j] + c + w[j + 1 :], w[:j] + c + w[j:], w[:j] + w[j + 1 :]])
+        elif op == 1:
+            words[i] = rnd.choice(SHIPPED_WORDS)
+        elif op == 2 and len(words) > 3:
+            del words[i]
+        elif op == 3:
+            words.insert(i, rnd.choice(SHIPPED_WORDS))
+        elif op == 4:
+            j = rnd.randrange(len(words))
+            words[i], words[j] = words[j], words[i]
+        else:
+            cut = rnd.randrange(1, len(words))
+            words = words[cut:] + words[:cut]
+    return " ".join(words)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(20, 160),
+    copies=st.integers(1, 60),
+    threshold=st.sampled_from([80, 85, 90, 95]),
+)
+def test_fast_scan_equals_naive_on_shipped_questions_and_writers_edits(seed, n, copies, threshold):
+    rnd = random.Random(seed)
+    base = rnd.sample(SHIPPED, min(n, len(SHIPPED)))
+    texts = {f"Q{i}": t for i, t in enumerate(base)}
+    for c in range(copies):  # up to 10 edits: many copies fall below the threshold, as they should
+        texts[f"C{c}"] = edit_words(rnd.choice(base), rnd, rnd.randint(1, 10))
+        if rnd.random() < 0.3:  # a copy of a copy
+            texts[f"CC{c}"] = edit_words(texts[f"C{c}"], rnd, rnd.randint(1, 3))
+    exact = naive_near_duplicates(texts, threshold)
+    assert near_duplicates(texts, threshold) == exact
+
+
+def test_texts_with_nothing_rare_are_scored_against_every_text():
+    """With every key too common to sign with (cap 1), each text is scored against all the others:
+    the result is the pairwise loop's, and the signatures really are empty."""
+    rnd = random.Random(3)
+    texts = {f"Q{i}": question(rnd) for i in range(60)}
+    for c in range(15):
+        texts[f"C{c}"] = edit_words(texts[f"Q{c}"], rnd, 2)
+    norm = [normalise(t) for t in texts.values()]
+    assert all(not s for s in signatures(norm, 90, cap=1))
+    assert near_duplicates(texts, 90, cap=1) == naive_near_duplicates(texts, 90)
+    assert near_duplicates(texts, 90) == naive_near_duplicates(texts, 90)
+
+
+def test_signatures_keep_the_rarest_shared_keys():
+    texts = ["alpha beta gamma", "alpha beta delta", "alpha epsilon zeta", "omega"]
+    sigs = signatures([normalise(t) for t in texts], 90)
+    assert sigs[3] == []  # every key of "omega" is its own: nothing to match on
+    assert sigs[0] and sigs[1] and len(set(sigs[0]) & set(sigs[1])) >= 3  # alp< >pha bet< >eta shared
+
+
+def test_length_filter_keeps_pairs_at_the_edge():
+    """A pair exactly at the length bound the scan uses (the shorter text t/(200-t) of the longer)."""
+    a = "x" * 90
+    b = "x" * 110  # ratio = 100 * 180/200 = 90
+    assert similarity(a, b) == 90
+    assert [(d.a, d.b) for d in near_duplicates({"A": a, "B": b}, 90)] == [("A", "B")]
