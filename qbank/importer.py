@@ -8,9 +8,12 @@ append-only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import tomli
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .bank_types import Release, semver_key
+from .defaults import NEAR_DUPLICATE_THRESHOLD
 from .models import (
     MethodOutcomeRow,
     MethodRow,
@@ -27,12 +31,16 @@ from .models import (
     QuestionVersionOutcomeRow,
     QuestionVersionRow,
     ReleaseItemRow,
+    ReleaseNearDuplicateRow,
+    ReleasePoolRow,
     ReleaseRow,
     StandardRow,
     table_of,
 )
+from .pools import POOL_FORMAT, PoolEntry, pool_payload
 from .problems import BankError
-from .validation import Bank
+from .similarity import near_duplicates
+from .validation import Bank, find_standard_folders
 
 
 @dataclass
@@ -55,6 +63,76 @@ class ImportReport:
         }
 
 
+def manifest_files(root: Path) -> dict[Path, list[Path]]:
+    """Each standard folder at or below `root`, with its release manifests."""
+    return {folder: sorted((folder / "releases").glob("*.json")) for folder in find_standard_folders(root)}
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def already_imported(engine: Engine, root: Path) -> ImportReport | None:
+    """The report of importing `root`, when every release manifest there is already in the store
+    byte for byte (their SHA-256 recorded at import): found by hashing the manifest files and one
+    query, reading no question file. None when anything may be new (a manifest the store does not
+    know, or a folder this cannot read without loading the bank): then the bank must be loaded."""
+    folders = manifest_files(root)
+    if not folders:
+        return None
+    hashes = {}
+    try:
+        for files in folders.values():
+            for f in files:
+                hashes[file_sha256(f)] = f
+    except OSError:
+        return None
+    with Session(engine) as s:
+        known = {
+            sha: f"{code} {semver}"
+            for sha, code, semver in s.execute(
+                select(col(ReleaseRow.manifest_sha256), col(StandardRow.code), col(ReleaseRow.semver))
+                .join(StandardRow, col(StandardRow.id) == ReleaseRow.standard_id)
+                .where(col(ReleaseRow.manifest_sha256).in_(list(hashes)))
+            )
+        }
+    if set(hashes) - set(known):
+        return None
+    report = ImportReport()
+    report.known_releases = sorted(known.values(), key=lambda label: (label.split()[0], semver_key(label.split()[1])))
+    for folder, files in folders.items():
+        if not files:  # a standard with no release yet: name it, as a full import would
+            try:
+                code = tomli.loads((folder / "standard.toml").read_text(encoding="utf-8")).get("code")
+            except (OSError, UnicodeDecodeError, tomli.TOMLDecodeError):
+                return None
+            if not isinstance(code, str):
+                return None
+            report.unreleased.append(code)
+    report.unreleased.sort()
+    return report
+
+
+def record_manifest_hashes(engine: Engine, bank: Bank) -> None:
+    """Remember each imported release's manifest file by its SHA-256 (`already_imported`)."""
+    wanted = {}
+    for code, rels in bank.releases.items():
+        folder = bank.standards[code].folder if code in bank.standards else None
+        for rel in rels:
+            path = folder / "releases" / f"{rel.semver}.json" if folder else None
+            if path is not None and path.is_file():
+                wanted[(code, rel.semver)] = file_sha256(path)
+    if not wanted:
+        return
+    with Session(engine) as s, s.begin():
+        for rel_row, code in s.execute(
+            select(ReleaseRow, col(StandardRow.code)).join(StandardRow, col(StandardRow.id) == ReleaseRow.standard_id)
+        ):
+            sha = wanted.get((code, rel_row.semver))
+            if sha and rel_row.manifest_sha256 != sha:
+                rel_row.manifest_sha256 = sha
+
+
 def import_bank(engine: Engine, bank: Bank) -> ImportReport:
     if bank.errors:
         raise BankError(f"validation found {len(bank.errors)} problem(s); nothing was imported", bank.errors)
@@ -71,6 +149,10 @@ def import_bank(engine: Engine, bank: Bank) -> ImportReport:
         raise
     except SQLAlchemyError as e:
         raise BankError(f"import failed and was rolled back, the store is unchanged: {getattr(e, 'orig', e)}") from None
+    try:
+        record_manifest_hashes(engine, bank)
+    except (OSError, SQLAlchemyError):
+        pass  # only a shortcut for the next import is lost: it will load the bank again
     return report
 
 
@@ -218,12 +300,42 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     )
     s.add(rrow)
     s.flush()
-    items = [
-        {"release_id": rrow.id, "question_version_id": have[(qid_by_code[i.question.id], i.question.version)][0]}
-        for i in rel.items
-    ]
+    version_of = {i.question.id: have[(qid_by_code[i.question.id], i.question.version)][0] for i in rel.items}
+    items = [{"release_id": rrow.id, "question_version_id": v} for v in version_of.values()]
     _bulk_insert(s, table_of(ReleaseItemRow), items)
+    rrow.near_duplicate_threshold = threshold = release_threshold(rel)
+    found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
+    pair_codes = [{"a": d.a, "b": d.b} for d in found]
+    pairs = [
+        {"release_id": rrow.id, "a_version_id": min(va, vb), "b_version_id": max(va, vb), "score": d.score}
+        for d in found
+        for va, vb in [(version_of[d.a], version_of[d.b])]
+    ]
+    _bulk_insert(s, table_of(ReleaseNearDuplicateRow), pairs)
+    # each method's draw pool, so that a draw reads one row (pools.pool_for)
+    code_pairs = [(min(p["a"], p["b"]), max(p["a"], p["b"])) for p in pair_codes]
+    pools = []
+    for m in rel.definition["methods"]:
+        entries: list[PoolEntry] = [
+            (qid_by_code[q.id], q.id, version_of[q.id], q.version, q.minutes, q.topic, q.opener, list(q.outcomes))
+            for q in (i.question for i in rel.items)
+            if m["id"] in q.methods
+        ]
+        pools.append(
+            {
+                "release_id": rrow.id,
+                "method_id": method_ids[m["id"]],
+                "format": POOL_FORMAT,
+                "payload": pool_payload(entries, code_pairs),
+            }
+        )
+    _bulk_insert(s, table_of(ReleasePoolRow), pools)
     report.new_releases.append(label)
+
+
+def release_threshold(rel: Release) -> float:
+    """The near-duplicate threshold of the standard as the release froze it."""
+    return float(rel.definition.get("checks", {}).get("near_duplicate_threshold", NEAR_DUPLICATE_THRESHOLD))
 
 
 def _bulk_insert(s: Session, table, rows: list[dict]) -> None:

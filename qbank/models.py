@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, Integer, Table, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .defaults import EXPOSURE_CAP, NEAR_DUPLICATE_THRESHOLD
@@ -78,6 +78,7 @@ class MethodOutcomeRow(SQLModel, table=True):
 
 class QuestionRow(SQLModel, table=True):
     __tablename__ = "question"
+    __table_args__ = (Index("ix_question_standard_id_code", "standard_id", "code"),)  # `list --standard`, in order
     id: int = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     standard_id: int = Field(foreign_key="standard.id", index=True)
@@ -125,12 +126,41 @@ class ReleaseRow(SQLModel, table=True):
     manifest_hash: str = Field(max_length=80)
     definition_json: str = Field(sa_column=Column(Text, nullable=False))
     imported_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # the manifest file's bytes (SHA-256), so that importing unchanged files again reads nothing else;
+    # None for a release imported before qbank recorded it (filled in by the next import)
+    manifest_sha256: str | None = Field(default=None, max_length=64, index=True)
+    # the standard's near-duplicate threshold the release's stored pairs were found with
+    near_duplicate_threshold: float | None = Field(default=None)
 
 
 class ReleaseItemRow(SQLModel, table=True):
     __tablename__ = "release_item"
     release_id: int = Field(foreign_key="release.id", primary_key=True)
     question_version_id: int = Field(foreign_key="question_version.id", primary_key=True, index=True)
+
+
+class ReleaseNearDuplicateRow(SQLModel, table=True):
+    """Two question versions of a release whose texts are near-duplicates (by the standard's
+    threshold): found once, when the release is released or imported (a release never changes),
+    and read by every draw, which must not put both in one set."""
+
+    __tablename__ = "release_near_duplicate"
+    release_id: int = Field(foreign_key="release.id", primary_key=True)
+    a_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
+    b_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
+    score: float
+
+
+class ReleasePoolRow(SQLModel, table=True):
+    """One method's draw pool in a release, as compact JSON (`pools.pool_payload`): derived from the
+    release's rows, written at import (or by the first draw that finds it missing) and never
+    changed, so a cold draw reads one row instead of every candidate and its outcomes."""
+
+    __tablename__ = "release_pool"
+    release_id: int = Field(foreign_key="release.id", primary_key=True)
+    method_id: int = Field(foreign_key="method.id", primary_key=True)
+    format: int
+    payload: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ApprenticeRow(SQLModel, table=True):
@@ -147,6 +177,8 @@ class DrawRow(SQLModel, table=True):
     usage snapshot and apprentice history the draw saw."""
 
     __tablename__ = "draw"
+    # a draw's usage window reads the newest draws of its method
+    __table_args__ = (Index("ix_draw_method_id_id", "method_id", "id"),)
     id: int = Field(default=None, primary_key=True)
     standard_id: int = Field(foreign_key="standard.id", index=True)
     method_id: int = Field(foreign_key="method.id", index=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -44,23 +44,27 @@ class UsageCache:
         self.seen_undone: set[int] = set()  # undone swaps already reversed
 
     def refresh(self, s: Session, method_id: int) -> None:
-        # re-read a little below the watermark: a draw given a lower id may commit after a higher one
-        new = [
-            r
-            for r in s.execute(
-                select(col(DrawRow.id), col(DrawRow.cohort))
-                .where(
-                    col(DrawRow.method_id) == method_id,
-                    col(DrawRow.id) > self.last_draw - OVERLAP,
-                    col(DrawRow.voided_at).is_(None),
-                )
-                .order_by(col(DrawRow.id))
-            ).all()
-            if r[0] not in self.seen_draws
-        ]
+        cold = self.last_draw == 0
+        # re-read a little below the watermark: a draw given a lower id may commit after a higher one;
+        # never more than the window needs (the newest draws, through the (method_id, id) index)
+        newest = s.execute(
+            select(col(DrawRow.id), col(DrawRow.cohort))
+            .where(
+                col(DrawRow.method_id) == method_id,
+                col(DrawRow.id) > self.last_draw - OVERLAP,
+                col(DrawRow.voided_at).is_(None),
+            )
+            .order_by(col(DrawRow.id).desc())
+            .limit(self.window + OVERLAP)
+        ).all()
+        new = [r for r in reversed(newest) if r[0] not in self.seen_draws]
         self.seen_draws.update(r[0] for r in new)
         if len(new) > self.window:
             new = new[-self.window :]
+        if cold:
+            # the items read below are the live ones: every swap, void and undo made so far is in
+            # them already, so only what comes after needs following
+            self.last_swap = s.execute(select(func.max(DrawSwapRow.id))).scalar() or 0
         if new:
             codes: dict[int, list[str]] = {d: [] for d, _ in new}
             for draw_id, code in s.execute(
@@ -73,6 +77,8 @@ class UsageCache:
             for draw_id, cohort in new:
                 self._add(draw_id, cohort, codes[draw_id])
             self.last_draw = max(self.last_draw, new[-1][0])
+        if cold:
+            return  # nothing read yet can have been swapped, voided or undone since
         swaps = [
             r
             for r in s.execute(
@@ -136,11 +142,19 @@ class UsageCache:
         self.seen_swaps = {w for w in self.seen_swaps if w > self.last_swap - OVERLAP}
 
     def _forget_undone(self, s: Session, method_id: int) -> None:
-        """Voided draws leave the window; undone swaps are reversed (both rare: indexed lookups)."""
+        """Voided draws leave the window; undone swaps are reversed. Only the window's draws are
+        looked at (ids from its oldest up, through the (method_id, id) index)."""
+        if not self.sets:
+            return
+        oldest = self.sets[0][0]
         voided = [
             d
             for d in s.execute(
-                select(col(DrawRow.id)).where(col(DrawRow.voided_at).is_not(None), col(DrawRow.method_id) == method_id)
+                select(col(DrawRow.id)).where(
+                    col(DrawRow.method_id) == method_id,
+                    col(DrawRow.id) >= oldest,
+                    col(DrawRow.voided_at).is_not(None),
+                )
             ).scalars()
             if d not in self.seen_void
         ]
@@ -169,7 +183,11 @@ class UsageCache:
                 .join(qo, qo.c.id == out_item.c.question_id)
                 .join(in_item, in_item.c.id == DrawSwapRow.in_item_id)
                 .join(qi, qi.c.id == in_item.c.question_id)
-                .where(col(DrawSwapRow.undone_at).is_not(None), col(DrawRow.method_id) == method_id)
+                .where(
+                    col(DrawSwapRow.undone_at).is_not(None),
+                    col(DrawRow.method_id) == method_id,
+                    col(DrawRow.id) >= oldest,
+                )
                 .order_by(col(DrawSwapRow.id).desc())
             ).all()
             if r[0] not in self.seen_undone
