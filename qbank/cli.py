@@ -247,15 +247,17 @@ def cmd_diff(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_bank
+    from .importer import already_imported, import_bank
     from .store import describe, table_counts
     from .validation import load_bank
 
     # Import loads releases: it checks everything about them (format, references, versions, each
     # question against its hash). The bank-health checks on working files gate `qbank release`.
-    bank = load_bank(Path(args.path), health=False)
     engine = _engine()
-    report = import_bank(engine, bank)
+    # unchanged manifests (every one already in the store, by its file's hash): nothing to read
+    report = already_imported(engine, Path(args.path))
+    if report is None:
+        report = import_bank(engine, load_bank(Path(args.path), health=False))
     if args.format == "json":
         print(json.dumps({**report.as_dict(), "store": describe(engine), "rows": table_counts(engine)}, indent=2))
         return EXIT_OK
