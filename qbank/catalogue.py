@@ -10,11 +10,12 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import Exists, Select, exists, select
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from .models import (
@@ -64,9 +65,21 @@ class QuestionDetail:
         return self.__dict__.copy()
 
 
-def _releases(s: Session) -> dict[int, list[ReleaseRow]]:
-    out: dict[int, list[ReleaseRow]] = defaultdict(list)
-    for r in s.execute(select(ReleaseRow)).scalars():
+def _releases(s: Session, standard_id: int | None = None) -> dict[int, list[Row]]:
+    """Each standard's releases (or one standard's), oldest first: the last is the current one.
+    Only (id, standard_id, semver, major, minor, patch) are read, not the stored definitions."""
+    stmt = select(
+        col(ReleaseRow.id),
+        col(ReleaseRow.standard_id),
+        col(ReleaseRow.semver),
+        col(ReleaseRow.major),
+        col(ReleaseRow.minor),
+        col(ReleaseRow.patch),
+    )
+    if standard_id is not None:
+        stmt = stmt.where(col(ReleaseRow.standard_id) == standard_id)
+    out: dict[int, list[Row]] = defaultdict(list)
+    for r in s.execute(stmt):
         out[r.standard_id].append(r)
     for rs in out.values():
         rs.sort(key=lambda r: (r.major, r.minor, r.patch))
@@ -74,25 +87,80 @@ def _releases(s: Session) -> dict[int, list[ReleaseRow]]:
 
 
 def _links(s: Session, qv_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Each version's outcome codes and method keys, in the standard's order."""
     outs: dict[int, list[str]] = defaultdict(list)
     meths: dict[int, list[str]] = defaultdict(list)
-    if not qv_ids:
-        return outs, meths
-    for qv, code in s.execute(
-        select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code))
-        .join(OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id)
-        .where(col(QuestionVersionOutcomeRow.question_version_id).in_(qv_ids))
-        .order_by(col(OutcomeRow.position))
-    ):
-        outs[qv].append(code)
-    for qv, key in s.execute(
-        select(col(QuestionVersionMethodRow.question_version_id), col(MethodRow.key))
-        .join(MethodRow, col(MethodRow.id) == QuestionVersionMethodRow.method_id)
-        .where(col(QuestionVersionMethodRow.question_version_id).in_(qv_ids))
-        .order_by(col(MethodRow.position))
-    ):
-        meths[qv].append(key)
+    for chunk in _chunks(qv_ids):
+        for qv, code in s.execute(
+            select(col(QuestionVersionOutcomeRow.question_version_id), col(OutcomeRow.code))
+            .join(OutcomeRow, col(OutcomeRow.id) == QuestionVersionOutcomeRow.outcome_id)
+            .where(col(QuestionVersionOutcomeRow.question_version_id).in_(chunk))
+            .order_by(col(OutcomeRow.position))
+        ):
+            outs[qv].append(code)
+        for qv, key in s.execute(
+            select(col(QuestionVersionMethodRow.question_version_id), col(MethodRow.key))
+            .join(MethodRow, col(MethodRow.id) == QuestionVersionMethodRow.method_id)
+            .where(col(QuestionVersionMethodRow.question_version_id).in_(chunk))
+            .order_by(col(MethodRow.position))
+        ):
+            meths[qv].append(key)
     return outs, meths
+
+
+_QV = QuestionVersionRow
+_NEWER = aliased(QuestionVersionRow)
+
+
+def _listing(
+    columns: tuple,
+    current: list[int],
+    *,
+    standard_id: int | None,
+    method: str | None,
+    outcome: str | None,
+    status: str | None,
+) -> Select:
+    """A SELECT of `columns` over each question's latest version, with the list filters as SQL.
+    A version is approved when it is an item of a current release (`current`: each standard's
+    newest release); a method or outcome filter matches the version's own links by key or code."""
+    in_current = _in_current(current)
+    stmt = (
+        select(*columns)
+        .select_from(QuestionRow)
+        .join(_QV, col(_QV.question_id) == QuestionRow.id)
+        .where(~exists().where(col(_NEWER.question_id) == _QV.question_id).where(col(_NEWER.version) > _QV.version))
+    )
+    if standard_id is not None:
+        stmt = stmt.where(col(QuestionRow.standard_id) == standard_id)
+    if method:
+        stmt = stmt.where(
+            exists()
+            .where(col(QuestionVersionMethodRow.question_version_id) == _QV.id)
+            .where(col(QuestionVersionMethodRow.method_id) == MethodRow.id)
+            .where(col(MethodRow.key) == method)
+        )
+    if outcome:
+        stmt = stmt.where(
+            exists()
+            .where(col(QuestionVersionOutcomeRow.question_version_id) == _QV.id)
+            .where(col(QuestionVersionOutcomeRow.outcome_id) == OutcomeRow.id)
+            .where(col(OutcomeRow.code) == outcome)
+        )
+    if status == "approved":
+        stmt = stmt.where(in_current)
+    elif status == "retired":
+        stmt = stmt.where(~in_current)
+    return stmt
+
+
+def _in_current(current: list[int]) -> Exists:
+    """Whether the latest version is an item of a current release."""
+    return (
+        exists()
+        .where(col(ReleaseItemRow.question_version_id) == _QV.id)
+        .where(col(ReleaseItemRow.release_id).in_(current))
+    )
 
 
 def list_questions(
@@ -105,84 +173,112 @@ def list_questions(
     search: str | None = None,
     limit: int | None = None,
 ) -> list[QuestionSummary]:
+    """Each question's latest version, filtered, in id order or (with `search`) best match first;
+    at most `limit` of them (None or 0: all). The filters, the order and the limit run in the
+    database, and only the questions returned have their links read; a search reads the filtered
+    questions' texts, scores them here, and reads the rest only for the best `limit`."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 (no limit) or more, not {limit}")
+    if status not in (None, "approved", "retired"):
+        raise ValueError(f"status must be approved or retired, not {status!r}")
+    words = _WORD.findall(search.lower()) if search else []
     with Session(engine) as s:
-        stds = {r.id: r for r in s.execute(select(StandardRow)).scalars()}
-        if standard and not any(r.code == standard for r in stds.values()):
-            have = ", ".join(sorted(r.code for r in stds.values())) or "none"
-            raise BankError(f"no standard {standard} in the store (have: {have}; run `qbank import banks`)")
-        current_items: set[int] = set()
-        for rels in _releases(s).values():
-            current_items.update(
-                s.execute(
-                    select(col(ReleaseItemRow.question_version_id)).where(col(ReleaseItemRow.release_id) == rels[-1].id)
-                ).scalars()
-            )
-        rows = s.execute(
-            select(col(QuestionRow.code), col(QuestionRow.standard_id), QuestionVersionRow)
-            .join(QuestionVersionRow, col(QuestionVersionRow.question_id) == QuestionRow.id)
-            .order_by(col(QuestionRow.code), col(QuestionVersionRow.version))
-        ).all()
-        latest: dict[str, tuple[int, QuestionVersionRow]] = {}
-        for code, sid, qv in rows:
-            latest[code] = (sid, qv)  # ordered by version, so the last wins
-        outs, meths = _links(s, [qv.id for _, qv in latest.values()])
-    result = []
-    for code, (sid, qv) in latest.items():
-        st = "approved" if qv.id in current_items else "retired"
-        summary = QuestionSummary(
-            id=code,
-            version=qv.version,
-            standard=stds[sid].code,
-            status=st,
-            methods=meths[qv.id],
-            outcomes=outs[qv.id],
-            minutes=qv.minutes,
-            topic=qv.topic,
-            text=qv.text,
-            extra=" ".join(json.loads(qv.probes_json)) + " " + qv.guidance if search else "",
+        standard_id = None
+        if standard:
+            standard_id = s.execute(select(col(StandardRow.id)).where(col(StandardRow.code) == standard)).scalar()
+            if standard_id is None:
+                have = ", ".join(sorted(s.execute(select(col(StandardRow.code))).scalars())) or "none"
+                raise BankError(f"no standard {standard} in the store (have: {have}; run `qbank import banks`)")
+        current = [rels[-1].id for rels in _releases(s).values()]
+        listing = partial(
+            _listing, current=current, standard_id=standard_id, method=method, outcome=outcome, status=status
         )
-        if standard and summary.standard != standard:
-            continue
-        if method and method not in summary.methods:
-            continue
-        if outcome and outcome not in summary.outcomes:
-            continue
-        if status and summary.status != status:
-            continue
-        result.append(summary)
-    if search:
-        result = _search(result, search)
-    return result[:limit] if limit else result
+        page = listing((*_SUMMARY, _in_current(current).label("approved")))
+        scores: dict[int, float] = {}
+        if words:
+            assert search is not None
+            texts = listing((_QV.id, QuestionRow.code, _QV.topic, _QV.text, _QV.probes_json, _QV.guidance))
+            ranked = _rank(search, words, [(k, c, t, x, _extra(p, g)) for k, c, t, x, p, g in s.execute(texts)])
+            scores = dict(ranked[:limit] if limit else ranked)  # best first
+            rows = [r for ids in _chunks(list(scores)) for r in s.execute(page.where(col(_QV.id).in_(ids)))]
+            by_id = {r.id: r for r in rows}
+            rows = [by_id[k] for k in scores]
+        else:
+            page = page.order_by(col(QuestionRow.code))
+            rows = list(s.execute(page.limit(limit) if limit else page))
+        ids = [r.id for r in rows]
+        outs, meths = _links(s, ids)
+    return [
+        QuestionSummary(
+            id=r.code,
+            version=r.version,
+            standard=r.standard,
+            status="approved" if r.approved else "retired",
+            methods=meths[r.id],
+            outcomes=outs[r.id],
+            minutes=r.minutes,
+            topic=r.topic,
+            text=r.text,
+            score=round(scores[r.id], 1) if words else None,
+            extra=_extra(r.probes_json, r.guidance) if search else "",
+        )
+        for r in rows
+    ]
+
+
+_CHUNK = 10_000  # ids per IN list: well under any database's limit on bound parameters
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+_SUMMARY = (
+    _QV.id,
+    QuestionRow.code,
+    select(col(StandardRow.code))
+    .where(col(StandardRow.id) == QuestionRow.standard_id)
+    .scalar_subquery()
+    .label("standard"),
+    _QV.version,
+    _QV.minutes,
+    _QV.topic,
+    _QV.text,
+    _QV.probes_json,
+    _QV.guidance,
+)
+
+
+def _extra(probes_json: str, guidance: str) -> str:
+    return " ".join(json.loads(probes_json)) + " " + guidance
 
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'/.][a-z0-9]+)*")
 SEARCH_CUTOFF = 80
 
 
-def _search(rows: list[QuestionSummary], query: str) -> list[QuestionSummary]:
-    """Fuzzy search: every word of the query is looked for among the words of the question's id,
-    topic, text, probes and guidance (a typo or a different ending still matches); a question scores the mean of its
-    words' best matches, so one that holds all the words beats one that holds some. Ties go to
-    the closer phrase match, then the id."""
-    words = _WORD.findall(query.lower())
-    if not words:
-        return rows
+def _rank(query: str, words: list[str], rows: list[tuple[int, str, str, str, str]]) -> list[tuple[int, float]]:
+    """Fuzzy search over (key, id, topic, text, extra) rows, best first, as (key, score): every word
+    of the query is looked for among the words of the question's id, topic, text, probes and guidance
+    (a typo or a different ending still matches); a question scores the mean of its words' best
+    matches, so one that holds all the words beats one that holds some. Ties go to the closer phrase
+    match, then the id. Questions scoring under SEARCH_CUTOFF are left out."""
     scored = []
-    for q in rows:
-        hay = f"{q.id} {q.topic} {q.text} {q.extra}".lower()
+    for key, code, topic, text, extra in rows:
+        hay = f"{code} {topic} {text} {extra}".lower()
         vocab = list(set(_WORD.findall(hay)))
         if not vocab:
             continue
         best = [process.extractOne(w, vocab, scorer=fuzz.ratio)[1] for w in words]
         score = sum(best) / len(best)
         if score >= SEARCH_CUTOFF:
-            q.score = round(score, 1)
-            scored.append((-score, -fuzz.partial_ratio(query.lower(), hay), q.id, q))
+            scored.append((-score, -fuzz.partial_ratio(query.lower(), hay), code, key))
     scored.sort(key=lambda x: x[:3])
-    return [x[3] for x in scored]
+    return [(x[3], -x[0]) for x in scored]
 
 
 def show_question(engine: Engine, code: str) -> QuestionDetail:
+    """One question with every version, newest first: only that question's rows are read."""
     with Session(engine) as s:
         q = s.execute(select(QuestionRow).where(col(QuestionRow.code) == code)).scalars().first()
         if q is None:
@@ -193,7 +289,7 @@ def show_question(engine: Engine, code: str) -> QuestionDetail:
             raise BankError(f"no question {code} in the store{hint}")
         std = s.get(StandardRow, q.standard_id)
         assert std is not None  # question.standard_id is a foreign key
-        rels = _releases(s).get(q.standard_id, [])
+        rels = _releases(s, q.standard_id).get(q.standard_id, [])
         versions = list(
             s.execute(
                 select(QuestionVersionRow)
@@ -204,13 +300,12 @@ def show_question(engine: Engine, code: str) -> QuestionDetail:
         ids = [v.id for v in versions]
         outs, meths = _links(s, ids)
         in_release: dict[int, list[str]] = defaultdict(list)
-        rel_by_id = {r.id: r for r in rels}
-        for rid, qv in s.execute(
-            select(col(ReleaseItemRow.release_id), col(ReleaseItemRow.question_version_id)).where(
-                col(ReleaseItemRow.question_version_id).in_(ids)
-            )
+        for semver, qv in s.execute(
+            select(col(ReleaseRow.semver), col(ReleaseItemRow.question_version_id))
+            .join(ReleaseRow, col(ReleaseRow.id) == ReleaseItemRow.release_id)
+            .where(col(ReleaseItemRow.question_version_id).in_(ids))
         ):
-            in_release[qv].append(rel_by_id[rid].semver)
+            in_release[qv].append(semver)
     current = rels[-1].semver if rels else None
     detail = QuestionDetail(
         id=code,
@@ -351,7 +446,7 @@ def release_diff(engine: Engine | Connection, standard: str, old: str, new: str)
             if v not in rels:
                 raise BankError(f"{standard} has no release {v} in the store (releases: {', '.join(rels) or 'none'})")
 
-        def versions(rel: ReleaseRow) -> dict[str, int]:
+        def versions(rel: Row) -> dict[str, int]:
             return dict(
                 s.execute(
                     select(col(QuestionRow.code), col(QuestionVersionRow.version))

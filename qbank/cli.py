@@ -287,6 +287,7 @@ def _wrap(text: str, width: int = 88, indent: str = "    ") -> str:
 def cmd_list(args) -> int:
     from .catalogue import list_questions
 
+    _check_threshold(args.limit, "--limit", 0, None)
     rows = list_questions(
         _engine(),
         standard=args.standard,
