@@ -560,7 +560,7 @@ def cmd_serve(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .draws import method_spec, spec_from_bank
-    from .simulate import SimConfig, simulate
+    from .simulate import ExposureFloor, SimConfig, simulate
     from .validation import load_bank
 
     if args.draws < 2:
@@ -590,14 +590,28 @@ def cmd_simulate(args) -> int:
             seed=args.seed,
         ),
     )
+    bank_floor = ExposureFloor.of(spec)
     if args.format == "json":
         print(
             json.dumps(
-                {"standard": args.standard, "method": args.method, "qbank": ours.as_dict(), "baseline": base.as_dict()},
+                {
+                    "standard": args.standard,
+                    "method": args.method,
+                    "qbank": ours.as_dict(),
+                    "baseline": base.as_dict(),
+                    # per outcome: how many questions can cover it (k) and the exposure floor 1/k that sets
+                    "outcome_floors": {
+                        o: {"k": k, "floor": round(1 / k, 4) if k else None} for o, k in bank_floor.by_outcome.items()
+                    },
+                },
                 indent=2,
             )
         )
         return EXIT_OK
+
+    def ratio(r: float | None) -> str:
+        return "n/a" if r is None else f"{r:.2f}"
+
     print(
         f"{args.standard} {args.method}: {ours.sets + ours.failures} draws, pool {ours.pool} questions, "
         f"{len(spec.method.required)} required outcomes, {spec.budget} minutes"
@@ -608,8 +622,11 @@ def cmd_simulate(args) -> int:
         ("repeats: questions met twice by an apprentice", lambda s: f"{s.repeats}"),
         ("exposure: max / mean share of sets", lambda s: f"{s.exposure_max:.3f} / {s.exposure_mean:.3f}"),
         (f"questions over the exposure cap ({ours.cap:.2f})", lambda s: f"{s.over_cap}"),
+        ("exposure floor; max / floor", lambda s: f"{s.exposure_floor:.3f}; {ratio(s.exposure_floor_ratio)}"),
+        ("questions over max(cap, floor)", lambda s: f"{s.over_limit} (> {s.exposure_limit:.3f})"),
         ("overlap: mean pairwise rate", lambda s: f"{s.overlap:.4f}"),
         ("overlap bound L/N; ratio", lambda s: f"{s.overlap_bound:.4f}; {s.overlap_ratio:.2f}"),
+        ("overlap floor for M sets; ratio", lambda s: f"{s.overlap_floor:.4f}; {ratio(s.overlap_floor_ratio)}"),
         ("overlap within cohorts", lambda s: f"{s.cohort_overlap:.4f}"),
         ("set length mean (min-max)", lambda s: f"{s.length_mean:.1f} ({s.length_min}-{s.length_max})"),
         ("draw latency p50 / p99 (ms)", lambda s: f"{s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f}"),
@@ -619,6 +636,24 @@ def cmd_simulate(args) -> int:
         print(f"  {name:<46}{f(ours):>18}{f(base):>24}")
     if ours.failure_reasons:
         print("  failed draws by first reason: " + ", ".join(f"{k} x{v}" for k, v in ours.failure_reasons.items()))
+    if bank_floor.k:
+        named = ", ".join(bank_floor.outcomes[:5]) + (
+            f" and {len(bank_floor.outcomes) - 5} more" if len(bank_floor.outcomes) > 5 else ""
+        )
+        print(
+            f"  the bank's exposure floor: 1/{bank_floor.k} = {bank_floor.floor:.3f}, as every set needs one of the "
+            f"{bank_floor.k} questions that can cover {named}"
+        )
+    if ours.exposure_floor_k == 0 and ours.sets:
+        print(f"  qbank's exposure floor is the mean share L/N = {ours.exposure_floor:.3f} (above 1/k)")
+    if ours.sets:
+        print(
+            f"  qbank's overlap floor (M·L/N - 1)/(M - 1): M = {ours.sets} sets, L = {ours.length_mean:.2f}, "
+            f"N = {ours.floor_pool} questions that fit {spec.budget} minutes"
+        )
+    uncoverable = [o for o, k in bank_floor.by_outcome.items() if not k]
+    if uncoverable:
+        print(f"  no question can cover: {', '.join(uncoverable)}")
     return EXIT_OK
 
 

@@ -8,8 +8,12 @@ mean set length) with no constraints, as a learning platform's "random question"
 
 Mean pairwise overlap is computed exactly without comparing pairs: the number of questions two
 sets share, summed over all pairs, is sum over questions of C(n_q, 2), n_q being the number of
-sets containing q. Its lower bound for a pool of N questions and mean set length L is L/N
-(Chen, Ankenmann & Spray 2003: mean overlap = (N/L) Var(exposure) + L/N).
+sets containing q. Its reference for a pool of N questions and mean set length L is L/N
+(Chen, Ankenmann & Spray 2003: mean overlap = (N/L) Var(exposure) + L/N), the expected overlap of
+two independent uniform sets. For M sets it is not quite the floor: `overlap_floor` gives the least
+mean overlap M sets can have, (M·L/N − 1)/(M − 1) when every question is used equally, and
+`exposure_floor` the least maximum exposure a bank allows, from its most thinly covered outcome.
+The ratios reported are against these floors, i.e. against what is possible.
 """
 
 from __future__ import annotations
@@ -36,6 +40,63 @@ class SimConfig:
     seed: str | None = None  # only for the population; each draw still gets its own seed
 
 
+def overlap_floor(sets: int, slots: int, questions: int) -> float:
+    """The least mean pairwise overlap `sets` sets can have, holding `slots` questions in all (the
+    sum of their lengths) drawn from `questions` questions, in the units `_measure` reports.
+
+    Overlap is Σ_q C(n_q, 2) / C(M, 2) / L̄ with M sets, L̄ = slots / M and Σ_q n_q = slots = M·L̄.
+    Σ_q C(n_q, 2) is convex in the counts, so for a fixed sum it is least when the counts are as
+    equal as integers allow: n_q = ⌊M·L̄/N⌋ or ⌈M·L̄/N⌉. When M·L̄/N = c is whole every question is
+    in exactly c sets and the floor is N·c(c − 1)/2 / (M(M − 1)/2) / L̄ = (c − 1)/(M − 1), i.e.
+    (M·L̄/N − 1)/(M − 1); otherwise the integer floor lies a little above that formula (never below
+    it), and it is never negative (it is 0 while M·L̄ ≤ N: then no two sets need share anything).
+    It is below L̄/N whenever L̄ < N: L̄/N is what independent uniform sets average, not the least.
+    """
+    if sets < 2 or slots <= 0 or questions <= 0:
+        return 0.0
+    c, r = divmod(slots, questions)
+    shared = (questions - r) * c * (c - 1) // 2 + r * (c + 1) * c // 2
+    return shared / (sets * (sets - 1) / 2) / (slots / sets)
+
+
+@dataclass(frozen=True)
+class ExposureFloor:
+    """The least maximum exposure a bank allows a method, from coverage alone.
+
+    Every set must contain one of the k questions that can cover an outcome (those targeting it
+    that fit the method's time and are not excluded), so over M sets those k questions are drawn
+    at least M times and the most used of them is in at least M/k sets, 1/k of them. The bank's
+    floor is the largest 1/k over the outcomes; the binding outcomes are those with the fewest
+    questions. Outcomes no question can cover (k = 0) make every draw fail and are left out."""
+
+    floor: float
+    k: int  # the fewest questions that can cover an outcome (0 when no outcome can be covered)
+    outcomes: tuple[str, ...]  # the outcomes with k questions: where the floor comes from
+    by_outcome: dict[str, int]  # every required outcome -> how many questions can cover it
+
+    @classmethod
+    def of(cls, spec: DrawSpec) -> ExposureFloor:
+        budget, exclude = spec.budget, spec.exclude
+        ks = dict.fromkeys(spec.method.required, 0)
+        for c in spec.pool:
+            if c.minutes <= budget and c.code not in exclude:
+                for o in c.outcomes & spec.method.required:
+                    ks[o] += 1
+        coverable = [k for k in ks.values() if k]
+        k = min(coverable, default=0)
+        return cls(
+            floor=1 / k if k else 0.0,
+            k=k,
+            outcomes=tuple(sorted(o for o, n in ks.items() if k and n == k)),
+            by_outcome=dict(sorted(ks.items(), key=lambda kv: (kv[1], kv[0]))),
+        )
+
+
+def usable_questions(spec: DrawSpec) -> int:
+    """Questions of the pool a set could contain at all: those that fit the method's time."""
+    return sum(1 for c in spec.pool if c.minutes <= spec.budget and c.code not in spec.exclude)
+
+
 @dataclass
 class SimStats:
     label: str
@@ -57,14 +118,34 @@ class SimStats:
     latency_p50_ms: float
     latency_p99_ms: float
     failure_reasons: dict[str, int]
+    # what is possible (see `overlap_floor`, `ExposureFloor`): floors and comparisons against them
+    floor_pool: int  # N of the floors: questions a set could contain (qbank: those that fit the time)
+    overlap_floor: float  # least mean overlap of this many sets of this mean length
+    exposure_floor: float  # least max exposure: max(1/k of the binding outcomes, mean share L̄/N)
+    exposure_floor_k: int  # k of the binding outcomes; 0 when the mean share binds or sets need not cover
+    exposure_floor_outcomes: list[str]  # outcomes with only k questions that can cover them
+    exposure_limit: float  # max(cap, exposure floor): the most a draw can be asked to keep to
+    over_limit: int  # questions over exposure_limit
 
     @property
     def overlap_ratio(self) -> float:
         return self.overlap / self.overlap_bound if self.overlap_bound else 0.0
 
+    @property
+    def overlap_floor_ratio(self) -> float | None:
+        """Observed overlap over the least possible; None when the floor is 0 (few short sets)."""
+        return self.overlap / self.overlap_floor if self.overlap_floor else None
+
+    @property
+    def exposure_floor_ratio(self) -> float | None:
+        return self.exposure_max / self.exposure_floor if self.exposure_floor else None
+
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["overlap_ratio"] = round(self.overlap_ratio, 3)
+        for name in ("overlap_floor_ratio", "exposure_floor_ratio"):
+            r = getattr(self, name)
+            d[name] = None if r is None else round(r, 3)
         return d
 
 
@@ -93,7 +174,11 @@ def _measure(
     spec: DrawSpec,
     failures: Counter[str],
     latencies: list[float],
+    floor_pool: int,
+    coverage_floor: ExposureFloor | None,
 ) -> SimStats:
+    """`floor_pool` is the N of the floors; `coverage_floor` the bank's exposure floor, given only
+    when every set had to cover the method's outcomes (not for the uniform baseline)."""
     required = spec.method.required
     n_sets = len(sets)
     appearances: Counter[str] = Counter()
@@ -123,6 +208,14 @@ def _measure(
     cohort_overlap = c_shared / c_pairs / mean_len if c_pairs and mean_len else 0.0
     shares = [appearances.get(c.code, 0) / n_sets for c in spec.pool] if n_sets else [0.0]
     lat = sorted(latencies)
+    slots = sum(lengths)
+    mean_floor = slots / n_sets / floor_pool if n_sets and floor_pool else 0.0  # max share >= mean share
+    cov = coverage_floor if coverage_floor is not None and coverage_floor.k and n_sets else None
+    if cov is not None and cov.floor >= mean_floor:
+        e_floor, e_k, e_outcomes = cov.floor, cov.k, list(cov.outcomes)
+    else:
+        e_floor, e_k, e_outcomes = mean_floor, 0, []
+    limit = max(spec.exposure_cap, e_floor)
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3) if lat else 0.0
@@ -147,6 +240,13 @@ def _measure(
         latency_p50_ms=pct(0.50),
         latency_p99_ms=pct(0.99),
         failure_reasons=dict(failures.most_common(5)),
+        floor_pool=floor_pool,
+        overlap_floor=round(overlap_floor(n_sets, slots, floor_pool), 5),
+        exposure_floor=round(e_floor, 4),
+        exposure_floor_k=e_k,
+        exposure_floor_outcomes=e_outcomes,
+        exposure_limit=round(limit, 4),
+        over_limit=sum(1 for x in shares if x > limit + 1e-9),
     )
 
 
@@ -199,7 +299,8 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
             counts.subtract(old)
             cohort_counts[old_cohort].subtract(old)
             total_len -= len(old)
-    ours = _measure("qbank", sets, spec, failures, latencies)
+    first = DrawSpec(method=spec.method, pool=spec.pool, extra_time_pct=spec.extra_time_pct)  # nothing excluded
+    ours = _measure("qbank", sets, spec, failures, latencies, usable_questions(first), ExposureFloor.of(first))
 
     n = max(1, round(ours.length_mean)) if ours.sets else spec.method.min_questions
     pool = list(spec.pool)
@@ -209,5 +310,5 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
         chosen = prng.sample(pool, min(n, len(pool)))
         base_lat.append(time.perf_counter() - t)
         base_sets.append((ref, cohort, chosen))
-    base = _measure(f"uniform random {n}", base_sets, spec, Counter(), base_lat)
+    base = _measure(f"uniform random {n}", base_sets, spec, Counter(), base_lat, len(pool), None)
     return ours, base
