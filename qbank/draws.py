@@ -34,6 +34,7 @@ from .defaults import EXPOSURE_CAP
 from .definition import ReleaseDefinition, for_release
 from .draw import ALGORITHM, ATTEMPTS, Candidate, DrawSpec, Infeasible, Usage, choose_swap
 from .draw import select as select_set
+from .memory import gc_paused
 from .models import (
     ApprenticeRow,
     DrawItemRow,
@@ -255,7 +256,8 @@ def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -
     seed = secrets.token_hex(16)
     consulted: set[str] = set()
     try:
-        chosen = select_set(spec, usage, seed, consulted)
+        with gc_paused():  # the engine indexes the whole pool: no collector passes over it meanwhile
+            chosen = select_set(spec, usage, seed, consulted)
     except Infeasible as e:
         raise DrawError(
             f"cannot draw a set for {req.apprentice} ({req.standard} {req.method}): " + "; ".join(e.reasons), e.reasons

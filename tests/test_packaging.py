@@ -59,7 +59,7 @@ def test_the_wheel_installs_one_top_level_package(wheel):
     with zipfile.ZipFile(wheel) as z:
         if f"{info}/top_level.txt" in names:
             assert z.read(f"{info}/top_level.txt").decode().split() == ["qbank"]
-        assert "qbank = qbank.cli:main" in z.read(f"{info}/entry_points.txt").decode()
+        assert "qbank = qbank.cli:run" in z.read(f"{info}/entry_points.txt").decode()
 
 
 def test_the_wheel_holds_the_app_and_the_files_read_at_run_time(wheel):
