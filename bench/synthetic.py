@@ -1,7 +1,9 @@
 """A synthetic bank for benchmarks: N questions over K outcomes, two methods, valid and released.
 
 Each question targets 2-5 outcomes and takes 3-8 minutes; the professional discussion must
-assess all K outcomes in 240 minutes, the presentation questioning the first half in 120.
+assess all K outcomes in `discussion_minutes` (default 240), the presentation questioning the first
+half in half that time. At 100 outcomes the default fits; with more outcomes give more minutes
+(about 240 per 100 outcomes), or a set that covers them all will not fit and every draw fails.
 
 Texts are drawn from a Zipf-distributed vocabulary (as real English is), so frequent words such
 as "you" or "the" appear in most questions and rare words in few; no two texts are near-duplicates.
@@ -33,7 +35,13 @@ def question_text(rnd: random.Random, vocab: list[str], weights: list[float]) ->
 
 
 def write_synthetic_bank(
-    root: Path, n_questions: int = 10_000, n_outcomes: int = 100, seed: int = 7, code: str = "SYN01"
+    root: Path,
+    n_questions: int = 10_000,
+    n_outcomes: int = 100,
+    seed: int = 7,
+    code: str = "SYN01",
+    *,
+    discussion_minutes: int = 240,
 ) -> Path:
     rnd = random.Random(seed)
     vocab = _vocabulary(rnd, 6000)
@@ -57,7 +65,7 @@ def write_synthetic_bank(
         'id = "professional-discussion"',
         'name = "Professional discussion"',
         'kind = "professional discussion"',
-        "minutes = 240",
+        f"minutes = {discussion_minutes}",
         "min_questions = 10",
         "assesses = [" + ", ".join(f'"{o}"' for o in outcomes) + "]",
         "",
@@ -65,7 +73,7 @@ def write_synthetic_bank(
         'id = "presentation-questioning"',
         'name = "Presentation questioning"',
         'kind = "presentation questioning"',
-        "minutes = 120",
+        f"minutes = {discussion_minutes // 2}",
         "min_questions = 6",
         "assesses = [" + ", ".join(f'"{o}"' for o in outcomes[:half]) + "]",
         "",
