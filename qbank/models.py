@@ -278,7 +278,7 @@ class AssessmentMethodRow(SQLModel, table=True):
     assessment_id: int = Field(foreign_key="assessment.id", index=True)
     method_id: int = Field(foreign_key="method.id", index=True)
     position: int
-    draw_id: int | None = Field(default=None, foreign_key="draw.id")
+    draw_id: int | None = Field(default=None, foreign_key="draw.id", index=True)  # joins from draws
     carried_from_id: int | None = Field(default=None, foreign_key="assessment_method.id")
     status: str = Field(default="pending", max_length=16)  # pending | running | ended | carried
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -21,6 +21,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timezone
+from itertools import combinations, islice
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -46,6 +47,7 @@ from .models import (
     QuestionVersionOutcomeRow,
     QuestionVersionRow,
     ReleaseItemRow,
+    ReleaseNearDuplicateRow,
     ReleaseRow,
     StandardRow,
     table_of,
@@ -161,11 +163,11 @@ def _check_filters(s: Session, f: Filters) -> None:
 
 
 def _draw_conditions(f: Filters, *, assessments: bool = False) -> list:
-    """WHERE conditions on DrawRow (joined to standard, method, release, and assessment via
-    assessment_method when an assessor is asked for, or `assessments`). Voided draws never count;
-    nor do void assessments, where the assessment is joined."""
+    """WHERE conditions on DrawRow (joined to standard, method, release, and with `assessments` to
+    assessment via assessment_method). Voided draws never count; nor do void assessments, whether
+    joined or reached through the assessor filter."""
     conds: list[ColumnElement[bool]] = [col(DrawRow.voided_at).is_(None)]
-    if f.assessor or assessments:
+    if assessments:
         conds.append(col(AssessmentRow.status) != "void")
     if f.standard:
         conds.append(col(StandardRow.code) == f.standard)
@@ -179,8 +181,19 @@ def _draw_conditions(f: Filters, *, assessments: bool = False) -> list:
         conds.append(col(DrawRow.created_at) <= datetime.combine(f.until, time.max, tzinfo=timezone.utc))
     if f.cohort is not None:
         conds.append(col(DrawRow.cohort) == f.cohort)
-    if f.assessor:
+    if f.assessor and assessments:
         conds.append(col(AssessmentRow.assessor) == f.assessor)
+    elif f.assessor:
+        # the draws of that assessor's assessments (a draw belongs to one assessment method), as a
+        # subquery rather than a join: joined, SQLite walked the assessor's assessments for every
+        # drawn item (assessment_method.draw_id has no index), minutes at 200,000 asks
+        conds.append(
+            col(DrawRow.id).in_(
+                select(col(AssessmentMethodRow.draw_id))
+                .join(AssessmentRow, col(AssessmentRow.id) == AssessmentMethodRow.assessment_id)
+                .where(col(AssessmentRow.assessor) == f.assessor, col(AssessmentRow.status) != "void")
+            )
+        )
     return conds
 
 
@@ -192,7 +205,7 @@ def _draws_from(q, f: Filters, *, assessments: bool = False):
         .join(MethodRow, col(MethodRow.id) == DrawRow.method_id)
         .join(ReleaseRow, col(ReleaseRow.id) == DrawRow.release_id)
     )
-    if f.assessor or assessments:
+    if assessments:
         q = q.join(AssessmentMethodRow, col(AssessmentMethodRow.draw_id) == DrawRow.id).join(
             AssessmentRow, col(AssessmentRow.id) == AssessmentMethodRow.assessment_id
         )
@@ -262,6 +275,17 @@ def _sets(s: Session, f: Filters) -> dict[int, tuple[str, str, str, str, list[st
     return out
 
 
+def _set_count(s: Session, f: Filters) -> int:
+    """len(_sets(s, f)), counted in SQL: draws with at least one question that counts."""
+    q = _draws_from(
+        select(func.count(func.distinct(col(DrawRow.id))))
+        .select_from(DrawRow)
+        .join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id),
+        f,
+    )
+    return s.execute(q.where(col(DrawItemRow.active).is_(True), _live_item())).scalar_one()
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -270,12 +294,37 @@ def _pct(x: float) -> str:
 
 
 def review_usage(s: Session, f: Filters, cap: float = EXPOSURE_CAP) -> Report:
-    sets = _sets(s, f)
-    per_method_sets = Counter((std, meth) for std, meth, *_ in sets.values())
-    drawn: Counter = Counter()
-    for std, meth, _, _, codes in sets.values():
-        for c in codes:
-            drawn[(std, meth, c)] += 1
+    # counted in SQL: sets per method, and per question the sets holding it (in its final set)
+    def final_items(*columns):
+        q = _draws_from(
+            select(col(StandardRow.code), col(MethodRow.key), *columns)
+            .select_from(DrawRow)
+            .join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id),
+            f,
+        )
+        return q.where(col(DrawItemRow.active).is_(True), _live_item())
+
+    per_method_sets = Counter(
+        {
+            (std, meth): n
+            for std, meth, n in s.execute(
+                final_items(func.count(func.distinct(col(DrawRow.id)))).group_by(
+                    col(StandardRow.code), col(MethodRow.key)
+                )
+            )
+        }
+    )
+    drawn = Counter(
+        {
+            (std, meth, code): n
+            for std, meth, code, n in s.execute(
+                final_items(col(QuestionRow.code), func.count(col(DrawItemRow.id)))
+                .join(QuestionRow, col(QuestionRow.id) == DrawItemRow.question_id)
+                .group_by(col(StandardRow.code), col(MethodRow.key), col(QuestionRow.code))
+            )
+        }
+    )
+    n_sets = sum(per_method_sets.values())
     asked = _asked_counts(s, f)
     rows, flags, bars = [], [], []
     for (std, meth, code), n in sorted(drawn.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -305,7 +354,7 @@ def review_usage(s: Session, f: Filters, cap: float = EXPOSURE_CAP) -> Report:
         ),
     )
     r.flags = flags + ([f"{len(never)} approved question(s) never drawn"] if never else [])
-    r.summary = [f"{len(sets)} set(s) drawn in {len(per_method_sets)} method(s); {len(drawn)} distinct question(s)"]
+    r.summary = [f"{n_sets} set(s) drawn in {len(per_method_sets)} method(s); {len(drawn)} distinct question(s)"]
     r.tables.append(
         Table("Per question", ["standard", "method", "question", "drawn", "asked", "share of sets", "flag"], rows)
     )
@@ -419,14 +468,13 @@ def review_overlap(s: Session, f: Filters, top: int = 10) -> Report:
         for x in items:
             if x[1]:
                 groups[x[1]].append(x)
-        index = {q: i for i, q in enumerate(sorted({q for x in items for q in x[3]}))}
         for cohort, members in sorted(groups.items()):
             if len(members) < 2:
                 continue
             ov = _overlap([m[3] for m in members])
             cratio = ov / bound if bound else 0.0
             flagged = cratio >= COHORT_OVERLAP_RATIO
-            best = _most_shared_pairs(members, index, 3)
+            best = _most_shared_pairs(members, 3)
             (sa, a, b) = best[0]
             cohort_rows.append(
                 [
@@ -491,22 +539,141 @@ def review_overlap(s: Session, f: Filters, top: int = 10) -> Report:
     return r
 
 
-def _most_shared_pairs(members: list, index: dict[str, int], k: int) -> list[tuple[int, tuple, tuple]]:
-    """The k pairs of sets sharing the most questions (ties: by apprentice reference): every pair is
-    compared, as bit masks, so a cohort of a thousand sets takes well under a second."""
-    import heapq
+def _most_shared_pairs(members: list, k: int, way: str = "cheaper") -> list[tuple[int, tuple, tuple]]:
+    """The k pairs of sets sharing the most questions, as (shared, member, member): members are put
+    in order of apprentice reference (a stable sort) and ties go to the pair that comes first in
+    that order (the smaller first member, then the smaller second). Fewer than k pairs share a
+    question: pairs sharing none make up the k, first in that order too.
 
-    masks = [sum(1 << index[q] for q in m[3]) for m in members]
+    Not every pair is compared. Shares are found from the top down, t = the longest set, then t - 1,
+    ...: the pairs sharing exactly t questions (`_pairs_sharing`), until at least k pairs share t or
+    more. All of the pairs sharing more than t are then known (fewer than k of them), so only the
+    first pairs in order sharing exactly t are needed. Where the top two steps find too few (sets
+    from a large pool: few pairs share much), every pair sharing two or more is listed at once
+    instead (`_pairs_sharing_two`) when they are few. The work follows the pairs that share the
+    most, not the square of the cohort (bench/bench_reviews.py --pairs).
+
+    `way`: "cheaper" (the above); "subsets" or "prefix" count every t one way only; "two" lists the
+    pairs sharing two or more first, whatever their number. The tests hold each to comparing every pair."""
     order = sorted(range(len(members)), key=lambda i: members[i][2])
-    best = heapq.nlargest(
-        k,
-        (
-            ((masks[i] & masks[j]).bit_count(), -p, -q)
-            for p, i in enumerate(order)
-            for q, j in enumerate(order[p + 1 :], start=p + 1)
-        ),
-    )
-    return [(shared, members[order[-p]], members[order[-q]]) for shared, p, q in best]
+    n = len(order)
+    k = min(k, n * (n - 1) // 2)
+    if k <= 0:
+        return []
+    freq = Counter(q for m in members for q in m[3])
+    rank = {q: r for r, q in enumerate(sorted(freq, key=lambda q: (freq[q], q)))}  # rarest first
+    tokens = [sorted(rank[q] for q in members[i][3]) for i in order]
+    masks = [sum(1 << r for r in ts) for ts in tokens]
+    longest = max(map(len, tokens))
+    two_at = {"cheaper": longest - 2, "two": longest}.get(way, 0)  # the step at which to list pairs sharing 2+
+    higher: dict[tuple[int, int], int] = {}  # every pair sharing more than t: (p, q) -> shared
+    exact: list[tuple[int, int, int]] = []
+    t = longest
+    while t >= 1:
+        if t == two_at and t > 2:
+            budget = 2 * sum(math.comb(len(ts), 2) for ts in tokens) if way == "cheaper" else None
+            two = _pairs_sharing_two(tokens, masks, budget)
+            if two is not None:  # every pair sharing two or more, so more than t = 1
+                higher.update(two)
+                if len(higher) >= k:
+                    break
+                t = 1
+        exact = _pairs_sharing(tokens, masks, t, higher, k - len(higher), way)
+        if len(higher) + len(exact) >= k:
+            break
+        higher.update(((p, q), shared) for shared, p, q in exact)
+        exact = []
+        t -= 1
+    found = sorted([(-shared, p, q) for (p, q), shared in higher.items()] + [(-c, p, q) for c, p, q in exact])[:k]
+    # fewer than k pairs share anything: pairs sharing none make up the k, first in order (every
+    # pair sharing something is in `higher` then, and fewer than k of them are skipped)
+    none_shared = ((0, p, q) for p in range(n) for q in range(p + 1, n) if (p, q) not in higher)
+    found += islice(none_shared, k - len(found))
+    return [(-neg, members[order[p]], members[order[q]]) for neg, p, q in found]
+
+
+def _file_subsets(tokens: list[list[int]], t: int) -> dict[tuple[int, ...], list[int]]:
+    """Each t-question subset held by two sets or more -> those sets, in order. A subset gets a list
+    only when a second set holds it: tens of thousands of lists would each stay in the garbage
+    collector's care and set off its full passes (a subset's tuple of ints leaves it at once)."""
+    first: dict[tuple[int, ...], int] = {}
+    shared_by: dict[tuple[int, ...], list[int]] = {}
+    for p, ts in enumerate(tokens):
+        for sub in combinations(ts, t):
+            q = first.setdefault(sub, p)
+            if q != p:
+                shared_by.setdefault(sub, [q]).append(p)
+    return shared_by
+
+
+def _pairs_sharing_two(
+    tokens: list[list[int]], masks: list[int], budget: int | None
+) -> dict[tuple[int, int], int] | None:
+    """Every pair p < q of sets sharing two questions or more -> how many they share; None when the
+    pairs met on a common 2-question subset number more than `budget` (most pairs share two)."""
+    filed = _file_subsets(tokens, 2)
+    if budget is not None and sum(len(ps) * (len(ps) - 1) // 2 for ps in filed.values()) > budget:
+        return None
+    out: dict[tuple[int, int], int] = {}
+    for ps in filed.values():
+        for i, p in enumerate(ps):
+            mp = masks[p]
+            for q in ps[i + 1 :]:
+                if (p, q) not in out:
+                    out[(p, q)] = (mp & masks[q]).bit_count()
+    return out
+
+
+def _pairs_sharing(
+    tokens: list[list[int]],
+    masks: list[int],
+    t: int,
+    higher: dict[tuple[int, int], int],
+    need: int,
+    way: str = "cheaper",
+) -> list[tuple[int, int, int]]:
+    """Pairs p < q of sets sharing exactly t questions, as (t, p, q): all of them, or at least the
+    `need` first in order. `tokens` are each set's questions as ranks (rarest first, ascending),
+    `masks` the same as bits; `higher` holds every pair sharing more than t (they are left out).
+
+    Two ways, both exact; whichever reads fewer entries for this t is used (or `way` says which):
+    - t-subsets: every set files each of its t-question subsets; two sets share at least t questions
+      if and only if they file a common subset, and a pair sharing exactly t files exactly one. From
+      each subset's sets the first pairs in order are taken, at most `need` + len(higher) of them.
+      Costs C(len, t) per set: cheap when t is near the set length, or 1 or 2.
+    - prefix filtering: two sets sharing t or more questions have a common question among the
+      first len - t + 1 of each (in the same order), so only pairs meeting there are compared.
+      Costs the pairs that meet there: cheap when sets are far apart (questions rarely shared)."""
+    prefix: Counter = Counter()
+    by_subsets = 0
+    for ts in tokens:
+        prefix.update(ts[: max(len(ts) - t + 1, 0)])
+        by_subsets += math.comb(len(ts), t)
+    by_prefix = sum(c * (c - 1) // 2 for c in prefix.values())
+    out: list[tuple[int, int, int]] = []
+    if way == "subsets" or (way != "prefix" and by_subsets <= by_prefix):
+        cap = need + len(higher)  # enough pairs in order, whatever the pairs sharing more take
+        for ps in _file_subsets(tokens, t).values():
+            taken = 0
+            for i, p in enumerate(ps):
+                for q in ps[i + 1 :]:
+                    if (p, q) not in higher:
+                        out.append((t, p, q))
+                    taken += 1
+                    if taken >= cap:
+                        break
+                if taken >= cap:
+                    break
+        return out
+    index: dict[int, list[int]] = defaultdict(list)
+    for p, ts in enumerate(tokens):
+        met: set[int] = set()
+        for r in ts[: max(len(ts) - t + 1, 0)]:
+            met.update(index[r])
+            index[r].append(p)
+        mp = masks[p]
+        out += [(t, q, p) for q in met if (mp & masks[q]).bit_count() == t]
+    return out
 
 
 def _overlap(sets: list[frozenset]) -> float:
@@ -549,7 +716,7 @@ def _pool_sizes(s: Session, f: Filters) -> dict[tuple[str, str], int]:
 
 
 def review_avoidance(s: Session, f: Filters) -> Report:
-    sets = _sets(s, f)
+    n_sets = _set_count(s, f)
     drawn: Counter = Counter()
     # every question put in a set that still counts (swapped-out ones included) counts as drawn; the
     # items of voided draws and the question an undone swap brought in do not
@@ -627,7 +794,7 @@ def review_avoidance(s: Session, f: Filters) -> Report:
         ),
     )
     r.flags = flags
-    r.summary = [f"{len(sets)} set(s); {sum(swapped.values())} swap(s); {sum(skipped.values())} skip(s)"]
+    r.summary = [f"{n_sets} set(s); {sum(swapped.values())} swap(s); {sum(skipped.values())} skip(s)"]
     r.tables = [
         Table("Per question", ["question", "drawn", "swapped", "skipped", "avoid rate", "reasons", "flag"], rows),
         Table(
@@ -659,54 +826,52 @@ def _assessor_of_draws(s: Session) -> dict[int, str]:
 
 def _skips(s: Session, f: Filters) -> tuple[Counter, Counter, dict[str, int]]:
     """Skipped questions: in the final set of an ended method and not asked (or marked skipped).
-    Returns (skips per question, skips per assessor, methods run per assessor)."""
-    q = _draws_from(
-        select(col(AssessmentMethodRow.id), col(AssessmentRow.assessor), col(QuestionRow.code)).select_from(DrawRow),
-        f,
-        assessments=True,
+    Returns (skips per question, skips per assessor, methods run per assessor). Counted in SQL: a
+    planned question is skipped when no ask of it with status 'asked' is in its method (an ask is
+    unique per method and question, so the outer join adds no rows)."""
+
+    def planned(q):
+        q = _draws_from(q.select_from(DrawRow), f, assessments=True)
+        return q.join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id).where(
+            col(DrawItemRow.active).is_(True), _live_item(), col(AssessmentMethodRow.status) == "ended"
+        )
+
+    methods = planned(
+        select(col(AssessmentRow.assessor), func.count(func.distinct(col(AssessmentMethodRow.id))))
+    ).group_by(col(AssessmentRow.assessor))
+    asked = and_(
+        col(AskRow.assessment_method_id) == AssessmentMethodRow.id,
+        col(AskRow.question_id) == DrawItemRow.question_id,
+        col(AskRow.status) == "asked",
     )
     q = (
-        q.join(DrawItemRow, col(DrawItemRow.draw_id) == DrawRow.id)
+        planned(select(col(AssessmentRow.assessor), col(QuestionRow.code), func.count(col(DrawItemRow.id))))
         .join(QuestionRow, col(QuestionRow.id) == DrawItemRow.question_id)
-        .where(col(DrawItemRow.active).is_(True), _live_item(), col(AssessmentMethodRow.status) == "ended")
+        .outerjoin(AskRow, asked)
+        .where(col(AskRow.id).is_(None))
+        .group_by(col(AssessmentRow.assessor), col(QuestionRow.code))
     )
-    planned = s.execute(q).all()
-    am_ids = {am for am, _, _ in planned}
-    asked = {
-        (am, code)
-        for am, code in s.execute(
-            select(col(AskRow.assessment_method_id), col(QuestionRow.code))
-            .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
-            .where(col(AskRow.status) == "asked")
-        )
-        if am in am_ids
-    }
     skipped: Counter = Counter()
     per_assessor: Counter = Counter()
-    methods: dict[str, set] = defaultdict(set)
-    for am_id, assessor, code in planned:
-        methods[assessor].add(am_id)
-        if (am_id, code) not in asked:
-            skipped[code] += 1
-            per_assessor[assessor] += 1
-    return skipped, per_assessor, {a: len(m) for a, m in methods.items()}
+    for assessor, code, n in s.execute(q):
+        skipped[code] += n
+        per_assessor[assessor] += n
+    return skipped, per_assessor, dict(s.execute(methods).all())
 
 
 # --------------------------------------------------------------------------- 4. effectiveness
 
 
 def review_effectiveness(s: Session, f: Filters) -> Report:
-    q = _draws_from(
-        select(col(AskRow.id), col(QuestionRow.code), col(AskRow.question_version_id)).select_from(DrawRow),
-        f,
-        assessments=True,
-    )
-    q = (
-        q.join(AskRow, col(AskRow.assessment_method_id) == AssessmentMethodRow.id)
-        .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
-        .where(col(AskRow.status) == "asked")
-    )
-    asks = s.execute(q).all()
+    def asked(*columns):  # the asks of bank questions in the draws the filters select
+        q = _draws_from(select(*columns).select_from(DrawRow), f, assessments=True)
+        return (
+            q.join(AskRow, col(AskRow.assessment_method_id) == AssessmentMethodRow.id)
+            .join(QuestionRow, col(QuestionRow.id) == AskRow.question_id)
+            .where(col(AskRow.status) == "asked")
+        )
+
+    asks = s.execute(asked(col(AskRow.id), col(QuestionRow.code), col(AskRow.question_version_id))).all()
     targets: dict[int, set[str]] = defaultdict(set)
     qv_ids = {qv for _, _, qv in asks}
     for qv, code in s.execute(
@@ -716,17 +881,22 @@ def review_effectiveness(s: Session, f: Filters) -> Report:
     ):
         if qv in qv_ids:
             targets[qv].add(code)
-    ask_ids = {a for a, _, _ in asks}
+    # the evidence logged against those asks, above the lowest level; where two entries name the same
+    # outcome of one ask, the later one's level counts
     evidenced: dict[int, dict[str, str]] = defaultdict(dict)
     lowest = _lowest_levels(s)
+    parsed: dict[str, list[str]] = {}  # outcome lists repeat: each distinct one is parsed once
     for ask_id, outs, level in s.execute(
-        select(col(EvidenceRow.ask_id), col(EvidenceRow.outcomes_json), col(EvidenceRow.level)).where(
-            col(EvidenceRow.ask_id).is_not(None), col(EvidenceRow.retracted_at).is_(None)
-        )
+        asked(col(EvidenceRow.ask_id), col(EvidenceRow.outcomes_json), col(EvidenceRow.level))
+        .join(EvidenceRow, col(EvidenceRow.ask_id) == AskRow.id)
+        .where(col(EvidenceRow.retracted_at).is_(None), col(EvidenceRow.level).not_in(sorted(lowest)))
+        .order_by(col(EvidenceRow.id))
     ):
-        if ask_id is not None and ask_id in ask_ids and level not in lowest:  # never None (the WHERE)
-            for o in json.loads(outs):
-                evidenced[ask_id][o] = level
+        outcomes = parsed.get(outs)
+        if outcomes is None:
+            outcomes = parsed[outs] = json.loads(outs)
+        for o in outcomes:
+            evidenced[ask_id][o] = level
     per_q: dict[str, list[float]] = defaultdict(list)
     levels: dict[str, Counter] = defaultdict(Counter)
     for ask_id, code, qv in asks:
@@ -798,7 +968,6 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
             col(StandardRow.code),
             col(MethodRow.key),
             col(AssessmentMethodRow.confirmed_grade),
-            col(ReleaseRow.definition_json),
             col(ReleaseRow.id),
             col(AssessmentRow.id),
             col(AssessmentRow.overall_json),
@@ -813,9 +982,10 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
     overall: dict[tuple[str, str], Counter] = defaultdict(Counter)
     seen_assessments = set()
     scale_of: dict[tuple[str, str], tuple[str, ...]] = {}
-    for assessor, std, meth, grade, definition, rel_id, aid, overall_json in s.execute(q):
-        if rel_id not in rules_cache:
-            rules_cache[rel_id] = release_definition(rel_id, definition).rules
+    for assessor, std, meth, grade, rel_id, aid, overall_json in s.execute(q):
+        if rel_id not in rules_cache:  # a definition is kilobytes: read once per release, not once per row
+            definition = s.execute(select(col(ReleaseRow.definition_json)).where(col(ReleaseRow.id) == rel_id))
+            rules_cache[rel_id] = release_definition(rel_id, definition.scalar_one()).rules
         scheme = rules_cache[rel_id].methods.get(meth)
         if scheme is None or grade not in scheme.grades:
             continue
@@ -922,9 +1092,36 @@ def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
 # --------------------------------------------------------------------------- 6. bank health
 
 
+def _current_near_duplicates(s: Session, standards: set[str]) -> list[list[Any]]:
+    """The near-duplicate pairs stored with each standard's newest release (found once, at import,
+    by the standard's threshold): [standard, id, id, score], in order."""
+    qa, qb = table_of(QuestionVersionRow).alias("qva"), table_of(QuestionVersionRow).alias("qvb")
+    ca, cb = table_of(QuestionRow).alias("qa"), table_of(QuestionRow).alias("qb")
+    out = []
+    for code in sorted(standards):
+        newest = s.execute(
+            select(col(ReleaseRow.id))
+            .join(StandardRow, col(StandardRow.id) == ReleaseRow.standard_id)
+            .where(col(StandardRow.code) == code)
+            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            .limit(1)
+        ).scalar()
+        if newest is None:
+            continue
+        for a, b, score in s.execute(
+            select(ca.c.code, cb.c.code, col(ReleaseNearDuplicateRow.score))
+            .join(qa, qa.c.id == ReleaseNearDuplicateRow.a_version_id)
+            .join(ca, ca.c.id == qa.c.question_id)
+            .join(qb, qb.c.id == ReleaseNearDuplicateRow.b_version_id)
+            .join(cb, cb.c.id == qb.c.question_id)
+            .where(col(ReleaseNearDuplicateRow.release_id) == newest)
+        ):
+            out.append([code, min(a, b), max(a, b), round(score, 1)])
+    return sorted(out)
+
+
 def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     from .catalogue import list_questions, release_diff, stats
-    from .similarity import near_duplicates
 
     engine = s.get_bind()
     st = [x for x in stats(engine, f.standard) if not f.standard or x.code == f.standard]
@@ -943,14 +1140,7 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     qs = list_questions(engine, standard=f.standard)
     approved = [q for q in qs if q.status == "approved"]
     retired = Counter(q.standard for q in qs if q.status == "retired")
-    dups = []
-    by_std: dict[str, list] = defaultdict(list)
-    for q in approved:
-        by_std[q.standard].append(q)
-    thresholds = dict(s.execute(select(col(StandardRow.code), col(StandardRow.near_duplicate_threshold))).all())
-    for std, items in by_std.items():  # each standard's own threshold, as its bank checks and draws use
-        for nd in near_duplicates({q.id: q.text for q in items}, thresholds.get(std, NEAR_DUPLICATE_THRESHOLD)):
-            dups.append([std, nd.a, nd.b, round(nd.score, 1)])
+    dups = _current_near_duplicates(s, {q.standard for q in approved})
     for d in dups:
         flags.append(f"near-duplicates in {d[0]}: {d[1]} and {d[2]} ({d[3]})")
     rel_rows, change_rows = [], []

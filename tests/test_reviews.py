@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -24,7 +26,7 @@ from tests_support import shipped_bank
 from qbank.cli import main
 from qbank.importer import import_bank
 from qbank.reports import render
-from qbank.reviews import Filters, ReviewError, review
+from qbank.reviews import Filters, ReviewError, _most_shared_pairs, _sets, review
 
 PD = Filters(standard="ST0556", method="professional-discussion")
 
@@ -60,6 +62,62 @@ def test_overlap_finds_exactly_the_overlapping_cohort(world):
     assert all(row[2] == w.overlap_cohort for row in r.tables[2].rows[:3])
     overall = r.tables[0].rows[0]
     assert overall[2] == 420 and overall[7] > 1.0  # the over-used question pushes overlap above the bound
+
+
+def every_pair(members: list, k: int) -> list:
+    """The k pairs of a cohort's sets sharing the most questions, by comparing every pair: sets in
+    order of apprentice reference (stable), ties to the pair first in that order."""
+    order = sorted(range(len(members)), key=lambda i: members[i][2])
+    n = len(order)
+    pairs = sorted((-len(members[order[p]][3] & members[order[q]][3]), p, q) for p in range(n) for q in range(p + 1, n))
+    return [(-neg, members[order[p]], members[order[q]]) for neg, p, q in pairs[:k]]
+
+
+# small pools give many ties and identical sets; large ones pairs that share nothing
+cohort_sets = st.integers(1, 40).flatmap(
+    lambda pool: st.lists(
+        st.tuples(
+            st.sampled_from("ABCDE"),  # few references: sets of the same apprentice keep their order
+            st.frozensets(st.integers(0, pool - 1).map(lambda i: f"Q{i:02d}"), min_size=1, max_size=9),
+        ),
+        min_size=2,
+        max_size=40,
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cohort_sets, st.integers(1, 6), st.sampled_from(["cheaper", "subsets", "prefix", "two"]))
+@example([("A", frozenset({"Q1"})), ("B", frozenset({"Q2"})), ("C", frozenset({"Q3"}))], 3, "cheaper")
+@example([("A", frozenset({"Q1", "Q2", "Q3"}))] * 2 + [("C", frozenset({"Q1", "Q2"}))] * 2, 3, "subsets")
+def test_most_shared_pairs_are_those_of_comparing_every_pair(sets, k, way):
+    """The overlap review's pair search (which compares only pairs that can share the most) finds
+    the same pairs, counts and order as comparing every pair, whichever way it counts shares."""
+    members = [(i, "Cohort", ref, codes) for i, (ref, codes) in enumerate(sets)]
+    assert _most_shared_pairs(members, k, way) == every_pair(members, k)
+
+
+@pytest.mark.slow
+def test_overlap_pairs_are_those_of_comparing_every_pair(world):
+    """On the seeded world, the most shared pair of each cohort and the top pairs overall are those
+    found by comparing every pair of the cohort's sets."""
+    from sqlalchemy.orm import Session
+
+    engine, w = world
+    r = review(engine, "overlap", PD)
+    with Session(engine) as s:
+        sets = _sets(s, PD)
+    cohorts: dict[str, list] = {}
+    for did, (_, _, cohort, ref, codes) in sets.items():
+        cohorts.setdefault(cohort, []).append((did, cohort, ref, frozenset(codes)))
+    most, pairs = [], []
+    for cohort, members in sorted(cohorts.items()):
+        best = every_pair(members, 3)
+        most.append([cohort, f"{best[0][1][2]} & {best[0][2][2]}: {best[0][0]}"])
+        pairs += [[PD.standard, PD.method, cohort, a[2], b[2], n, ", ".join(sorted(a[3] & b[3]))] for n, a, b in best]
+    assert [[row[2], row[6]] for row in r.tables[1].rows] == most and len(most) == 11
+    assert r.tables[2].rows == sorted(pairs, key=lambda row: -row[5])[:10]
+    assert r.tables[2].rows[0][2] == w.overlap_cohort
 
 
 @pytest.mark.slow
@@ -105,6 +163,10 @@ def test_health_and_adhoc(world):
 def test_filters_narrow_the_evidence(world):
     engine, w = world
     assert review(engine, "usage", Filters(standard="ST0556", assessor="Assessor A")).summary[0].startswith("60 set")
+    # the draws of one assessor's assessments (a subquery), in every review that reads draws
+    assert review(engine, "overlap", Filters(standard="ST0556", assessor="Assessor A")).tables[0].rows[0][2] == 60
+    av = review(engine, "avoidance", Filters(standard="ST0556", assessor="Assessor A"))
+    assert av.summary[0].startswith("60 set(s)") and [row[0] for row in av.tables[1].rows] == ["Assessor A"]
     assert review(engine, "usage", Filters(cohort=w.overlap_cohort)).summary[0].startswith("12 set")
     may = review(engine, "usage", Filters(since=date(2026, 5, 1), until=date(2026, 5, 31)))
     assert may.tables[3].rows == [["2026-05", int(may.summary[0].split()[0])]]

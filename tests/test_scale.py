@@ -249,3 +249,17 @@ def test_a_draw_returns_what_load_draw_reads_back_in_few_statements(engine, tmp_
         assert r == load_draw(engine, r.draw_id)
     # apprentice (2 when new), resolve 1, history 1, ad-hoc 1, usage <= 5, draw + items 2, texts 1
     assert len(statements) / len(results) <= 13, statements[:20]
+
+
+def test_the_health_review_lists_the_pairs_stored_with_the_current_release(engine, tmp_path, monkeypatch):
+    from qbank.reviews import Filters, review
+
+    import_bank(engine, bank_with_twins(tmp_path / "banks"))
+
+    def no_scan(*a, **k):
+        raise AssertionError("the health review scanned question texts")
+
+    monkeypatch.setattr(similarity, "near_duplicates", no_scan)
+    report = review(engine, "health", Filters(standard="TST01"))
+    twins = [f for f in report.flags if f.startswith("near-duplicates in TST01")]
+    assert len(twins) == 1 and "TST-001 and TST-101" in twins[0]
