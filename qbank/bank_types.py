@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +117,30 @@ class Question:
             "opener": self.opener,
         }
 
-    @cached_property
-    def content_hash(self) -> str:  # content never changes after reading, so hash it once
-        return content_hash(self.content())
+    @property
+    def content_hash(self) -> str:
+        """The hash of `content()`, computed once: content never changes after reading.
+
+        (Kept as a plain attribute rather than with functools.cached_property, which takes a lock
+        and gives each question a separate attribute dict, one more object for the collector to walk.)
+        """
+        cached: str | None = getattr(self, "_content_hash", None)
+        if cached is None:
+            cached = self._content_hash = content_hash(self.content())
+        return cached
 
     def field_line(self, name: str) -> int | None:
         return self.lines.get(name, self.line)
 
 
+# The canonical form that every stored hash (release manifests, the store) was computed from: it
+# must never change. One encoder reused, rather than json.dumps building one per call.
+_canonical_json = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+
+
 def content_hash(content: dict[str, Any]) -> str:
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """The hash of a question's content or a definition: sha256 of its canonical JSON."""
+    return "sha256:" + hashlib.sha256(_canonical_json(content).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -145,6 +157,10 @@ class Release:
     definition: dict[str, Any]
     items: list[ReleaseItem]
     path: str = ""
+    # the near-duplicate pairs (id, id, score) the manifest records, found by `qbank release` with
+    # this threshold; None for a manifest written before qbank recorded them
+    near_duplicates: tuple[tuple[str, str, float], ...] | None = None
+    near_duplicate_threshold: float | None = None
 
     @property
     def key(self) -> tuple[int, int, int]:
