@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .bank_types import Release, semver_key
-from .defaults import NEAR_DUPLICATE_THRESHOLD
 from .models import (
     MethodOutcomeRow,
     MethodRow,
@@ -39,7 +38,8 @@ from .models import (
 )
 from .pools import POOL_FORMAT, PoolEntry, pool_payload
 from .problems import BankError
-from .similarity import near_duplicates
+from .releases import release_threshold
+from .similarity import NearDuplicate, near_duplicates
 from .validation import Bank, find_standard_folders
 
 
@@ -198,26 +198,27 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
 
     # questions and versions
     codes = [i.question.id for i in rel.items]
-    qrows = (
-        {r.code: r for r in s.execute(select(QuestionRow).where(col(QuestionRow.code).in_(codes))).scalars()}
-        if codes
-        else {}
-    )
-    for qid, row in qrows.items():
-        if row.standard_id != std.id:
+    conn = s.connection()  # Core rows (id, code, standard): no ORM objects for 50,000 questions
+
+    def question_rows(wanted: list[str]) -> dict[str, tuple[int, int]]:
+        return {
+            code: (qid, std_id)
+            for qid, code, std_id in conn.execute(
+                select(col(QuestionRow.id), col(QuestionRow.code), col(QuestionRow.standard_id)).where(
+                    col(QuestionRow.code).in_(wanted)
+                )
+            )
+        }
+
+    qrows = question_rows(codes) if codes else {}
+    for qid, (_, owner) in qrows.items():
+        if owner != std.id:
             raise BankError(f"{qid} in release {label} already belongs to another standard in the store")
-    missing = [{"code": c, "standard_id": std.id} for c in codes if c not in qrows]
+    missing = [c for c in codes if c not in qrows]
     if missing:
-        _bulk_insert(s, table_of(QuestionRow), missing)
-        qrows.update(
-            {
-                r.code: r
-                for r in s.execute(
-                    select(QuestionRow).where(col(QuestionRow.code).in_([m["code"] for m in missing]))
-                ).scalars()
-            }
-        )
-    qid_by_code = {c: r.id for c, r in qrows.items()}
+        _bulk_insert(s, table_of(QuestionRow), [{"code": c, "standard_id": std.id} for c in missing])
+        qrows.update(question_rows(missing))
+    qid_by_code = {c: r[0] for c, r in qrows.items()}
 
     have = {}
     if qid_by_code:
@@ -304,7 +305,10 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     items = [{"release_id": rrow.id, "question_version_id": v} for v in version_of.values()]
     _bulk_insert(s, table_of(ReleaseItemRow), items)
     rrow.near_duplicate_threshold = threshold = release_threshold(rel)
-    found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
+    if rel.near_duplicates is not None and rel.near_duplicate_threshold == threshold:
+        found = [NearDuplicate(min(a, b), max(a, b), score) for a, b, score in rel.near_duplicates]  # from release
+    else:  # a manifest from before releases recorded their pairs: found now, once
+        found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
     pair_codes = [{"a": d.a, "b": d.b} for d in found]
     pairs = [
         {"release_id": rrow.id, "a_version_id": min(va, vb), "b_version_id": max(va, vb), "score": d.score}
@@ -331,11 +335,6 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
         )
     _bulk_insert(s, table_of(ReleasePoolRow), pools)
     report.new_releases.append(label)
-
-
-def release_threshold(rel: Release) -> float:
-    """The near-duplicate threshold of the standard as the release froze it."""
-    return float(rel.definition.get("checks", {}).get("near_duplicate_threshold", NEAR_DUPLICATE_THRESHOLD))
 
 
 def _bulk_insert(s: Session, table, rows: list[dict]) -> None:

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .bank_types import SEMVER_RE, Release, ReleaseItem, content_hash, semver_key
+from .defaults import NEAR_DUPLICATE_THRESHOLD
 from .problems import BankError, display_path
+from .similarity import near_duplicates
 from .validation import Bank
 
 MANIFEST_FORMAT = 1
@@ -46,6 +48,8 @@ def manifest_text(rel: Release) -> str:
         "questions": len(rel.items),
         "definition_hash": content_hash(rel.definition),
         "definition": rel.definition,
+        # found when released, so that no import scans the texts again (pairs of ids, with the score)
+        "near_duplicates": near_duplicates_of(rel),
         "items": [
             {
                 "id": i.question.id,
@@ -58,6 +62,18 @@ def manifest_text(rel: Release) -> str:
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def near_duplicates_of(rel: Release) -> dict:
+    """The release's near-duplicate pairs by its own threshold, as the manifest records them."""
+    threshold = release_threshold(rel)
+    found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
+    return {"threshold": threshold, "pairs": [[d.a, d.b, d.score] for d in found]}
+
+
+def release_threshold(rel: Release) -> float:
+    """The near-duplicate threshold of the standard as the release froze it."""
+    return float(rel.definition.get("checks", {}).get("near_duplicate_threshold", NEAR_DUPLICATE_THRESHOLD))
 
 
 def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:

@@ -263,3 +263,25 @@ def test_the_health_review_lists_the_pairs_stored_with_the_current_release(engin
     report = review(engine, "health", Filters(standard="TST01"))
     twins = [f for f in report.flags if f.startswith("near-duplicates in TST01")]
     assert len(twins) == 1 and "TST-001 and TST-101" in twins[0]
+
+
+def test_a_release_records_its_pairs_so_import_does_not_scan(engine, bank_dir, monkeypatch):
+    make_release(load_bank(bank_dir), "TST01", "1.0.0")
+    manifest = bank_dir / "TST01" / "releases" / "1.0.0.json"
+    assert json.loads(manifest.read_text(encoding="utf-8"))["near_duplicates"] == {"threshold": 90.0, "pairs": []}
+
+    def no_scan(*a, **k):
+        raise AssertionError("import scanned question texts")
+
+    monkeypatch.setattr(importer, "near_duplicates", no_scan)
+    assert import_bank(engine, load_bank(bank_dir, health=False)).new_releases == ["TST01 1.0.0"]
+
+
+def test_a_damaged_near_duplicate_list_in_a_manifest_is_reported(bank_dir):
+    make_release(load_bank(bank_dir), "TST01", "1.0.0")
+    manifest = bank_dir / "TST01" / "releases" / "1.0.0.json"
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    doc["near_duplicates"]["pairs"] = [["TST-001", "NOPE-9", 95.0]]
+    manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    problems = [p.render() for p in load_bank(bank_dir, health=False).errors]
+    assert any("near-duplicate list is damaged" in p and "NOPE-9" in p for p in problems), problems

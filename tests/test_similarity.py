@@ -185,3 +185,31 @@ def test_length_filter_keeps_pairs_at_the_edge():
     b = "x" * 110  # ratio = 100 * 180/200 = 90
     assert similarity(a, b) == 90
     assert [(d.a, d.b) for d in near_duplicates({"A": a, "B": b}, 90)] == [("A", "B")]
+
+
+def test_the_scan_split_over_two_processes_finds_the_same_pairs(tmp_path):
+    """Large banks are probed by two forked processes (each every other text); the pairs are the
+    single process's and the pairwise loop's. Run in a fresh interpreter: qbank forks only a
+    process with no other thread, and a test worker has some."""
+    import json
+    import subprocess
+    import sys
+
+    rnd = random.Random(11)
+    texts = {f"Q{i}": t for i, t in enumerate(rnd.sample(SHIPPED, min(120, len(SHIPPED))))}
+    for c in range(40):
+        texts[f"C{c}"] = edit_words(rnd.choice(list(texts.values())[:120]), rnd, rnd.randint(1, 6))
+    exact = naive_near_duplicates(texts, 90)
+    assert exact  # there is something to find
+    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    script = (
+        "import json, sys; from qbank import similarity as S; "
+        "t = json.load(open(sys.argv[1], encoding='utf-8')); "
+        "two, one = S._scan(t, 90, None, workers=2), S._scan(t, 90, None, workers=1); "
+        "print(json.dumps([[d.a, d.b, d.score] for d in two]) if two == one else 'DIFFERENT')"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "texts.json")], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [[d.a, d.b, d.score] for d in exact]
