@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .bank_types import Release, semver_key
+from .memory import gc_paused
 from .models import (
     MethodOutcomeRow,
     MethodRow,
@@ -138,7 +139,7 @@ def import_bank(engine: Engine, bank: Bank) -> ImportReport:
         raise BankError(f"validation found {len(bank.errors)} problem(s); nothing was imported", bank.errors)
     report = ImportReport()
     try:
-        with Session(engine) as s, s.begin():
+        with gc_paused(), Session(engine) as s, s.begin():  # 50,000 questions' rows built and kept
             for code in sorted(bank.standards):
                 rels = bank.releases.get(code) or []
                 if not rels:
@@ -198,39 +199,43 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
 
     # questions and versions
     codes = [i.question.id for i in rel.items]
-    conn = s.connection()  # Core rows (id, code, standard): no ORM objects for 50,000 questions
+    conn = s.connection()  # Core rows, read by standard: no ORM objects, no 50,000-long IN lists
 
-    def question_rows(wanted: list[str]) -> dict[str, tuple[int, int]]:
+    def own_questions() -> dict[str, int]:
+        return dict(
+            conn.execute(
+                select(col(QuestionRow.code), col(QuestionRow.id)).where(col(QuestionRow.standard_id) == std.id)
+            ).all()
+        )
+
+    qid_by_code = own_questions()
+    missing = [c for c in codes if c not in qid_by_code]
+    if missing:
+        others = set(
+            conn.execute(select(col(QuestionRow.code)).where(col(QuestionRow.standard_id) != std.id)).scalars()
+        )
+        taken = sorted(c for c in missing if c in others)
+        if taken:
+            raise BankError(f"{taken[0]} in release {label} already belongs to another standard in the store")
+        _bulk_insert(s, table_of(QuestionRow), [{"code": c, "standard_id": std.id} for c in missing])
+        qid_by_code = own_questions()
+
+    def versions() -> dict[tuple[int, int], tuple[int, str]]:
         return {
-            code: (qid, std_id)
-            for qid, code, std_id in conn.execute(
-                select(col(QuestionRow.id), col(QuestionRow.code), col(QuestionRow.standard_id)).where(
-                    col(QuestionRow.code).in_(wanted)
+            (qid, version): (qv_id, digest)
+            for qv_id, qid, version, digest in conn.execute(
+                select(
+                    col(QuestionVersionRow.id),
+                    col(QuestionVersionRow.question_id),
+                    col(QuestionVersionRow.version),
+                    col(QuestionVersionRow.content_hash),
                 )
+                .join(QuestionRow, col(QuestionRow.id) == QuestionVersionRow.question_id)
+                .where(col(QuestionRow.standard_id) == std.id)
             )
         }
 
-    qrows = question_rows(codes) if codes else {}
-    for qid, (_, owner) in qrows.items():
-        if owner != std.id:
-            raise BankError(f"{qid} in release {label} already belongs to another standard in the store")
-    missing = [c for c in codes if c not in qrows]
-    if missing:
-        _bulk_insert(s, table_of(QuestionRow), [{"code": c, "standard_id": std.id} for c in missing])
-        qrows.update(question_rows(missing))
-    qid_by_code = {c: r[0] for c, r in qrows.items()}
-
-    have = {}
-    if qid_by_code:
-        for r in s.execute(
-            select(
-                col(QuestionVersionRow.id),
-                col(QuestionVersionRow.question_id),
-                col(QuestionVersionRow.version),
-                col(QuestionVersionRow.content_hash),
-            ).where(col(QuestionVersionRow.question_id).in_(list(qid_by_code.values())))
-        ):
-            have[(r.question_id, r.version)] = (r.id, r.content_hash)
+    have = versions()
 
     new_rows = []
     for item in rel.items:
@@ -261,12 +266,7 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     if new_rows:
         _bulk_insert(s, table_of(QuestionVersionRow), new_rows)
         report.new_versions += len(new_rows)
-        for qv in s.execute(
-            select(
-                col(QuestionVersionRow.id), col(QuestionVersionRow.question_id), col(QuestionVersionRow.version)
-            ).where(col(QuestionVersionRow.question_id).in_(list(qid_by_code.values())))
-        ):
-            have.setdefault((qv.question_id, qv.version), (qv.id, None))
+        have = versions()  # with the new versions' ids
         fresh = {(row["question_id"], row["version"]) for row in new_rows}
         outcome_links, method_links = [], []
         for item in rel.items:
@@ -339,14 +339,21 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
 
 def _bulk_insert(s: Session, table, rows: list[dict]) -> None:
     """Insert many rows in the session's transaction: COPY on PostgreSQL (one round trip instead
-    of one statement per row), executemany elsewhere."""
+    of one statement per row), the driver's executemany on SQLite."""
     if not rows:
         return
     conn = s.connection()
+    cols = list(rows[0])
+    if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row parameter processing
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        conn.exec_driver_sql(
+            f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(cols))})',
+            [tuple(r[c] for c in cols) for r in rows],
+        )
+        return
     if conn.dialect.name != "postgresql":
         s.execute(insert(table), rows)
         return
-    cols = list(rows[0])
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection checked out of the pool always has its driver's connection
     cursor = driver.cursor()
