@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("new", metavar="B")
     _add_format(p)
 
-    p = sub.add_parser("import", help="validate, then load released banks into the store (all or nothing)")
+    p = sub.add_parser("import", help="load released banks (their manifests, checked) into the store, all or nothing")
     p.add_argument("path", nargs="?", default="banks", help="bank folder (default: banks)")
     _add_format(p)
 
@@ -250,15 +250,16 @@ def cmd_diff(args) -> int:
 def cmd_import(args) -> int:
     from .importer import already_imported, import_bank
     from .store import describe, table_counts
-    from .validation import load_bank
+    from .validation import load_releases
 
     # Import loads releases: it checks everything about them (format, references, versions, each
-    # question against its hash). The bank-health checks on working files gate `qbank release`.
+    # question against its hash). The question files are `validate`'s and `release`'s: a draft
+    # being written does not stop released questions from being imported.
     engine = _engine()
     # unchanged manifests (every one already in the store, by its file's hash): nothing to read
     report = already_imported(engine, Path(args.path))
     if report is None:
-        report = import_bank(engine, load_bank(Path(args.path), health=False))
+        report = import_bank(engine, load_releases(Path(args.path)))
     if args.format == "json":
         print(json.dumps({**report.as_dict(), "store": describe(engine), "rows": table_counts(engine)}, indent=2))
         return EXIT_OK

@@ -71,7 +71,24 @@ def load_bank(
         )
 
 
-def _load_bank(path: Path, *, min_per_outcome: int | None, near_duplicate_threshold: int | None, health: bool) -> Bank:
+def load_releases(path: Path | str) -> Bank:
+    """Only what `qbank import` loads: each standard's standard.toml and release manifests, every
+    manifest checked against its hashes and the others; the question files (drafts and working
+    copies, which `validate` and `release` check) are not read."""
+    with gc_paused():
+        return _load_bank(
+            Path(path), min_per_outcome=None, near_duplicate_threshold=None, health=False, questions=False
+        )
+
+
+def _load_bank(
+    path: Path,
+    *,
+    min_per_outcome: int | None,
+    near_duplicate_threshold: int | None,
+    health: bool,
+    questions: bool = True,
+) -> Bank:
     bank = Bank(root=path)
     problems = bank.problems
     if not path.exists():
@@ -118,7 +135,7 @@ def _load_bank(path: Path, *, min_per_outcome: int | None, near_duplicate_thresh
         bank.standards[std.code] = std
         folder_of[std.code] = folder
 
-        for qf in sorted(folder.glob("questions/**/*.toml")):
+        for qf in sorted(folder.glob("questions/**/*.toml")) if questions else []:
             named, qs = read_question_file(qf, problems, bank.unreadable)
             bank.files_read += 1
             shown = display_path(qf)
@@ -164,7 +181,7 @@ def _load_bank(path: Path, *, min_per_outcome: int | None, near_duplicate_thresh
                 )
 
     check_references(bank)
-    check_ids_and_versions(bank)
+    check_ids_and_versions(bank, files_read=questions)
     if health:
         broken = _standards_with_errors(bank, folder_of)
         for code in sorted(broken):
@@ -228,7 +245,7 @@ def check_references(bank: Bank) -> None:
                 )
 
 
-def check_ids_and_versions(bank: Bank) -> None:
+def check_ids_and_versions(bank: Bank, files_read: bool = True) -> None:
     seen: dict[str, Question] = {}
     for q in bank.questions:
         if q.id in seen:
@@ -322,6 +339,8 @@ def check_ids_and_versions(bank: Bank) -> None:
                 )
             )
 
+    if not files_read:  # only the manifests were read: nothing to compare the files with
+        return
     present = {q.id for q in bank.questions}
     missing = [(qid, vr) for qid, vr in max_released.items() if qid not in present]  # sorted below: few
     for qid, (v, rel) in sorted(missing):

@@ -285,3 +285,32 @@ def test_a_damaged_near_duplicate_list_in_a_manifest_is_reported(bank_dir):
     manifest.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     problems = [p.render() for p in load_bank(bank_dir, health=False).errors]
     assert any("near-duplicate list is damaged" in p and "NOPE-9" in p for p in problems), problems
+
+
+def test_import_loads_the_manifests_only_and_still_checks_them(bank_dir, tmp_path):
+    """A draft being written (here: a question file that is not even TOML) does not stop released
+    questions from being imported; a manifest edited after release still stops the import."""
+    import os
+    import subprocess
+    import sys
+
+    make_release(load_bank(bank_dir), "TST01", "1.0.0")
+    (bank_dir / "TST01" / "questions" / "drafts.toml").write_text("this is [ not toml", encoding="utf-8")
+    env = {**os.environ, "QBANK_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+
+    def run(path):
+        return subprocess.run(
+            [sys.executable, "-m", "qbank", "import", str(path)], capture_output=True, text=True, env=env, timeout=120
+        )
+
+    r = run(bank_dir)
+    assert r.returncode == 0, r.stderr
+    assert "imported 1 new release(s): TST01 1.0.0 (8 new question version(s))" in r.stdout
+    other = tmp_path / "other"
+    write_bank(other)
+    make_release(load_bank(other), "TST01", "1.0.0")
+    manifest = other / "TST01" / "releases" / "1.0.0.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("budget", "BUDGET", 1), encoding="utf-8")
+    env["QBANK_DATABASE_URL"] = f"sqlite:///{tmp_path / 'n.db'}"
+    r = run(other)
+    assert r.returncode == 1 and "does not match its hash" in r.stderr and "Traceback" not in r.stderr
