@@ -37,7 +37,7 @@ import threading
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 
 from rapidfuzz import fuzz, process
 
@@ -123,18 +123,37 @@ def signatures(norm: list[str], threshold: float, cap: int | None = None) -> lis
     ranked = sorted((k for k, c in df.items() if 1 < c <= cap), key=lambda k: (df[k], k))
     rank = {k: r for r, k in enumerate(ranked)}.get
     size = signature_size(threshold)
-    return [sorted([r for r in map(rank, ks) if r is not None])[:size] for ks in keysets]
+    unranked = len(ranked)  # sorts after every rank: cut off below
+    out = []
+    for ks in keysets:
+        sig = sorted(map(rank, ks, repeat(unranked)))[:size]
+        while sig and sig[-1] == unranked:
+            sig.pop()
+        out.append(sig)
+    return out
 
 
 _LAST: list[tuple[str, list[NearDuplicate]]] = []  # the last few scans in this process: (key, pairs)
 
 
-def near_duplicates(texts: dict[str, str], threshold: float, *, cap: int | None = None) -> list[NearDuplicate]:
+@dataclass(frozen=True)
+class Known:
+    """Pairs found before among some texts, with the same threshold (a release's, from its manifest)."""
+
+    texts: dict[str, str]
+    pairs: list[NearDuplicate]
+
+
+def near_duplicates(
+    texts: dict[str, str], threshold: float, *, cap: int | None = None, known: Known | None = None
+) -> list[NearDuplicate]:
     """All pairs of texts scoring at least `threshold`, found without scoring every pair.
     `cap` overrides `common_cap` (tests use a small one to exercise the common-key path).
 
-    The same texts are scanned once per process: `qbank release` validates the bank (which scans
-    the approved questions) and then writes the same pairs into the manifest."""
+    With `known` (the pairs a release recorded among its texts), the pairs among texts unchanged
+    since are taken from it and only the new or changed texts are looked for: validating a
+    released bank with a few edits probes those few. The same texts are scanned once per process:
+    `qbank release` validates the bank and then writes the same pairs into the manifest."""
     digest = hashlib.sha256(repr((threshold, cap)).encode())
     for k in sorted(texts):
         digest.update(k.encode() + b"\0" + texts[k].encode() + b"\0")
@@ -142,15 +161,31 @@ def near_duplicates(texts: dict[str, str], threshold: float, *, cap: int | None 
     for k, found in _LAST:
         if k == key:
             return list(found)
-    found = _scan(texts, threshold, cap)
+    changed = [k for k in texts if known is None or known.texts.get(k) != texts[k]]
+    if known is not None and len(changed) <= INCREMENTAL_UP_TO * len(texts):
+        same = set(texts) - set(changed)
+        kept = [d for d in known.pairs if d.a in same and d.b in same]
+        fresh = _scan(texts, threshold, cap, only=set(changed)) if changed else []
+        found = sorted(
+            {(d.a, d.b): d for d in kept + fresh}.values(),
+            key=lambda d: (d.a, d.b),
+        )
+    else:
+        found = _scan(texts, threshold, cap)
     _LAST[:] = [*_LAST[-3:], (key, found)]
     return list(found)
+
+
+INCREMENTAL_UP_TO = 0.2  # share of texts new or changed up to which the known pairs are reused
 
 
 PARALLEL_FROM = 5_000  # texts: below this a second process costs more than it saves
 
 
-def _scan(texts: dict[str, str], threshold: float, cap: int | None, workers: int | None = None) -> list[NearDuplicate]:
+def _scan(
+    texts: dict[str, str], threshold: float, cap: int | None, workers: int | None = None, only: set[str] | None = None
+) -> list[NearDuplicate]:
+    """The pairs among `texts`; with `only`, just the pairs with at least one text in `only`."""
     # texts in order of length: a pair can reach the threshold only if the shorter text is at least
     # `shortest` of the longer (Indel distance is at least the length difference), so each probe
     # reads only the part of each posting list that is long enough and earlier than itself
@@ -163,12 +198,12 @@ def _scan(texts: dict[str, str], threshold: float, cap: int | None, workers: int
         for k in sig:
             postings.setdefault(k, []).append(i)  # ascending: texts are visited in order
     state = _ScanState(norm, [len(s) for s in norm], sigs, postings, threshold)
-    if workers is None:
-        workers = 2 if len(keys) >= PARALLEL_FROM and _can_fork() else 1
-    if workers > 1:
-        found = _probe_in_processes(state, workers)
+    if only is not None:
+        found = state.probe_some([i for i, k in enumerate(keys) if k in only])
     else:
-        found = state.probe(0, 1)
+        if workers is None:
+            workers = 2 if len(keys) >= PARALLEL_FROM and _can_fork() else 1
+        found = _probe_in_processes(state, workers) if workers > 1 else state.probe(0, 1)
     out = [NearDuplicate(min(keys[i], keys[j]), max(keys[i], keys[j]), round(s, 1)) for (i, j), s in found.items()]
     return sorted(out, key=lambda d: (d.a, d.b))
 
@@ -207,6 +242,42 @@ class _ScanState:
             cand = [j for j, c in counts.items() if c >= k or c >= need[j]]
             if cand:
                 score(i, cand)
+        return found
+
+    def probe_some(self, which: list[int]) -> dict[tuple[int, int], float]:
+        """The pairs of each text in `which` with any other text (earlier or later)."""
+        norm, lengths, sigs, postings, threshold = self.norm, self.lengths, self.sigs, self.postings, self.threshold
+        need = [min(SHARED_KEYS, len(s)) for s in sigs]
+        shortest = threshold / (200 - threshold)
+        found: dict[tuple[int, int], float] = {}
+        for i in which:
+            sig = sigs[i]
+            if sig:
+                lo = bisect_left(lengths, math.floor(lengths[i] * shortest))
+                hi = bisect_left(lengths, math.ceil(lengths[i] / shortest) + 1)  # lengths are sorted
+                lists = [postings[k] for k in sig]
+                counts = Counter(
+                    chain.from_iterable([lst[bisect_left(lst, lo) : bisect_left(lst, hi)] for lst in lists])
+                )
+                cand = [j for j, c in counts.items() if j != i and (c >= need[i] or c >= need[j])]
+            else:
+                cand = [j for j in range(len(sigs)) if j != i]
+            if cand:
+                for _, s, m in process.extract_iter(
+                    norm[i], [norm[j] for j in cand], scorer=fuzz.ratio, score_cutoff=threshold
+                ):
+                    j = cand[m]
+                    found[(min(i, j), max(i, j))] = s
+        # a text with nothing rare to go by finds its pairs only by being scored against every text
+        asked = set(which)
+        lone = [j for j, sig in enumerate(sigs) if not sig and j not in asked]
+        for j in lone:
+            cand = list(which)
+            for _, s, m in process.extract_iter(
+                norm[j], [norm[i] for i in cand], scorer=fuzz.ratio, score_cutoff=threshold
+            ):
+                i = cand[m]
+                found[(min(i, j), max(i, j))] = s
         return found
 
 

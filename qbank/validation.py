@@ -16,7 +16,7 @@ from .bankfiles import read_question_file, read_release, read_standard
 from .fields import suggest
 from .memory import gc_paused
 from .problems import Problem, display_path
-from .similarity import near_duplicates
+from .similarity import Known, NearDuplicate, near_duplicates
 
 
 @dataclass
@@ -414,13 +414,25 @@ def check_sufficiency(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
                     )
 
 
+def _released_pairs(bank: Bank, std: Standard) -> Known | None:
+    """The pairs the standard's latest release recorded (at this threshold): only questions new or
+    changed since then need looking at."""
+    rel = bank.latest_release(std.code)
+    if rel is None or rel.near_duplicates is None or rel.near_duplicate_threshold != std.near_duplicate_threshold:
+        return None
+    return Known(
+        texts={i.question.id: i.question.text for i in rel.items},
+        pairs=[NearDuplicate(a, b, score) for a, b, score in rel.near_duplicates],
+    )
+
+
 def check_near_duplicates(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
     for std in bank.standards.values():
         if std.code in skip:
             continue
         approved = {q.id: q for q in bank.questions_of(std.code) if q.status == "approved"}
         texts = {qid: q.text for qid, q in approved.items()}
-        for d in near_duplicates(texts, std.near_duplicate_threshold):
+        for d in near_duplicates(texts, std.near_duplicate_threshold, known=_released_pairs(bank, std)):
             qa, qb = approved[d.a], approved[d.b]
             bank.problems.append(
                 Problem(

@@ -314,3 +314,24 @@ def test_import_loads_the_manifests_only_and_still_checks_them(bank_dir, tmp_pat
     env["QBANK_DATABASE_URL"] = f"sqlite:///{tmp_path / 'n.db'}"
     r = run(other)
     assert r.returncode == 1 and "does not match its hash" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validating_a_released_bank_looks_only_at_questions_changed_since(bank_dir, monkeypatch):
+    make_release(load_bank(bank_dir), "TST01", "1.0.0")
+    scanned: list[set[str] | None] = []
+    real = similarity._scan
+
+    def watch(texts, threshold, cap, workers=None, only=None):
+        scanned.append(only)
+        return real(texts, threshold, cap, workers, only)
+
+    monkeypatch.setattr(similarity, "_scan", watch)
+    similarity._LAST.clear()
+    assert not [p for p in load_bank(bank_dir).problems if p.check == "near-duplicate"]
+    assert scanned == []  # nothing changed since the release: its recorded pairs are the answer
+    qf = bank_dir / "TST01" / "questions" / "general.toml"
+    qf.write_text(qf.read_text(encoding="utf-8") + question_block(0, qid="TST-201", text_=TWIN_TYPO), encoding="utf-8")
+    similarity._LAST.clear()
+    dups = [p.render() for p in load_bank(bank_dir).problems if p.check == "near-duplicate"]
+    assert scanned == [{"TST-201"}]
+    assert len(dups) == 1 and "TST-001 and TST-201" in dups[0]

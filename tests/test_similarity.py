@@ -213,3 +213,36 @@ def test_the_scan_split_over_two_processes_finds_the_same_pairs(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [[d.a, d.b, d.score] for d in exact]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(20, 120),
+    copies=st.integers(1, 40),
+    changed=st.integers(0, 12),
+    threshold=st.sampled_from([80, 85, 90, 95]),
+)
+def test_reusing_a_releases_pairs_finds_what_a_full_scan_finds(seed, n, copies, changed, threshold):
+    """A released bank with some questions edited, added or removed since: the pairs among the
+    unchanged texts come from the release, the rest are looked for; the result is the pairwise loop's."""
+    from qbank.similarity import Known
+
+    rnd = random.Random(seed)
+    base = rnd.sample(SHIPPED, min(n, len(SHIPPED)))
+    released = {f"Q{i}": t for i, t in enumerate(base)}
+    for c in range(copies):
+        released[f"C{c}"] = edit_words(rnd.choice(base), rnd, rnd.randint(1, 6))
+    known = Known(texts=dict(released), pairs=naive_near_duplicates(released, threshold))
+    now = dict(released)
+    keys = sorted(now)
+    for _ in range(changed):  # an edit that makes or breaks a near-copy, a new question, a deletion
+        kind = rnd.randrange(3)
+        if kind == 0:
+            k = rnd.choice(keys)
+            now[k] = edit_words(rnd.choice(base), rnd, rnd.randint(1, 4))
+        elif kind == 1:
+            now[f"N{rnd.randrange(10**6)}"] = edit_words(rnd.choice(list(now.values())), rnd, rnd.randint(1, 5))
+        else:
+            now.pop(rnd.choice(keys), None)
+    assert near_duplicates(now, threshold, known=known) == naive_near_duplicates(now, threshold)
