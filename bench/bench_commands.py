@@ -9,7 +9,9 @@ is written to a temporary folder and released in-process; then each command belo
 times in a fresh process, against a store of its own (SQLite file, or a fresh PostgreSQL schema
 with --postgres), with the user's config and data folders isolated:
 
-  validate     qbank validate BANK
+  validate     qbank validate BANK (released: the pairs its manifest recorded are reused)
+  validate-new qbank validate on a copy of BANK without its releases (the first validate of a
+               bank never released: every text scanned)
   import       qbank import BANK into an empty store (a new store each repeat)
   reimport     qbank import BANK again, nothing changed
   draw         qbank draw --standard SYN01 --method professional-discussion --apprentice <new one>
@@ -75,7 +77,7 @@ from qbank.validation import load_bank
 CODE = Path(qbank.__file__).resolve().parent.parent  # the children run this qbank too (PYTHONPATH)
 QBANK = str(Path(sys.executable).parent / "qbank")
 STANDARD, METHOD = "SYN01", "professional-discussion"
-COMMANDS = ("validate", "import", "reimport", "draw", "list", "list-filter", "show", "draw-stored")
+COMMANDS = ("validate", "validate-new", "import", "reimport", "draw", "list", "list-filter", "show", "draw-stored")
 DRAW_COMMANDS = ("draw", "draw-stored")
 OPEN_STORE = "from qbank.store import make_engine; make_engine()"
 
@@ -334,6 +336,11 @@ def size_run(n, reps, todo, tmp, stores, base_env, args, results) -> None:
     main_url = None
     if "validate" in todo:
         timeit("validate", [([QBANK, "validate", str(bank_dir)], base_env)] * reps)
+    if "validate-new" in todo:
+        fresh = bank_dir.parent / "unreleased"
+        shutil.copytree(bank_dir, fresh, ignore=shutil.ignore_patterns("releases"))
+        timeit("validate-new", [([QBANK, "validate", str(fresh)], base_env)] * reps)
+        shutil.rmtree(fresh)
     if "import" in todo or "reimport" in todo:
         envs = [base_env | {"QBANK_DATABASE_URL": stores.new()} for _ in range(reps)]
         timeit("import", [([QBANK, "import", str(bank_dir)], e) for e in envs])
@@ -342,7 +349,7 @@ def size_run(n, reps, todo, tmp, stores, base_env, args, results) -> None:
         if "import" not in todo:
             del results["import"][n]
         main_url = envs[-1]["QBANK_DATABASE_URL"]
-    if main_url is None and set(todo) - {"validate"}:
+    if main_url is None and set(todo) - {"validate", "validate-new"}:
         main_url = stores.new()
         eng = make_engine(main_url)
         import_bank(eng, load_bank(bank_dir, health=False))
@@ -410,7 +417,7 @@ def report(results, floor, sizes, args, info) -> None:
         if n in draw and n in stored:
             r = median(stored[n]) / median(draw[n])
             print(f"  cold draw at {n:,} questions, {args.stored_draws:,} stored draws vs none: {r:.2f}x")
-    targets = [("validate", 5.0), ("import", 5.0), ("reimport", 0.5)]
+    targets = [("validate", 5.0), ("validate-new", 5.0), ("import", 5.0), ("reimport", 0.5)]
     for cmd, limit in targets:
         if big in results[cmd]:
             print(f"  {cmd} at {big:,}: {median(results[cmd][big]):.2f} s (target < {limit} s)")
