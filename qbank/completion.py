@@ -84,6 +84,14 @@ def confirm_grade(engine: Engine, am_id: int, grade: str | None = None, disagree
         if am.status != "ended":
             raise SessionError("end the method before confirming its grade")
         method, scheme = method_and_scheme(s, am)
+        if scheme is not None and scheme.scheme in ("marks", "weighted"):
+            result = read_method(s, am).result
+            if result is not None and not result.complete:
+                unmarked = [c.id for c in result.criteria if c.mark is None]
+                raise SessionError(
+                    f"{method.id} is incomplete: no mark for {', '.join(unmarked)}. Record every "
+                    "component's mark (reopen the method), then confirm the grade"
+                )
         grade = grade or am.grade
         if grade is None:
             raise SessionError(f"{method.id} has no grading rules: give the grade to record")

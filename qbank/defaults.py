@@ -12,3 +12,5 @@ USAGE_WINDOW = 500  # recent sets of a method that exposure is measured over
 NEAR_DUPLICATE_THRESHOLD = 90  # similarity score (1-100) at which two question texts are near-duplicates
 MIN_QUESTIONS_PER_OUTCOME = 3  # approved questions each outcome needs in each method that assesses it
 EVIDENCE_LEVELS = ("not evidenced", "evidenced")  # evidence levels of a method without grading rules, lowest first
+
+ATTEMPTS = ("first", "resit", "retake")  # an apprentice's attempts at an assessment, as EPA plans name them

@@ -38,7 +38,6 @@ from . import definition
 from .defaults import EXPOSURE_CAP
 
 ALGORITHM = "qbank-draw/1"  # stored with every draw; change it whenever select() would choose differently
-ATTEMPTS = ("first", "resit", "retake")
 MAX_TRIES = 60
 SAMPLE = 48  # candidates weighed per step in large pools
 

@@ -30,9 +30,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from .defaults import EXPOSURE_CAP
+from .defaults import ATTEMPTS, EXPOSURE_CAP
 from .definition import ReleaseDefinition, for_release
-from .draw import ALGORITHM, ATTEMPTS, Candidate, DrawSpec, Infeasible, Usage, choose_swap
+from .draw import ALGORITHM, Candidate, DrawSpec, Infeasible, Usage, choose_swap
 from .draw import select as select_set
 from .memory import gc_paused
 from .models import (

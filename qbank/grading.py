@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .defaults import EVIDENCE_LEVELS
+from .defaults import ATTEMPTS, EVIDENCE_LEVELS
 
 SCHEMES = ("descriptors", "marks", "weighted")
 DEFAULT_LEVELS = EVIDENCE_LEVELS  # the evidence levels of a method without grading rules
@@ -379,8 +379,14 @@ def _lacking(
 def _rule_shortfalls(
     scheme: MethodScheme, rule: Rule, levels: Mapping[str, str], marks: Mapping[str, float], total: float | None
 ) -> list[str]:
-    """What stops `rule` from holding (empty: it holds)."""
+    """What stops `rule` from holding (empty: it holds). A marks or weighted rule never holds while
+    a criterion has no mark: a missing component makes the result incomplete, never a pass on the
+    others' marks (LSBU: report 100, presentation unmarked is not 50 %)."""
     short: list[str] = []
+    if scheme.scheme in ("marks", "weighted") and (rule.total is not None or rule.minimums):
+        unmarked = [c.label for c in scheme.criteria if c.id not in marks]
+        if unmarked:
+            short.append(f"no mark yet for {', '.join(unmarked)}")
     for need in rule.met:
         rank = scheme.level_rank(need)
         missing = [
@@ -414,7 +420,10 @@ def grade_overall(
     overall: Overall, method_grades: Mapping[str, str], attempt: str = "first", override: Override | None = None
 ) -> OverallResult:
     """The overall grade: the table's grade for these method grades, then the resit/retake cap,
-    lifted only by a recorded override (who and why)."""
+    lifted only by a recorded override (who and why). An attempt other than first, resit or retake
+    is refused: a misspelt "Resit" would otherwise escape the cap."""
+    if attempt not in ATTEMPTS:
+        raise GradingError(f"attempt must be one of {', '.join(ATTEMPTS)}, not '{attempt}'")
     missing = tuple(m for m in overall.methods if not method_grades.get(m))
     cap = overall.resit_cap if overall.resit_cap and attempt in overall.resit_cap.attempts else None
     if missing:

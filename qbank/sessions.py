@@ -30,8 +30,8 @@ from sqlmodel import col
 
 from .assessment_view import completed, load, standards, unfinished
 from .completion import complete, confirm_grade, end_method, end_warnings, record_override, reopen_method
+from .defaults import ATTEMPTS
 from .definition import for_release
-from .draw import ATTEMPTS
 from .draws import (
     DrawError,
     DrawRequest,

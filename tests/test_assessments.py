@@ -153,6 +153,27 @@ def test_lsbu_showcase_weighted_marks(store):
     assert "weighted total 51.5%" in html and "thin evaluation" in html
 
 
+def test_lsbu_showcase_with_a_component_unmarked_cannot_be_confirmed(store):
+    """Report 100, presentation never marked: not a Pass, and the assessor cannot confirm it."""
+    aid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ST0480", apprentice="LSBU-02", assessor="D. Tutor", methods=("lsbu-project-showcase",)
+        ),
+    )
+    (m,) = S.load(store, aid).methods
+    S.ask(store, m.id, m.questions[0].code)
+    S.set_mark(store, m.id, "report", mark=100)
+    res = S.end_method(store, m.id, reason="the presentation was not marked")
+    assert res is not None and res.grade != "Pass" and not res.complete
+    with pytest.raises(S.SessionError, match="incomplete: no mark for presentation"):
+        S.confirm_grade(store, m.id)
+    with pytest.raises(S.SessionError, match="incomplete"):
+        S.confirm_grade(store, m.id, "Pass", "I think it passed")
+    with pytest.raises(S.SessionError):
+        S.complete(store, aid)  # nothing confirmed: the assessment cannot be completed either
+
+
 def test_lsbu_mark_out_of_range_is_refused(store):
     aid = S.start_assessment(
         store,

@@ -245,8 +245,22 @@ def test_lsbu_weighted_boundary():
     assert grade_method(s, marks={"report": 40, "presentation": 60}).grade == "Pass"  # compensation allowed
     r = grade_method(s, marks={"report": 49, "presentation": 50})
     assert r.grade == "Fail" and r.total == 49.5
-    assert grade_method(s, marks={"report": 100}).grade == "Pass"  # 50% weighted
-    assert grade_method(s, marks={"report": 99.8}).grade == "Fail"
+    # a component with no mark makes the result incomplete, never a pass on the other's mark (issue 13)
+    alone = grade_method(s, marks={"report": 100})
+    assert alone.grade != "Pass" and not alone.complete
+    assert "no mark yet for" in alone.reasons[0] and "presentation" in alone.reasons[0].lower()
+    assert grade_method(s, marks={"report": 100, "presentation": 0}).grade == "Pass"  # marked 0: 50 %
+    assert grade_method(s, marks={"report": 99.8, "presentation": 0}).grade == "Fail"
+
+
+def test_an_unknown_attempt_is_refused_not_left_uncapped():
+    _, rules = rules_of("ST0556")
+    epa = rules.overalls[0]
+    dd = {"presentation-questioning": "Distinction", "professional-discussion": "Distinction"}
+    for attempt in ("Resit", "re-sit", "", "second"):
+        with pytest.raises(GradingError, match="attempt must be one of first, resit, retake"):
+            grade_overall(epa, dd, attempt)
+    assert grade_overall(epa, dd, "resit").grade == "Pass"
 
 
 # --------------------------------------------------------------------------- descriptor schemes
