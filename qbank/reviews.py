@@ -1092,6 +1092,24 @@ def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
 # --------------------------------------------------------------------------- 6. bank health
 
 
+def _current_release_sizes(s: Session, standard: str | None) -> dict[str, int]:
+    """Approved questions per standard: the question versions of its newest release."""
+    out: dict[str, int] = {}
+    q = select(col(StandardRow.id), col(StandardRow.code))
+    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
+        newest = s.execute(
+            select(col(ReleaseRow.id))
+            .where(col(ReleaseRow.standard_id) == std_id)
+            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            .limit(1)
+        ).scalar()
+        if newest is not None:
+            out[code] = s.execute(
+                select(func.count()).select_from(ReleaseItemRow).where(col(ReleaseItemRow.release_id) == newest)
+            ).scalar_one()
+    return out
+
+
 def _current_near_duplicates(s: Session, standards: set[str]) -> list[list[Any]]:
     """The near-duplicate pairs stored with each standard's newest release (found once, at import,
     by the standard's threshold): [standard, id, id, score], in order."""
@@ -1137,10 +1155,10 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
                 suff_rows.append([x.code, meth, outcome, n, x.threshold, "SHORT" if short else ""])
                 if short:
                     flags.append(f"{x.code} {meth} {outcome}: {n} approved question(s), needs {x.threshold}")
-    qs = list_questions(engine, standard=f.standard)
-    approved = [q for q in qs if q.status == "approved"]
-    retired = Counter(q.standard for q in qs if q.status == "retired")
-    dups = _current_near_duplicates(s, {q.standard for q in approved})
+    # counted in SQL: a 50,000-question bank is not listed to count it
+    approved = _current_release_sizes(s, f.standard)
+    retired = Counter(q.standard for q in list_questions(engine, standard=f.standard, status="retired"))
+    dups = _current_near_duplicates(s, {code for code, n in approved.items() if n})
     for d in dups:
         flags.append(f"near-duplicates in {d[0]}: {d[1]} and {d[2]} ({d[3]})")
     rel_rows, change_rows = [], []
@@ -1177,7 +1195,7 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     )
     r.flags = flags
     r.summary = [
-        f"{len(approved)} approved, {sum(retired.values())} retired question(s)"
+        f"{sum(approved.values())} approved, {sum(retired.values())} retired question(s)"
         + (
             f"; {sum(drafts.values())} draft(s) waiting"
             if drafts is not None

@@ -335,3 +335,24 @@ def test_validating_a_released_bank_looks_only_at_questions_changed_since(bank_d
     dups = [p.render() for p in load_bank(bank_dir).problems if p.check == "near-duplicate"]
     assert scanned == [{"TST-201"}]
     assert len(dups) == 1 and "TST-001 and TST-201" in dups[0]
+
+
+def test_the_health_review_counts_approved_and_retired_as_the_catalogue_lists_them(engine, bank_dir):
+    """Counted in SQL (the newest release's versions; retired ones filtered in the query), the
+    figures are what listing every question gives."""
+    from qbank.catalogue import list_questions
+    from qbank.reviews import Filters, review
+
+    make_release(load_bank(bank_dir), "TST01", "1.0.0")
+    qf = bank_dir / "TST01" / "questions" / "general.toml"
+    text = qf.read_text(encoding="utf-8").replace('status = "approved"', 'status = "retired"', 2)
+    text = text.replace("version = 1", "version = 2", 2)
+    qf.write_text(text, encoding="utf-8")
+    make_release(load_bank(bank_dir), "TST01", "1.1.0")
+    import_bank(engine, load_bank(bank_dir, health=False))
+    qs = list_questions(engine, standard="TST01")
+    want = (sum(q.status == "approved" for q in qs), sum(q.status == "retired" for q in qs))
+    assert want[1] == 2 and want[0] == 6
+    for standard in ("TST01", None):
+        report = review(engine, "health", Filters(standard=standard))
+        assert f"{want[0]} approved, {want[1]} retired question(s)" in " ".join(report.summary)
