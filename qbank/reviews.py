@@ -899,12 +899,16 @@ def review_effectiveness(s: Session, f: Filters) -> Report:
             evidenced[ask_id][o] = level
     per_q: dict[str, list[float]] = defaultdict(list)
     levels: dict[str, Counter] = defaultdict(Counter)
+    tag_asks: Counter = Counter()  # (question, outcome tag) -> asks of a version carrying the tag
+    tag_hits: Counter = Counter()  # ... of which the tag was evidenced
     for ask_id, code, qv in asks:
         t = targets.get(qv, set())
         got = {o for o in t if o in evidenced.get(ask_id, {})}
         per_q[code].append(len(got) / len(t) if t else 0.0)
         for o in got:
             levels[code][evidenced[ask_id][o]] += 1
+        tag_asks.update((code, o) for o in t)
+        tag_hits.update((code, o) for o in got)
     rows: list[list[Any]] = []
     flags: list[str] = []
     bars: list[tuple[str, float, bool]] = []
@@ -928,12 +932,24 @@ def review_effectiveness(s: Session, f: Filters) -> Report:
             f"For each ask, the share of the question's targeted outcomes that evidence logged against "
             f"that ask showed above the lowest level; averaged over the question's asks. A question "
             f"asked {MIN_ASKS} times or more whose mean is below {_pct(WEAK_SHARE)} is flagged for "
-            "rewriting (or re-mapping its outcomes)."
+            "rewriting (or re-mapping its outcomes). Per question and outcome tag: how often each tag "
+            f"was evidenced when the question was asked; a tag under {_pct(WEAK_SHARE)} over "
+            f"{MIN_ASKS} asks or more is flagged for re-tagging."
         ),
     )
     r.flags = flags
     r.summary = [f"{len(asks)} ask(s) of {len(per_q)} question(s)"]
-    r.tables = [Table("Per question", ["question", "asks", "targets evidenced", "levels", "flag"], rows)]
+    tag_rows: list[list[Any]] = []
+    for (code, o), n in tag_asks.items():
+        share = tag_hits[(code, o)] / n
+        flag = ("RE-TAG?" if share < WEAK_SHARE else "") if n >= MIN_ASKS else "too few asks"
+        tag_rows.append([code, o, n, tag_hits[(code, o)], _pct(share), flag])
+    tag_rows.sort(key=lambda r: (r[5] != "RE-TAG?", r[3] / r[2], r[0], r[1]))
+    r.tables = [
+        Table("Per question", ["question", "asks", "targets evidenced", "levels", "flag"], rows),
+        # a tag a good answer does not really evidence makes coverage nominal (issue 13)
+        Table("Per question and outcome tag", ["question", "outcome", "asks", "evidenced", "share", "flag"], tag_rows),
+    ]
     r.charts = [
         Chart(
             "Share of targeted outcomes evidenced (lowest 30)",

@@ -137,6 +137,15 @@ def test_effectiveness_finds_exactly_the_weak_question(world):
     r = review(engine, "effectiveness", PD)
     assert flagged_codes(r, 0) == [w.weak]
     assert "0.0%" in r.flags[0]
+    # per question and outcome tag: the weak question's tags, and only those, are never evidenced
+    tags = r.tables[1].rows
+    per_question = {row[0]: row[1] for row in r.tables[0].rows}
+    assert {(row[0], row[1]) for row in tags if row[5] == "RE-TAG?"} == {
+        (row[0], row[1]) for row in tags if row[0] == w.weak
+    }
+    assert all(row[3] == 0 for row in tags if row[0] == w.weak)
+    for row in tags:  # each tag was asked as often as its question (one version each here)
+        assert row[2] == per_question[row[0]] and 0 <= row[3] <= row[2]
 
 
 @pytest.mark.slow
