@@ -216,68 +216,58 @@ class _ScanState:
     postings: dict[int, list[int]]
     threshold: float
 
+    @property
+    def need(self) -> list[int]:
+        """Signature keys each text must share with another for the pair to be scored."""
+        return [min(SHARED_KEYS, len(s)) for s in self.sigs]
+
+    def score(self, found: dict[tuple[int, int], float], i: int, cand: list[int]) -> None:
+        """Score text i against the candidates (one C++ call), keeping the pairs at the threshold."""
+        norm = self.norm
+        for _, s, m in process.extract_iter(
+            norm[i], [norm[j] for j in cand], scorer=fuzz.ratio, score_cutoff=self.threshold
+        ):
+            j = cand[m]
+            found[(min(i, j), max(i, j))] = s
+
+    def counts(self, i: int, lo: int, hi: int) -> Counter[int]:
+        """Texts lo <= j < hi with the signature keys each shares with text i."""
+        lists = [self.postings[k] for k in self.sigs[i]]  # every signature key has a posting list
+        return Counter(chain.from_iterable([lst[bisect_left(lst, lo) : bisect_left(lst, hi)] for lst in lists]))
+
     def probe(self, part: int, parts: int) -> dict[tuple[int, int], float]:
         """The pairs (j, i), j < i, for every text i with i % parts == part."""
-        norm, lengths, sigs, postings, threshold = self.norm, self.lengths, self.sigs, self.postings, self.threshold
-        need = [min(SHARED_KEYS, len(s)) for s in sigs]
-        shortest = threshold / (200 - threshold)
+        lengths, sigs, need = self.lengths, self.sigs, self.need
+        shortest = self.threshold / (200 - self.threshold)
         found: dict[tuple[int, int], float] = {}
-
-        def score(i: int, cand: list[int]) -> None:
-            for _, s, m in process.extract_iter(
-                norm[i], [norm[j] for j in cand], scorer=fuzz.ratio, score_cutoff=threshold
-            ):
-                j = cand[m]
-                found[(min(i, j), max(i, j))] = s
-
         for i in range(part, len(sigs), parts):
-            sig = sigs[i]
-            if not sig:  # nothing rare to go by: score it against every text
-                score(i, [j for j in range(len(sigs)) if j != i])
+            if not sigs[i]:  # nothing rare to go by: score it against every text
+                self.score(found, i, [j for j in range(len(sigs)) if j != i])
                 continue
             first = bisect_left(lengths, math.floor(lengths[i] * shortest), 0, i)  # the first text long enough
-            lists = [postings[k] for k in sig]  # every signature key has a posting list
-            counts = Counter(chain.from_iterable([lst[bisect_left(lst, first) : bisect_left(lst, i)] for lst in lists]))
-            k = need[i]
-            cand = [j for j, c in counts.items() if c >= k or c >= need[j]]
+            cand = [j for j, c in self.counts(i, first, i).items() if c >= need[i] or c >= need[j]]
             if cand:
-                score(i, cand)
+                self.score(found, i, cand)
         return found
 
     def probe_some(self, which: list[int]) -> dict[tuple[int, int], float]:
         """The pairs of each text in `which` with any other text (earlier or later)."""
-        norm, lengths, sigs, postings, threshold = self.norm, self.lengths, self.sigs, self.postings, self.threshold
-        need = [min(SHARED_KEYS, len(s)) for s in sigs]
-        shortest = threshold / (200 - threshold)
+        lengths, sigs, need = self.lengths, self.sigs, self.need
+        shortest = self.threshold / (200 - self.threshold)
         found: dict[tuple[int, int], float] = {}
         for i in which:
-            sig = sigs[i]
-            if sig:
+            if sigs[i]:
                 lo = bisect_left(lengths, math.floor(lengths[i] * shortest))
                 hi = bisect_left(lengths, math.ceil(lengths[i] / shortest) + 1)  # lengths are sorted
-                lists = [postings[k] for k in sig]
-                counts = Counter(
-                    chain.from_iterable([lst[bisect_left(lst, lo) : bisect_left(lst, hi)] for lst in lists])
-                )
-                cand = [j for j, c in counts.items() if j != i and (c >= need[i] or c >= need[j])]
+                cand = [j for j, c in self.counts(i, lo, hi).items() if j != i and (c >= need[i] or c >= need[j])]
             else:
                 cand = [j for j in range(len(sigs)) if j != i]
             if cand:
-                for _, s, m in process.extract_iter(
-                    norm[i], [norm[j] for j in cand], scorer=fuzz.ratio, score_cutoff=threshold
-                ):
-                    j = cand[m]
-                    found[(min(i, j), max(i, j))] = s
+                self.score(found, i, cand)
         # a text with nothing rare to go by finds its pairs only by being scored against every text
         asked = set(which)
-        lone = [j for j, sig in enumerate(sigs) if not sig and j not in asked]
-        for j in lone:
-            cand = list(which)
-            for _, s, m in process.extract_iter(
-                norm[j], [norm[i] for i in cand], scorer=fuzz.ratio, score_cutoff=threshold
-            ):
-                i = cand[m]
-                found[(min(i, j), max(i, j))] = s
+        for j in (j for j, sig in enumerate(sigs) if not sig and j not in asked):
+            self.score(found, j, list(which))
         return found
 
 
