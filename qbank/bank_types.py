@@ -63,7 +63,7 @@ class Standard:
             "level": self.level,
             "version": self.version,
             "source": self.source,
-            "outcomes": [{"code": o.code, "group": o.group, "title": o.title} for o in self.outcomes.values()],
+            "outcomes": [o.as_dict() for o in self.outcomes.values()],
             "methods": [
                 {
                     "id": m.id,
@@ -99,13 +99,18 @@ class Question:
     opener: bool = False
     topic: str = ""
     author: str = ""
+    # ids of questions never to share a set with this one (declared by the writer: near-duplicates
+    # in disguise that the text comparison misses); the relation is symmetric
+    excludes: tuple[str, ...] = ()
+    # why the question carries more outcome tags than the standard's cap (empty when within it)
+    tags_justification: str = ""
     path: str = ""
     line: int | None = None
     lines: dict[str, int] = field(default_factory=dict)
 
     def content(self) -> dict[str, Any]:
         """Everything that makes up a question version; changing any of it needs a new version."""
-        return {
+        d: dict[str, Any] = {
             "text": self.text,
             "probes": list(self.probes),
             "guidance": self.guidance,
@@ -116,6 +121,12 @@ class Question:
             "topic": self.topic,
             "opener": self.opener,
         }
+        # added only when given, so that every version released before these fields keeps its hash
+        if self.excludes:
+            d["excludes"] = sorted(self.excludes)
+        if self.tags_justification:
+            d["tags_justification"] = self.tags_justification
+        return d
 
     @property
     def content_hash(self) -> str:

@@ -177,9 +177,10 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         of = Fields(spec, file=shown, where=f"outcome {ocode}", lines={}, base_line=oline, problems=problems)
         otitle = of.string("title")
         ogroup = of.string("group", choices=GROUPS, example='"knowledge"')
+        ostatement = of.string("statement", required=False) or ""
         of.unknown()
         if otitle and ogroup:
-            std.outcomes[ocode] = Outcome(code=ocode, title=otitle, group=ogroup)
+            std.outcomes[ocode] = Outcome(code=ocode, title=otitle, group=ogroup, statement=ostatement)
 
     # methods
     method_blocks = idx.headers("method")
@@ -361,6 +362,8 @@ def read_question_file(
         opener = qf.boolean("opener")
         qtopic = qf.string("topic", required=False) or topic
         qauthor = qf.string("author", required=False) or author
+        excludes = qf.string_list("excludes", required=False, allow_empty=True) or []
+        tags_justification = qf.string("tags_justification", required=False) or ""
         qf.unknown()
         bands: dict[str, str] = {}
         if bands_t:
@@ -409,6 +412,8 @@ def read_question_file(
                 opener=opener,
                 topic=qtopic,
                 author=qauthor,
+                excludes=tuple(excludes),
+                tags_justification=tags_justification,
                 path=shown,
                 line=qline,
                 lines=dict(qkeys),
@@ -420,7 +425,7 @@ def read_question_file(
 # every field a [[question]] may have: what the field-by-field checks above read
 QUESTION_FIELDS = frozenset(
     ("id", "version", "status", "methods", "outcomes", "minutes", "text", "probes", "guidance", "bands", "opener")
-    + ("topic", "author")
+    + ("topic", "author", "excludes", "tags_justification")
 )
 
 
@@ -454,6 +459,10 @@ def _plain_question(
     qtopic, qauthor = _plain_text(q, "topic", topic), _plain_text(q, "author", author)
     if guidance is None or qtopic is None or qauthor is None or bands is None:
         return None
+    excludes = _plain_strings(q.get("excludes", []))
+    justification = _plain_text(q, "tags_justification", "")
+    if excludes is None or justification is None:
+        return None
     return Question(
         id=qid,
         version=version,
@@ -469,6 +478,8 @@ def _plain_question(
         opener=opener,
         topic=qtopic,
         author=qauthor,
+        excludes=tuple(excludes),
+        tags_justification=justification,
         path=shown,
         line=qline,
         lines=dict(qkeys),
@@ -582,6 +593,8 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
                 opener=bool(q.get("opener", False)),
                 topic=q.get("topic", ""),
                 author=q.get("author", ""),
+                excludes=tuple(q.get("excludes", ())),
+                tags_justification=q.get("tags_justification", ""),
                 path=shown,
                 line=line,
             )

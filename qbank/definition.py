@@ -28,9 +28,24 @@ KNOWN_KEYS = ("code", "title", "level", "version", "source", "outcomes", "method
 
 @dataclass(frozen=True)
 class Outcome:
+    """An outcome (KSB or criterion): a short `title` for screens and, where the bank gives it, the
+    standard's own `statement`, word for word, for where the assessor judges evidence."""
+
     code: str
     title: str
     group: str
+    statement: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        d = {"code": self.code, "group": self.group, "title": self.title}
+        if self.statement:  # left out when empty, so releases made before statements read back the same
+            d["statement"] = self.statement
+        return d
+
+    @property
+    def words(self) -> str:
+        """The standard's words when the bank gives them, else the short title."""
+        return self.statement or self.title
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,10 @@ class ReleaseDefinition:
             title=d["title"],
             level=d["level"],
             version=d["version"],
-            outcomes=tuple(Outcome(code=o["code"], title=o["title"], group=o["group"]) for o in d["outcomes"]),
+            outcomes=tuple(
+                Outcome(code=o["code"], title=o["title"], group=o["group"], statement=o.get("statement", ""))
+                for o in d["outcomes"]
+            ),
             methods=tuple(
                 Method(
                     id=m["id"],
@@ -141,7 +159,7 @@ class ReleaseDefinition:
             "level": self.level,
             "version": self.version,
             "source": self.source,
-            "outcomes": [{"code": o.code, "group": o.group, "title": o.title} for o in self.outcomes],
+            "outcomes": [o.as_dict() for o in self.outcomes],
             "methods": [m.as_dict() for m in self.methods],
             "checks": {k: v for k, v in checks.items() if f"checks.{k}" not in self.absent},
             "grading": json.loads(self.grading_json),
@@ -165,6 +183,11 @@ class ReleaseDefinition:
     @property
     def outcome_titles(self) -> dict[str, str]:
         return {o.code: o.title for o in self.outcomes}
+
+    @property
+    def outcome_statements(self) -> dict[str, str]:
+        """Each outcome's full statement in the standard's words (its title where none is given)."""
+        return {o.code: o.words for o in self.outcomes}
 
     @property
     def grading(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from .models import (
 )
 from .pools import POOL_FORMAT, PoolEntry, pool_payload
 from .problems import BankError
-from .releases import release_threshold
+from .releases import declared_pairs, release_threshold
 from .similarity import NearDuplicate, near_duplicates
 from .validation import Bank, find_standard_folders
 
@@ -261,6 +261,8 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
                 "topic": q.topic,
                 "opener": q.opener,
                 "author": q.author,
+                "excludes_json": json.dumps(sorted(q.excludes), ensure_ascii=False),
+                "tags_justification": q.tags_justification,
             }
         )
     if new_rows:
@@ -311,10 +313,29 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
         found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
     pair_codes = [{"a": d.a, "b": d.b} for d in found]
     pairs = [
-        {"release_id": rrow.id, "a_version_id": min(va, vb), "b_version_id": max(va, vb), "score": d.score}
+        {
+            "release_id": rrow.id,
+            "a_version_id": min(va, vb),
+            "b_version_id": max(va, vb),
+            "score": d.score,
+            "kind": "text",
+        }
         for d in found
         for va, vb in [(version_of[d.a], version_of[d.b])]
     ]
+    # the writers' declared exclusions keep two questions out of one set just as a near-duplicate does
+    for a, b in declared_pairs(rel, {(d.a, d.b) for d in found}):
+        va, vb = version_of[a], version_of[b]
+        pair_codes.append({"a": a, "b": b})
+        pairs.append(
+            {
+                "release_id": rrow.id,
+                "a_version_id": min(va, vb),
+                "b_version_id": max(va, vb),
+                "score": 100.0,
+                "kind": "declared",
+            }
+        )
     _bulk_insert(s, table_of(ReleaseNearDuplicateRow), pairs)
     # each method's draw pool, so that a draw reads one row (pools.pool_for)
     code_pairs = [(min(p["a"], p["b"]), max(p["a"], p["b"])) for p in pair_codes]

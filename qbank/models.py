@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, Index, Integer, Table, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .defaults import EXPOSURE_CAP, NEAR_DUPLICATE_THRESHOLD
@@ -99,6 +99,10 @@ class QuestionVersionRow(SQLModel, table=True):
     topic: str = ""
     opener: bool = False
     author: str = ""
+    # ids of questions never to be drawn in one set with this one (the writer's declared "enemies")
+    excludes_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]", server_default="[]"))
+    # why a question carries more outcome tags than the standard's cap (empty when within it)
+    tags_justification: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
 
 
 class QuestionVersionOutcomeRow(SQLModel, table=True):
@@ -149,6 +153,11 @@ class ReleaseNearDuplicateRow(SQLModel, table=True):
     a_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
     b_version_id: int = Field(foreign_key="question_version.id", primary_key=True)
     score: float
+    # "text": found by the similarity scan (score is the similarity); "declared": a writer's
+    # `excludes` pair (score 100), which no draw may put in one set either
+    kind: str = Field(
+        default="text", sa_column=Column(String(8), nullable=False, default="text", server_default="text")
+    )
 
 
 class ReleasePoolRow(SQLModel, table=True):
@@ -266,6 +275,11 @@ class AssessmentRow(SQLModel, table=True):
     void_by: str | None = Field(default=None, max_length=128)
     void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    # the learner's declarations on the record, e.g. ILM's mark sheet: {"authenticity": true,
+    # "anonymous_use_refused": false}, each with who recorded it and when
+    declarations_json: str = Field(
+        default="{}", sa_column=Column(Text, nullable=False, default="{}", server_default="{}")
+    )
 
 
 class AssessmentMethodRow(SQLModel, table=True):
@@ -294,6 +308,8 @@ class AssessmentMethodRow(SQLModel, table=True):
     # and the warnings it answered
     end_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
     end_warnings: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
+    # for a method whose report may be written or oral (ILM): which the learner chose; None otherwise
+    report_format: str | None = Field(default=None, max_length=16)
 
 
 class AskRow(SQLModel, table=True):
@@ -353,3 +369,33 @@ class CriterionMarkRow(SQLModel, table=True):
     strengths: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     improvements: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SecondMarkRow(SQLModel, table=True):
+    """Internal quality assurance: a second marker's own judgement of one assessed method (ILM's
+    "QA mark", an EPAO's IQA sample), kept beside the assessor's. Marks per criterion for a marks
+    or weighted scheme, levels per criterion for descriptors, and the grade the rules give them.
+    Never changed: a corrected second mark is a new row; the newest one counts."""
+
+    __tablename__ = "second_mark"
+    id: int = Field(default=None, primary_key=True)
+    assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
+    marker: str = Field(max_length=128)
+    marks_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # criterion -> mark
+    levels_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # criterion -> level
+    grade: str | None = Field(default=None, max_length=64)  # what the rules give the second marker's judgement
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ReleaseClearanceRow(SQLModel, table=True):
+    """A named person's clearance of a release for live assessment: needed when the standard's
+    definition rests on assumptions (its notes say which). Append-only; a withdrawal is a row too."""
+
+    __tablename__ = "release_clearance"
+    id: int = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True)
+    cleared_by: str = Field(max_length=128)
+    action: str = Field(default="clear", max_length=16)  # clear | withdraw
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

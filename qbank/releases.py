@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +70,20 @@ def near_duplicates_of(rel: Release) -> dict:
     threshold = release_threshold(rel)
     found = near_duplicates({i.question.id: i.question.text for i in rel.items}, threshold)
     return {"threshold": threshold, "pairs": [[d.a, d.b, d.score] for d in found]}
+
+
+def declared_pairs(rel: Release, known: AbstractSet[tuple[str, str]] = frozenset()) -> list[tuple[str, str]]:
+    """The (id, id) pairs, smaller id first, that the release's questions declare in `excludes`
+    (either side declaring is enough), leaving out ids not in the release and pairs in `known`."""
+    ids = {i.question.id for i in rel.items}
+    out: set[tuple[str, str]] = set()
+    for i in rel.items:
+        for other in i.question.excludes:
+            if other in ids and other != i.question.id:
+                pair = (min(i.question.id, other), max(i.question.id, other))
+                if pair not in known:
+                    out.add(pair)
+    return sorted(out)
 
 
 def release_threshold(rel: Release) -> float:

@@ -1149,6 +1149,7 @@ def _current_near_duplicates(s: Session, standards: set[str]) -> list[list[Any]]
             .join(qb, qb.c.id == ReleaseNearDuplicateRow.b_version_id)
             .join(cb, cb.c.id == qb.c.question_id)
             .where(col(ReleaseNearDuplicateRow.release_id) == newest)
+            .where(col(ReleaseNearDuplicateRow.kind) == "text")
         ):
             out.append([code, min(a, b), max(a, b), round(score, 1)])
     return sorted(out)

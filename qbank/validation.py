@@ -382,6 +382,8 @@ def _same_content(a: Question, b: Question) -> bool:
         and (a.probes == b.probes or list(a.probes) == list(b.probes))
         and (a.methods == b.methods or sorted(a.methods) == sorted(b.methods))
         and (a.outcomes == b.outcomes or sorted(a.outcomes) == sorted(b.outcomes))
+        and (a.excludes == b.excludes or sorted(a.excludes) == sorted(b.excludes))
+        and a.tags_justification == b.tags_justification
     )
 
 

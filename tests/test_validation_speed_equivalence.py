@@ -252,6 +252,8 @@ _VALID: dict[str, list[str | None]] = {
     "topic": [None, '"T"', '" T "'],
     "author": [None, '"ann"'],
     "bands": [None, '{ pass = "ok" }', "{}", '{ distinction = "d", fail = " f " }'],
+    "excludes": [None, "[]", '["Q-9"]', '["Q-9", " Q-8 "]'],
+    "tags_justification": [None, '"Both are evidenced by one answer."', '" padded "'],
 }
 _BROKEN: dict[str, list[str]] = {
     "id": ['""', '"bad id!"', "5", '"  "'],
@@ -266,6 +268,8 @@ _BROKEN: dict[str, list[str]] = {
     "opener": ['"yes"', "1"],
     "topic": ['""', "1"],
     "author": ['""', "[]"],
+    "excludes": ['"Q-9"', '["Q-9", "Q-9"]', '[""]', "[1]"],
+    "tags_justification": ['""', "3", '"  "'],
     "bands": ['"x"', '{ pass = "" }', '{ merit = "m", bogus = "b" }', "{ fail = 1 }"],
     "txt": ['"typo"'],
     "foo": ["1"],
