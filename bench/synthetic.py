@@ -77,6 +77,10 @@ def write_synthetic_bank(
         "min_questions = 6",
         "assesses = [" + ", ".join(f'"{o}"' for o in outcomes[:half]) + "]",
         "",
+        # the synthetic questions keep their 2-5 tags (the figures stay comparable across issues)
+        "[checks]",
+        "max_outcomes_per_question = 5",
+        "",
     ]
     (folder / "standard.toml").write_text("\n".join(lines), encoding="utf-8")
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .defaults import MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD
+from .defaults import MAX_OUTCOMES_PER_QUESTION, MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD, SIMILAR_WARNING
 from .definition import Method as Method  # one type each, shared with the release definition
 from .definition import Outcome as Outcome
+from .definition import Theme as Theme
 
 GROUPS = ("knowledge", "skill", "behaviour", "criterion")
 STATUSES = ("draft", "approved", "retired")
@@ -27,7 +28,10 @@ METHOD_KINDS = (
     "progress review",
     "interview",
     "project showcase questioning",
+    "project report",
 )
+REPORT_FORMATS = ("written", "oral")
+CLEARANCES = ("required", "not required")  # standard.toml `clearance` (see qbank.clearance)
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 METHOD_ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 OUTCOME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
@@ -45,10 +49,18 @@ class Standard:
     version: str
     source: str = ""
     notes: str = ""
+    # "required" when the definition rests on assumptions and a named person must clear each release
+    # before live assessment (qbank.clearance); "not required"; "" when the bank file says nothing
+    clearance: str = ""
+    clearance_reason: str = ""  # what rests on assumptions (shown while a release is not cleared)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     methods: dict[str, Method] = field(default_factory=dict)
     min_per_outcome: int = DEFAULT_MIN_PER_OUTCOME
     near_duplicate_threshold: int = DEFAULT_NEAR_DUPLICATE
+    # writers' checks, not frozen in releases: the most outcome tags without a justification, and
+    # the similarity from which two texts that share their content words are worth a warning
+    max_outcomes_per_question: int = MAX_OUTCOMES_PER_QUESTION
+    similar_warning: int = SIMILAR_WARNING
     grading: dict[str, Any] = field(default_factory=dict)
     grading_rules: object = None  # grading.GradingRules, read from `grading` by gradingfile.read_grading
     path: str = ""
@@ -56,31 +68,31 @@ class Standard:
     lines: dict[str, int] = field(default_factory=dict)  # "method:<id>" / "outcome:<code>" -> line
 
     def definition(self) -> dict[str, Any]:
-        """The standard's definition as frozen into a release (everything but prose notes)."""
-        return {
+        """The standard's definition as frozen into a release, notes and clearance included.
+
+        `notes`, `clearance` and `clearance_reason` are added only when given, so that every
+        release made before they were frozen keeps its definition hash."""
+        d: dict[str, Any] = {
             "code": self.code,
             "title": self.title,
             "level": self.level,
             "version": self.version,
             "source": self.source,
             "outcomes": [o.as_dict() for o in self.outcomes.values()],
-            "methods": [
-                {
-                    "id": m.id,
-                    "name": m.name,
-                    "kind": m.kind,
-                    "minutes": m.minutes,
-                    "min_questions": m.min_questions,
-                    "assesses": list(m.assesses),
-                }
-                for m in self.methods.values()
-            ],
+            "methods": [m.as_dict() for m in self.methods.values()],
             "checks": {
                 "min_questions_per_outcome": self.min_per_outcome,
                 "near_duplicate_threshold": self.near_duplicate_threshold,
             },
             "grading": self.grading,
         }
+        if self.notes:
+            d["notes"] = self.notes
+        if self.clearance:
+            d["clearance"] = self.clearance
+        if self.clearance_reason:
+            d["clearance_reason"] = self.clearance_reason
+        return d
 
 
 @dataclass

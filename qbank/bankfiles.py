@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - same API, same errors
 
 from .bank_types import (  # noqa: F401 - the types are re-exported for `from qbank.bankfiles import ...`
     BANDS,
+    CLEARANCES,
     DEFAULT_MIN_PER_OUTCOME,
     DEFAULT_NEAR_DUPLICATE,
     GROUPS,
@@ -29,6 +30,7 @@ from .bank_types import (  # noqa: F401 - the types are re-exported for `from qb
     METHOD_ID_RE,
     METHOD_KINDS,
     OUTCOME_RE,
+    REPORT_FORMATS,
     SEMVER_RE,
     STATUSES,
     Method,
@@ -37,6 +39,7 @@ from .bank_types import (  # noqa: F401 - the types are re-exported for `from qb
     Release,
     ReleaseItem,
     Standard,
+    Theme,
     content_hash,
     semver_key,
 )
@@ -107,6 +110,14 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     version = f.string("version", example='"1.0"')
     source = f.string("source", required=False, allow_empty=True) or ""
     notes = f.string("notes", required=False, allow_empty=True) or ""
+    clearance = f.string("clearance", required=False, choices=CLEARANCES, example='"required"') or ""
+    clearance_reason = f.string("clearance_reason", required=False) or ""
+    if clearance == "required" and not clearance_reason:
+        f.add(
+            "clearance",
+            'standard: clearance = "required" needs a clearance_reason',
+            'add `clearance_reason = "..."` saying what rests on assumptions (shown until a release is cleared)',
+        )
     outcomes_t = f.table("outcomes")
     checks_t = f.table("checks")
     grading = f.table("grading") or {}
@@ -120,6 +131,8 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         version=version or "",
         source=source,
         notes=notes,
+        clearance=clearance,
+        clearance_reason=clearance_reason,
         grading=grading,
         path=shown,
         folder=path.parent,
@@ -184,6 +197,7 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
 
     # methods
     method_blocks = idx.headers("method")
+    theme_blocks = idx.headers("method.theme")
     if methods_raw is not None and not (
         isinstance(methods_raw, list) and all(isinstance(m, dict) for m in methods_raw)
     ):
@@ -211,8 +225,24 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         name = mf.string("name")
         kind = mf.string("kind", choices=METHOD_KINDS, example='"professional discussion"')
         minutes = mf.integer("minutes", minimum=1, example="60")
-        minq = mf.integer("min_questions", minimum=1, example="8")
+        minq = mf.integer("min_questions", minimum=0, example="8")
         assesses = mf.string_list("assesses", example='["K1", "S1"]')
+        formats = mf.string_list("report_formats", required=False, example='["written", "oral"]') or []
+        for fmt in formats:
+            if fmt not in REPORT_FORMATS:
+                mf.add(
+                    "report_formats",
+                    f"{mf.w}unknown report format '{fmt}'",
+                    f"use one of: {', '.join(REPORT_FORMATS)}",
+                )
+        themes = _read_themes(mf, m.get("theme"), theme_blocks, mline, shown, problems, assesses or [])
+        covers = mf.string_list("draw_covers", required=False, allow_empty=True)
+        for o in [o for o in covers or [] if o not in (assesses or [])]:
+            mf.add(
+                "draw_covers",
+                f"{mf.w}draw_covers: '{o}' is not an outcome the method assesses",
+                "list only the method's outcomes",
+            )
         mf.unknown()
         if mid and mid in std.methods:
             problems.append(
@@ -249,6 +279,9 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             minutes=minutes,
             min_questions=minq,
             assesses=tuple(c for c in assesses if c in std.outcomes),
+            themes=themes,
+            report_formats=tuple(f for f in formats if f in REPORT_FORMATS),
+            draw_covers=None if covers is None else tuple(o for o in covers if o in (assesses or [])),
         )
     for ocode in std.outcomes:
         if not any(ocode in m.assesses for m in std.methods.values()) and std.methods:
@@ -270,9 +303,15 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         cf = Fields(checks_t, file=shown, where="checks", lines=cl[1], base_line=cl[0], problems=problems)
         mpo = cf.integer("min_questions_per_outcome", required=False, minimum=1)
         ndt = cf.integer("near_duplicate_threshold", required=False, minimum=1)
+        mopq = cf.integer("max_outcomes_per_question", required=False, minimum=1)
+        simw = cf.integer("similar_warning", required=False, minimum=1)
         cf.unknown()
         if mpo is not None:
             std.min_per_outcome = mpo
+        if mopq is not None:
+            std.max_outcomes_per_question = mopq
+        if simw is not None:
+            std.similar_warning = min(simw, 100)
         if ndt is not None:
             if ndt > 100:
                 cf.add(
@@ -290,6 +329,51 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     if code is None or len(problems) > before and any(p.is_error and p.field in ("code",) for p in problems[before:]):
         return None
     return std
+
+
+def _read_themes(
+    mf: Fields,
+    raw: object,
+    blocks: list[tuple[int, dict[str, int]]],
+    mline: int | None,
+    shown: str,
+    problems: list[Problem],
+    assesses: list[str],
+) -> tuple[Theme, ...]:
+    """A method's `[[method.theme]]` blocks: a name, the method's outcomes it groups, and the
+    fewest questions a drawn set must take from it."""
+    mf.known.add("theme")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        mf.add(
+            "theme", f"{mf.w}'theme' must be [[method.theme]] tables", "write each theme as a `[[method.theme]]` block"
+        )
+        return ()
+    # the theme blocks that follow this method's header, in order
+    mine = [b for b in blocks if mline is None or b[0] > mline][: len(raw)]
+    out: list[Theme] = []
+    for i, t in enumerate(raw):
+        tline, tkeys = mine[i] if i < len(mine) else (mline, {})
+        tf = Fields(t, file=shown, where=f"{mf.where} theme #{i + 1}", lines=tkeys, base_line=tline, problems=problems)
+        name = tf.string("name", example='"Strategy"')
+        if name:
+            tf.where = f"{mf.where} theme {name!r}"
+        outcomes = tf.string_list("outcomes", example='["K1", "S1"]')
+        least = tf.integer("min_questions", minimum=1, example="2")
+        tf.unknown()
+        if name is None or outcomes is None or least is None:
+            continue
+        if any(x.name == name for x in out):
+            tf.add("name", f"{tf.w}is defined twice", "give each theme of a method its own name")
+            continue
+        stray = [o for o in outcomes if o not in assesses]
+        for o in stray:
+            tf.add("outcomes", f"{tf.w}outcome '{o}' is not one the method assesses", "list only the method's outcomes")
+        if stray:
+            continue
+        out.append(Theme(name=name, outcomes=frozenset(outcomes), min_questions=least))
+    return tuple(out)
 
 
 def read_question_file(

@@ -10,6 +10,8 @@ from __future__ import annotations
 EXPOSURE_CAP = 0.30  # share of a method's recent sets a question may appear in before the draw avoids it
 USAGE_WINDOW = 500  # recent sets of a method that exposure is measured over
 NEAR_DUPLICATE_THRESHOLD = 90  # similarity score (1-100) at which two question texts are near-duplicates
+MAX_OUTCOMES_PER_QUESTION = 3  # outcome tags a question may carry without a written justification
+SIMILAR_WARNING = 50  # similarity at which validate warns of two texts sharing their content words
 MIN_QUESTIONS_PER_OUTCOME = 3  # approved questions each outcome needs in each method that assesses it
 EVIDENCE_LEVELS = ("not evidenced", "evidenced")  # evidence levels of a method without grading rules, lowest first
 

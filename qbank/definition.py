@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .grading import GradingRules
 
 KNOWN_KEYS = ("code", "title", "level", "version", "source", "outcomes", "methods", "checks", "grading")
+# text keys a definition holds only when the standard gives them (releases made before they were
+# frozen lack them): definition key -> ReleaseDefinition field
+OPTIONAL_TEXT = {"notes": "standard_notes", "clearance": "clearance", "clearance_reason": "clearance_reason"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,26 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Theme:
+    """A group of a method's outcomes from which a drawn set must take at least `min_questions`
+    questions (ST0480 method 1: "at least 6 questions, 2 from each of the 3 grading themes"). A
+    question counts for a theme when it targets one of the theme's outcomes, and for one theme
+    only: a set meets its themes when its questions can be shared out so that each theme gets its
+    minimum."""
+
+    name: str
+    outcomes: frozenset[str]
+    min_questions: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "outcomes": sorted(self.outcomes), "min_questions": self.min_questions}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Theme:
+        return cls(name=d["name"], outcomes=frozenset(d["outcomes"]), min_questions=d["min_questions"])
+
+
+@dataclass(frozen=True)
 class Method:
     """An assessment method as the release defines it; what a draw for it must cover is `required`."""
 
@@ -58,11 +81,30 @@ class Method:
     minutes: int
     min_questions: int
     assesses: tuple[str, ...]
+    themes: tuple[Theme, ...] = ()
+    # how the learner may present the work the method assesses, e.g. ("written", "oral") for ILM's
+    # project report; empty when there is one way. With min_questions 0, questioning is optional.
+    report_formats: tuple[str, ...] = ()
+    # the outcomes a drawn question set must cover, when not every one the method assesses: where
+    # the plan has the questioning probe a submitted piece of work that evidences the rest (ST0480
+    # method 1: the proposal and presentation, with "2 questions from each theme")
+    draw_covers: tuple[str, ...] | None = None
 
     @cached_property
     def required(self) -> frozenset[str]:
-        """The outcomes a drawn set must cover: every one the method assesses."""
-        return frozenset(self.assesses)
+        """The outcomes a drawn set must cover: every one the method assesses, unless the method
+        names fewer in `draw_covers`."""
+        return frozenset(self.assesses if self.draw_covers is None else self.draw_covers)
+
+    @property
+    def questions_optional(self) -> bool:
+        """Questioning is the assessor's option (ILM: questions after an oral report)."""
+        return self.min_questions == 0
+
+    @property
+    def least_questions(self) -> int:
+        """The fewest questions a drawn set may have: the method's minimum, or its themes' sum."""
+        return max(self.min_questions, sum(t.min_questions for t in self.themes), 1)
 
     @classmethod
     def for_draw(cls, id: str, required: Iterable[str], minutes: int, min_questions: int) -> Method:
@@ -72,7 +114,7 @@ class Method:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "kind": self.kind,
@@ -80,6 +122,28 @@ class Method:
             "min_questions": self.min_questions,
             "assesses": list(self.assesses),
         }
+        # left out when empty, so that definitions released before them read back the same
+        if self.themes:
+            d["themes"] = [t.as_dict() for t in self.themes]
+        if self.report_formats:
+            d["report_formats"] = list(self.report_formats)
+        if self.draw_covers is not None:
+            d["draw_covers"] = list(self.draw_covers)
+        return d
+
+    @classmethod
+    def from_dict(cls, m: Mapping[str, Any]) -> Method:
+        return cls(
+            id=m["id"],
+            name=m["name"],
+            kind=m["kind"],
+            minutes=m["minutes"],
+            min_questions=m["min_questions"],
+            assesses=tuple(m["assesses"]),
+            themes=tuple(Theme.from_dict(t) for t in m.get("themes", ())),
+            report_formats=tuple(m.get("report_formats", ())),
+            draw_covers=None if m.get("draw_covers") is None else tuple(m["draw_covers"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +170,11 @@ class ReleaseDefinition:
     # source, checks, checks.min_questions_per_outcome, checks.near_duplicate_threshold, grading;
     # `to_json` leaves them out again
     absent: frozenset[str] = frozenset()
+    # the standard's notes (which facts are verified, which are assumptions), frozen with the release;
+    # not `notes`, which is the grading rules' notes for assessors
+    standard_notes: str = ""
+    clearance: str = ""  # "required", "not required", or "" when the release declares nothing
+    clearance_reason: str = ""  # what rests on assumptions, when clearance is required
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -114,6 +183,8 @@ class ReleaseDefinition:
         checks = d.get("checks", {})
         absent = {k for k in ("source", "checks", "grading") if k not in d}
         absent |= {f"checks.{k}" for k in ("min_questions_per_outcome", "near_duplicate_threshold") if k not in checks}
+        # read when given as text; anything else (never written by qbank) is kept as read in extra_json
+        text = {k: d[k] for k in OPTIONAL_TEXT if isinstance(d.get(k), str) and d[k]}
         return cls(
             code=d["code"],
             title=d["title"],
@@ -123,25 +194,16 @@ class ReleaseDefinition:
                 Outcome(code=o["code"], title=o["title"], group=o["group"], statement=o.get("statement", ""))
                 for o in d["outcomes"]
             ),
-            methods=tuple(
-                Method(
-                    id=m["id"],
-                    name=m["name"],
-                    kind=m["kind"],
-                    minutes=m["minutes"],
-                    min_questions=m["min_questions"],
-                    assesses=tuple(m["assesses"]),
-                )
-                for m in d["methods"]
-            ),
+            methods=tuple(Method.from_dict(m) for m in d["methods"]),
             source=d.get("source", ""),
             checks=Checks(
                 min_questions_per_outcome=checks.get("min_questions_per_outcome", MIN_QUESTIONS_PER_OUTCOME),
                 near_duplicate_threshold=checks.get("near_duplicate_threshold", NEAR_DUPLICATE_THRESHOLD),
             ),
             grading_json=_canonical(d.get("grading", {})),
-            extra_json=_canonical({k: v for k, v in d.items() if k not in KNOWN_KEYS}),
+            extra_json=_canonical({k: v for k, v in d.items() if k not in KNOWN_KEYS and k not in text}),
             absent=frozenset(absent),
+            **{OPTIONAL_TEXT[k]: v for k, v in text.items()},
         )
 
     @classmethod
@@ -164,6 +226,7 @@ class ReleaseDefinition:
             "checks": {k: v for k, v in checks.items() if f"checks.{k}" not in self.absent},
             "grading": json.loads(self.grading_json),
             **json.loads(self.extra_json),
+            **{k: getattr(self, f) for k, f in OPTIONAL_TEXT.items() if getattr(self, f)},
         }
         return {k: v for k, v in d.items() if k not in self.absent}
 

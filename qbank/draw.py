@@ -6,7 +6,10 @@ Hard constraints (a set meets all of them, or `Infeasible` says which cannot be 
   3. no question id already drawn for this apprentice (the caller passes them as `exclude`);
   4. no two questions in the set are near-duplicates;
   5. the estimated minutes fit the method's time (plus extra time), and the set has at least
-     the method's minimum number of questions.
+     the method's minimum number of questions;
+  6. themes: where the method groups its outcomes into themes with minimums (ST0480 method 1: at
+     least 2 questions from each of 3 grading themes), the set's questions can be shared out so
+     that every theme gets its minimum, each question counting for one theme only.
 
 Soft goals: low exposure (each question's share of recent sets stays under `exposure_cap`,
 less-used questions preferred), low overlap within a cohort, and a natural order (an opener
@@ -20,7 +23,8 @@ factor. Exposure factor exp(-4 * share / target), where target is the share ever
 have if use were spread evenly (mean set length / pool size), pushes use towards uniform, which is
 what minimises mean overlap (Chen, Ankenmann & Spray 2003). A set over time is retried with
 fresh randomness from the same seed; a covering set first drops questions the rest of it makes
-redundant, then is padded to the method's minimum with the least-used questions that fit. Soft
+redundant, then takes questions for any theme still short of its minimum, then is padded to the
+method's minimum with the least-used questions that fit. Soft
 goals never cost a hard one: after a third of the tries exposure is weighted less, and in the last
 third not at all.
 """
@@ -182,13 +186,57 @@ def check_feasible(spec: DrawSpec) -> int:
             )
         else:
             reasons.append(f"{o}: every remaining question takes longer than the {budget} minutes available")
-    if n_usable < m.min_questions:
-        reasons.append(
-            f"{m.id} needs at least {m.min_questions} questions but only {n_usable} are left for this apprentice"
-        )
+    least = m.least_questions
+    if n_usable < least:
+        reasons.append(f"{m.id} needs at least {least} questions but only {n_usable} are left for this apprentice")
+    if m.themes:
+        usable = (c for c in spec.pool if c.code not in exclude and c.minutes <= budget)
+        for t, n in zip(m.themes, theme_counts(usable, m.themes)):
+            if n < t.min_questions:
+                reasons.append(
+                    f"theme {t.name!r} of {m.id} needs {t.min_questions} questions of its own "
+                    f"({', '.join(sorted(t.outcomes))}) but only {n} can be given to it from the questions "
+                    f"left for this apprentice"
+                )
     if reasons:
         raise Infeasible(reasons)
     return n_usable
+
+
+def theme_counts(questions: Iterable[Candidate], themes: Sequence[definition.Theme]) -> list[int]:
+    """How many of `questions` each theme can have, up to its minimum, when each question counts
+    for one theme only (a maximum bipartite matching of questions to the themes' places; the
+    themes' minimums are a handful of places, so this is a few steps per question)."""
+    slots = [i for i, t in enumerate(themes) for _ in range(t.min_questions)]
+    owner: list[Candidate | None] = [None] * len(slots)
+
+    def place(c: Candidate, seen: set[int]) -> bool:
+        for si, ti in enumerate(slots):
+            if si in seen or not (c.outcomes & themes[ti].outcomes):
+                continue
+            seen.add(si)
+            held = owner[si]
+            if held is None or place(held, seen):
+                owner[si] = c
+                return True
+        return False
+
+    free = len(slots)
+    for c in questions:
+        if not free:
+            break
+        if place(c, set()):
+            free -= 1
+    counts = [0] * len(themes)
+    for si, ti in enumerate(slots):
+        if owner[si] is not None:
+            counts[ti] += 1
+    return counts
+
+
+def themes_met(questions: Sequence[Candidate], themes: Sequence[definition.Theme]) -> bool:
+    """Whether the questions give every theme its minimum (always, for a method without themes)."""
+    return not themes or all(n >= t.min_questions for n, t in zip(theme_counts(questions, themes), themes))
 
 
 class _Weights:
@@ -237,7 +285,7 @@ def select(spec: DrawSpec, usage: Usage, seed: str, consulted: set[str] | None =
     n_usable = check_feasible(spec)
     m = spec.method
     rng = random.Random(seed)
-    target = (usage.mean_length or max(m.min_questions, 1)) / max(n_usable, 1)
+    target = (usage.mean_length or m.least_questions) / max(n_usable, 1)
     usable = _Lazy(lambda: usable_pool(spec))
     base = _Weights(usage, target, spec.exposure_cap, seen=consulted)
     dup = spec.near_duplicates
@@ -362,7 +410,26 @@ def _greedy(
     chosen = _prune(chosen, m)
     taken = {c.code for c in chosen}
     used = sum(c.minutes for c in chosen)
-    while len(chosen) < m.min_questions:  # pad to the minimum with the least used that fit
+    while m.themes:  # a question for each theme still short of its minimum
+        counts = theme_counts(chosen, m.themes)
+        short = frozenset().union(*(t.outcomes for t, n in zip(m.themes, counts) if n < t.min_questions))
+        if not short:
+            break
+        room = spec.budget - used
+        opts = [
+            c
+            for c in usable()
+            if c.code not in taken and c.minutes <= room and c.outcomes & short and not _conflicts(c, chosen, dup)
+        ]
+        if not opts:
+            return None
+        # breadth: of the questions a theme can take, those reaching more of the method's outcomes
+        reached = set().union(*(x.outcomes for x in chosen)) if chosen else set()
+        c = _pick(rng, opts, [base[x] * (1 + len(x.outcomes - reached)) ** 2 / x.minutes for x in opts])
+        chosen.append(c)
+        taken.add(c.code)
+        used += c.minutes
+    while len(chosen) < m.least_questions:  # pad to the minimum with the least used that fit
         room = spec.budget - used
         opts = [c for c in usable() if c.code not in taken and c.minutes <= room and not _conflicts(c, chosen, dup)]
         if not opts:
@@ -392,7 +459,7 @@ def _exhaustive(usable: list[Candidate], m: definition.Method, spec: DrawSpec) -
 
     def pad(chosen: list[Candidate], used: int, start: int) -> list[Candidate] | None:
         nonlocal nodes, complete
-        if len(chosen) >= m.min_questions:
+        if len(chosen) >= m.least_questions and themes_met(chosen, m.themes):
             return chosen
         taken = {c.code for c in chosen}
         for i in range(start, len(pool)):
@@ -431,14 +498,16 @@ def _exhaustive(usable: list[Candidate], m: definition.Method, spec: DrawSpec) -
 
 
 def _no_set_reason(usable: list[Candidate], m: definition.Method, spec: DrawSpec) -> str:
-    cheapest = sorted(c.minutes for c in usable)[: m.min_questions]
+    least = m.least_questions
+    cheapest = sorted(c.minutes for c in usable)[:least]
     if sum(cheapest) > spec.budget:
         return (
-            f"{m.id} needs at least {m.min_questions} questions but the shortest {m.min_questions} left "
+            f"{m.id} needs at least {least} questions but the shortest {least} left "
             f"take {sum(cheapest)} minutes, more than the {spec.budget} available"
         )
+    themes = " and gives every theme its minimum" if m.themes else ""
     return (
-        f"no set of the questions left covers all {len(m.required)} outcomes of {m.id} within "
+        f"no set of the questions left covers all {len(m.required)} outcomes of {m.id}{themes} within "
         f"{spec.budget} minutes without near-duplicates (every combination was tried)"
     )
 
@@ -447,7 +516,7 @@ def _prune(chosen: list[Candidate], m: definition.Method) -> list[Candidate]:
     """Drop questions whose required outcomes the rest of the set already covers, longest first."""
     keep = list(chosen)
     for c in sorted(chosen, key=lambda x: (-x.minutes, x.code)):
-        if len(keep) <= m.min_questions:
+        if len(keep) <= m.least_questions:
             break
         rest = [x for x in keep if x is not c]
         covered = set().union(*(x.outcomes for x in rest)) if rest else set()
@@ -476,7 +545,7 @@ def swap_options(spec: DrawSpec, current: list[Candidate], out: Candidate) -> li
     must = (out.outcomes & spec.method.required) - covered
     used = sum(c.minutes for c in others)
     in_set = {c.code for c in current}
-    return [
+    options = [
         c
         for c in spec.pool
         if c.code not in in_set
@@ -485,6 +554,10 @@ def swap_options(spec: DrawSpec, current: list[Candidate], out: Candidate) -> li
         and used + c.minutes <= spec.budget
         and not _conflicts(c, others, spec.near_duplicates)
     ]
+    themes = spec.method.themes
+    if themes and themes_met(current, themes):  # a swap keeps every theme at its minimum
+        options = [c for c in options if themes_met([*others, c], themes)]
+    return options
 
 
 def choose_swap(spec: DrawSpec, current: list[Candidate], out: Candidate, usage: Usage, seed: str) -> Candidate:
@@ -494,9 +567,10 @@ def choose_swap(spec: DrawSpec, current: list[Candidate], out: Candidate, usage:
         covered = set().union(*(c.outcomes for c in others)) if others else set()
         must = sorted((out.outcomes & spec.method.required) - covered)
         need = f"covers {', '.join(must)}, " if must else ""
+        theme = "keeps every theme at its minimum, " if spec.method.themes else ""
         raise Infeasible(
             [
-                f"no question left that {need}fits the remaining time, was never drawn for this "
+                f"no question left that {need}{theme}fits the remaining time, was never drawn for this "
                 f"apprentice and is not a near-duplicate of the set"
             ]
         )

@@ -166,17 +166,7 @@ def read_grading(
 def rules_from_definition(definition: Mapping) -> GradingRules:
     """The rules frozen in a release's definition (already validated when it was released)."""
     outcomes = {o["code"]: o for o in definition.get("outcomes", [])}
-    methods = {
-        m["id"]: Method(
-            id=m["id"],
-            name=m["name"],
-            kind=m["kind"],
-            minutes=m["minutes"],
-            min_questions=m["min_questions"],
-            assesses=tuple(m["assesses"]),
-        )
-        for m in definition.get("methods", [])
-    }
+    methods = {m["id"]: Method.from_dict(m) for m in definition.get("methods", [])}
     problems: list[Problem] = []
     rules = read_grading(
         definition.get("grading") or {},

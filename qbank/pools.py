@@ -361,7 +361,8 @@ def spec_from_bank(bank, standard: str, method: str, *, exposure_cap: float = EX
         )
         for q in qs
     )
+    ids = {q.id for q in qs}
     dups = frozenset(
         frozenset((d.a, d.b)) for d in near_duplicates({q.id: q.text for q in qs}, std.near_duplicate_threshold)
-    )
+    ) | frozenset(frozenset((q.id, x)) for q in qs for x in q.excludes if x in ids and x != q.id)
     return DrawSpec(method=md, pool=cands, near_duplicates=dups, exposure_cap=exposure_cap)

@@ -115,14 +115,14 @@ def _key_sets(norm: list[str]) -> list[set[str]]:
     return [set(chain.from_iterable([keys_of(w) for w in s.split()])) for s in norm]
 
 
-def signatures(norm: list[str], threshold: float, cap: int | None = None) -> list[list[int]]:
+def signatures(norm: list[str], threshold: float, cap: int | None = None, size: int | None = None) -> list[list[int]]:
     """Each text's signature: its rarest keys (as ranks, rarest first) held by 2 to `cap` texts."""
     keysets = _key_sets(norm)
     df = Counter(chain.from_iterable(keysets))
     cap = common_cap(len(norm)) if cap is None else cap
     ranked = sorted((k for k, c in df.items() if 1 < c <= cap), key=lambda k: (df[k], k))
     rank = {k: r for r, k in enumerate(ranked)}.get
-    size = signature_size(threshold)
+    size = signature_size(threshold) if size is None else size
     unranked = len(ranked)  # sorts after every rank: cut off below
     out = []
     for ks in keysets:
@@ -145,7 +145,12 @@ class Known:
 
 
 def near_duplicates(
-    texts: dict[str, str], threshold: float, *, cap: int | None = None, known: Known | None = None
+    texts: dict[str, str],
+    threshold: float,
+    *,
+    cap: int | None = None,
+    known: Known | None = None,
+    keys: int | None = None,
 ) -> list[NearDuplicate]:
     """All pairs of texts scoring at least `threshold`, found without scoring every pair.
     `cap` overrides `common_cap` (tests use a small one to exercise the common-key path).
@@ -153,8 +158,12 @@ def near_duplicates(
     With `known` (the pairs a release recorded among its texts), the pairs among texts unchanged
     since are taken from it and only the new or changed texts are looked for: validating a
     released bank with a few edits probes those few. The same texts are scanned once per process:
-    `qbank release` validates the bank and then writes the same pairs into the manifest."""
-    digest = hashlib.sha256(repr((threshold, cap)).encode())
+    `qbank release` validates the bank and then writes the same pairs into the manifest.
+
+    `keys` fixes the signature size instead of growing it as the threshold drops: a looser search
+    (validate's warning band for texts sharing their content words) that finds the pairs sharing
+    several rare words, not every pair at the threshold."""
+    digest = hashlib.sha256(repr((threshold, cap, keys)).encode())
     for k in sorted(texts):
         digest.update(k.encode() + b"\0" + texts[k].encode() + b"\0")
     key = digest.hexdigest()
@@ -165,15 +174,25 @@ def near_duplicates(
     if known is not None and len(changed) <= INCREMENTAL_UP_TO * len(texts):
         same = set(texts) - set(changed)
         kept = [d for d in known.pairs if d.a in same and d.b in same]
-        fresh = _scan(texts, threshold, cap, only=set(changed)) if changed else []
+        fresh = _scan(texts, threshold, cap, only=set(changed), sig_keys=keys) if changed else []
         found = sorted(
             {(d.a, d.b): d for d in kept + fresh}.values(),
             key=lambda d: (d.a, d.b),
         )
     else:
-        found = _scan(texts, threshold, cap)
+        found = _scan(texts, threshold, cap, sig_keys=keys)
     _LAST[:] = [*_LAST[-3:], (key, found)]
     return list(found)
+
+
+def pairs_touching(
+    texts: dict[str, str], threshold: float, only: set[str], *, keys: int | None = None
+) -> list[NearDuplicate]:
+    """The pairs among `texts` scoring at least `threshold` that have a text in `only` (all of
+    them when `only` holds every text); `keys` as for `near_duplicates`."""
+    if only >= texts.keys():
+        return near_duplicates(texts, threshold, keys=keys)
+    return _scan(texts, threshold, None, only=only & texts.keys(), sig_keys=keys)
 
 
 INCREMENTAL_UP_TO = 0.2  # share of texts new or changed up to which the known pairs are reused
@@ -183,7 +202,12 @@ PARALLEL_FROM = 5_000  # texts: below this a second process costs more than it s
 
 
 def _scan(
-    texts: dict[str, str], threshold: float, cap: int | None, workers: int | None = None, only: set[str] | None = None
+    texts: dict[str, str],
+    threshold: float,
+    cap: int | None,
+    workers: int | None = None,
+    only: set[str] | None = None,
+    sig_keys: int | None = None,
 ) -> list[NearDuplicate]:
     """The pairs among `texts`; with `only`, just the pairs with at least one text in `only`."""
     # texts in order of length: a pair can reach the threshold only if the shorter text is at least
@@ -192,7 +216,7 @@ def _scan(
     normalised = {k: normalise(t) for k, t in texts.items()}
     keys = sorted(normalised, key=lambda k: len(normalised[k]))
     norm = [normalised[k] for k in keys]
-    sigs = signatures(norm, threshold, cap)
+    sigs = signatures(norm, threshold, cap, sig_keys)
     postings: dict[int, list[int]] = {}
     for i, sig in enumerate(sigs):
         for k in sig:

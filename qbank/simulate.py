@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .defaults import USAGE_WINDOW
-from .draw import Candidate, DrawSpec, Infeasible, Usage, select
+from .draw import Candidate, DrawSpec, Infeasible, Usage, select, themes_met
 
 
 @dataclass
@@ -126,6 +126,9 @@ class SimStats:
     exposure_floor_outcomes: list[str]  # outcomes with only k questions that can cover them
     exposure_limit: float  # max(cap, exposure floor): the most a draw can be asked to keep to
     over_limit: int  # questions over exposure_limit
+    short_of_theme: int = 0  # sets that do not give every theme of the method its minimum
+    conflicting: int = 0  # sets holding two questions that are near-duplicates or declared exclusions
+    breadth: float = 0.0  # mean share of the outcomes the method assesses that a set's questions target
 
     @property
     def overlap_ratio(self) -> float:
@@ -185,7 +188,10 @@ def _measure(
     by_cohort: dict[str, Counter[str]] = {}
     cohort_sizes: Counter[str] = Counter()
     seen: dict[str, set[str]] = {}
-    repeats = covered = 0
+    repeats = covered = short = conflicting = 0
+    assessed = frozenset(spec.method.assesses) or required
+    reach = 0.0
+    themes, dup = spec.method.themes, spec.near_duplicates
     lengths = []
     for ref, cohort, chosen in sets:
         codes = [c.code for c in chosen]
@@ -198,6 +204,12 @@ def _measure(
         met.update(codes)
         if required <= set().union(*(c.outcomes for c in chosen)):
             covered += 1
+        if assessed:
+            reach += len(assessed & set().union(*(c.outcomes for c in chosen))) / len(assessed)
+        if themes and not themes_met(chosen, themes):
+            short += 1
+        if dup and any(frozenset((a, b)) in dup for i, a in enumerate(codes) for b in codes[i + 1 :]):
+            conflicting += 1
     pool = len(spec.pool)
     mean_len = statistics.fmean(lengths) if lengths else 0.0
     pairs = n_sets * (n_sets - 1) / 2
@@ -247,6 +259,9 @@ def _measure(
         exposure_floor_outcomes=e_outcomes,
         exposure_limit=round(limit, 4),
         over_limit=sum(1 for x in shares if x > limit + 1e-9),
+        short_of_theme=short,
+        conflicting=conflicting,
+        breadth=round(reach / n_sets, 4) if n_sets else 0.0,
     )
 
 
@@ -302,7 +317,7 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
     first = DrawSpec(method=spec.method, pool=spec.pool, extra_time_pct=spec.extra_time_pct)  # nothing excluded
     ours = _measure("qbank", sets, spec, failures, latencies, usable_questions(first), ExposureFloor.of(first))
 
-    n = max(1, round(ours.length_mean)) if ours.sets else spec.method.min_questions
+    n = max(1, round(ours.length_mean)) if ours.sets else spec.method.least_questions
     pool = list(spec.pool)
     base_sets, base_lat = [], []
     for ref, _attempt, cohort in schedule:

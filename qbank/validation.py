@@ -11,12 +11,13 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bank_types import Question, Release, ReleaseItem, Standard
+from .bank_types import Method, Question, Release, ReleaseItem, Standard
 from .bankfiles import read_question_file, read_release, read_standard
+from .draw import Candidate, theme_counts
 from .fields import suggest
 from .memory import gc_paused
 from .problems import Problem, display_path
-from .similarity import Known, NearDuplicate, near_duplicates
+from .similarity import Known, NearDuplicate, near_duplicates, normalise, pairs_touching
 
 
 @dataclass
@@ -181,6 +182,7 @@ def _load_bank(
                 )
 
     check_references(bank)
+    check_excludes(bank)
     check_ids_and_versions(bank, files_read=questions)
     if health:
         broken = _standards_with_errors(bank, folder_of)
@@ -196,6 +198,8 @@ def _load_bank(
                 )
             )
         check_sufficiency(bank, skip=broken)
+        check_tags(bank, skip=broken)
+        check_authors(bank)
         check_near_duplicates(bank, skip=broken)
     return bank
 
@@ -243,6 +247,36 @@ def check_references(bank: Bank) -> None:
                         fix=f"did you mean '{guess}'?" if guess else f"add {o} to {std.path} [outcomes] or remove it",
                     )
                 )
+
+
+def check_excludes(bank: Bank) -> None:
+    """A question's `excludes` name other questions of its own standard."""
+    by_id = {q.id: q for q in bank.questions}
+    for q in bank.questions:
+        for other in q.excludes:
+            target = by_id.get(other)
+            if other == q.id:
+                message, fix = f"{q.id} excludes itself", f"remove {other} from excludes"
+            elif target is None:
+                guess = suggest(other, by_id)
+                message = f"excludes unknown question '{other}'"
+                fix = f"did you mean '{guess}'?" if guess else "name a question id of this standard"
+            elif target.standard != q.standard:
+                message = f"excludes {other}, a question of {target.standard}, not of {q.standard}"
+                fix = "a draw never mixes standards: remove it"
+            else:
+                continue
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("excludes"),
+                    question=q.id,
+                    field="excludes",
+                    check="reference",
+                    message=message,
+                    fix=fix,
+                )
+            )
 
 
 def check_ids_and_versions(bank: Bank, files_read: bool = True) -> None:
@@ -398,6 +432,8 @@ def check_sufficiency(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
                 if m.id in q.methods:
                     for o in q.outcomes:
                         counts[o] += 1
+            if m.themes:
+                _check_themes(bank, std, m, [q for q in approved if m.id in q.methods])
             for o in m.assesses:
                 n = counts[o]
                 if n < std.min_per_outcome:
@@ -414,6 +450,79 @@ def check_sufficiency(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
                             f"for {o} usable in {m.id}",
                         )
                     )
+
+
+def _check_themes(bank: Bank, std: Standard, m: Method, usable: list[Question]) -> None:
+    """Every theme of the method can get its minimum from the approved questions, each question
+    counting for one theme, with `min_questions_per_outcome` times as many as its minimum to spare
+    (so that sets of the theme's questions do not repeat: the same rule as for outcomes)."""
+    cands = [Candidate(q.id, q.version, 0, frozenset(q.outcomes), q.minutes) for q in usable]
+    for t, n in zip(m.themes, theme_counts(cands, m.themes)):
+        have = sum(1 for c in cands if c.outcomes & t.outcomes)
+        need = t.min_questions * std.min_per_outcome
+        if n < t.min_questions or have < need:
+            bank.problems.append(
+                Problem(
+                    file=std.path,
+                    line=std.lines.get(f"method:{m.id}"),
+                    field="theme",
+                    check="sufficiency",
+                    message=f"{std.code} {m.id}: theme {t.name!r} has {have} approved question"
+                    f"{'s' if have != 1 else ''} on its outcomes (needs {need}: {t.min_questions} per set, "
+                    f"times {std.min_per_outcome})"
+                    + ("" if n >= t.min_questions else "; the other themes' questions leave too few for it"),
+                    fix=f"write approved questions for {', '.join(sorted(t.outcomes))} usable in {m.id}",
+                )
+            )
+
+
+def check_tags(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
+    """Approved questions tagged with more outcomes than the standard's cap need a written
+    justification: a tag is a claim that a good answer evidences the outcome, and a set whose
+    coverage rests on five tags per question covers nothing in practice."""
+    for std in bank.standards.values():
+        if std.code in skip:
+            continue
+        cap = std.max_outcomes_per_question
+        for q in bank.questions_of(std.code):
+            if q.status != "approved" or len(q.outcomes) <= cap or q.tags_justification:
+                continue
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("outcomes"),
+                    question=q.id,
+                    field="outcomes",
+                    check="tags",
+                    message=f"{q.id} is tagged with {len(q.outcomes)} outcomes; the cap is {cap}",
+                    fix="keep the outcomes a good answer really evidences, or add `tags_justification` "
+                    "saying why it evidences each of them",
+                )
+            )
+
+
+def check_authors(bank: Bank, shown: int = 5) -> None:
+    """A warning, one per question file, for approved questions that name no author: in an audit or
+    an appeal, and when a standardisation review follows a question up, someone must answer for its
+    content (banks/README.md, "Authors"). A warning, not an error: the writer fills it in."""
+    by_file: dict[str, list[Question]] = defaultdict(list)
+    for q in bank.questions:
+        if q.status == "approved" and not q.author.strip():
+            by_file[q.path].append(q)
+    for path, qs in sorted(by_file.items()):
+        ids = ", ".join(q.id for q in qs[:shown]) + (f" and {len(qs) - shown} more" if len(qs) > shown else "")
+        bank.problems.append(
+            Problem(
+                file=path,
+                line=1,
+                field="author",
+                kind="warning",
+                check="author",
+                message=f"no author on {len(qs)} approved question(s) ({ids}): the writer who wrote or last "
+                "changed each question should be named",
+                fix='add `author = "Full Name"` to the file\'s header, or to each question another writer wrote',
+            )
+        )
 
 
 def _released_pairs(bank: Bank, std: Standard) -> Known | None:
@@ -448,3 +557,78 @@ def check_near_duplicates(bank: Bank, skip: AbstractSet[str] = frozenset()) -> N
                     fix=f"reword one of them, or retire {qb.id}",
                 )
             )
+        _warn_similar(bank, std, approved, texts)
+
+
+_STOP_WORDS = frozenset(
+    "a an and are as at be been being but by can could did do does doing for from had has have how i if in "
+    "into is it its me more most my of on or our out over so some such than that the their them then there "
+    "these they this those through to us was we were what when where which while who whom why will with "
+    "would you your yours about after again also any been before both each few just made make many much "
+    "now off once only other own same should tell talk take give describe explain walk not no example "
+    "time last".split()
+)
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The words of a text that carry its meaning: normalised, without common function words."""
+    return frozenset(w for w in normalise(text).split() if len(w) > 2 and w not in _STOP_WORDS)
+
+
+SHARED_CONTENT = 0.4  # share of the shorter text's content words two texts must have in common
+SIMILAR_KEYS = 32  # signature keys of the band's scan: finds every such pair in the shipped banks
+SIMILAR_UP_TO = 2_000  # new or changed questions the band's scan looks at (about a second)
+
+
+def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], texts: dict[str, str]) -> None:
+    """A warning band below the duplicate threshold: pairs scoring at least `similar_warning` whose
+    texts share most of their content words may ask the same thing in other words. The writer
+    rewords one, or declares the pair in `excludes` so that no set holds both (declared pairs are
+    not warned about again)."""
+    low = std.similar_warning
+    if low >= std.near_duplicate_threshold:
+        return
+    # only questions new or changed since the latest release are looked at (released ones were
+    # looked at when written): the band is far looser than the duplicate threshold, and a scan of
+    # every pair in it costs seconds per thousand questions
+    rel = bank.latest_release(std.code)
+    released = {i.question.id: i.question.text for i in rel.items} if rel is not None else {}
+    changed = {k for k, t in texts.items() if released.get(k) != t}
+    if not changed:
+        return
+    if len(changed) > SIMILAR_UP_TO:
+        bank.problems.append(
+            Problem(
+                file=std.path,
+                kind="warning",
+                check="similar-wording",
+                message=f"{std.code}: {len(changed)} questions are new or changed since the last release; "
+                f"the check for similar wording looks at {SIMILAR_UP_TO} at most and was skipped",
+                fix="release in smaller steps, or review the new questions' wording by topic",
+            )
+        )
+        return
+    declared = {frozenset((q.id, x)) for q in approved.values() for x in q.excludes}
+    words: dict[str, frozenset[str]] = {}
+    for d in pairs_touching(texts, low, changed, keys=SIMILAR_KEYS):
+        if d.score >= std.near_duplicate_threshold or frozenset((d.a, d.b)) in declared:
+            continue
+        wa = words.get(d.a) or words.setdefault(d.a, content_words(texts[d.a]))
+        wb = words.get(d.b) or words.setdefault(d.b, content_words(texts[d.b]))
+        shared = wa & wb
+        if not wa or not wb or len(shared) < SHARED_CONTENT * min(len(wa), len(wb)):
+            continue
+        qa, qb = approved[d.a], approved[d.b]
+        bank.problems.append(
+            Problem(
+                file=qa.path,
+                line=qa.field_line("text"),
+                question=qa.id,
+                field="text",
+                check="similar-wording",
+                kind="warning",
+                message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) may ask the same thing: similarity "
+                f"{d.score:g}, sharing {', '.join(sorted(shared)[:6])}",
+                fix=f'reword one, or if they must never meet in one set add `excludes = ["{qb.id}"]` to {qa.id}',
+            )
+        )

@@ -319,11 +319,12 @@ def test_import_loads_the_manifests_only_and_still_checks_them(bank_dir, tmp_pat
 def test_validating_a_released_bank_looks_only_at_questions_changed_since(bank_dir, monkeypatch):
     make_release(load_bank(bank_dir), "TST01", "1.0.0")
     scanned: list[set[str] | None] = []
+    banded: list[set[str] | None] = []  # the similar-wording band's scans (validate's warnings)
     real = similarity._scan
 
-    def watch(texts, threshold, cap, workers=None, only=None):
-        scanned.append(only)
-        return real(texts, threshold, cap, workers, only)
+    def watch(texts, threshold, cap, workers=None, only=None, sig_keys=None):
+        (scanned if sig_keys is None else banded).append(only)
+        return real(texts, threshold, cap, workers, only, sig_keys)
 
     monkeypatch.setattr(similarity, "_scan", watch)
     similarity._LAST.clear()
@@ -334,6 +335,7 @@ def test_validating_a_released_bank_looks_only_at_questions_changed_since(bank_d
     similarity._LAST.clear()
     dups = [p.render() for p in load_bank(bank_dir).problems if p.check == "near-duplicate"]
     assert scanned == [{"TST-201"}]
+    assert banded == [{"TST-201"}]  # the band too looks only at what changed
     assert len(dups) == 1 and "TST-001 and TST-201" in dups[0]
 
 
