@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import OptionList
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 
@@ -108,3 +108,18 @@ class TickList(OptionList):
 
     def action_select(self) -> None:
         self.post_message(self.Submitted(self))
+
+
+class ClearanceBanner(Static):
+    """The line the assessment screens show while the release they run under needs clearing for
+    live assessment and is not cleared (`qbank.clearance`): "NOT CLEARED FOR LIVE ASSESSMENT — ...".
+    Hidden when there is nothing to say. It never blocks: the EPAO decides, the banner makes it seen."""
+
+    def __init__(self) -> None:
+        super().__init__("", id="clearance-banner", markup=False)
+        self.display = False
+
+    def show(self, text: str) -> None:
+        if str(self.content) != text:
+            self.update(text)
+        self.display = bool(text)
