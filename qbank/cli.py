@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
 
+    _add_iqa(sub)
+
     p = sub.add_parser("tui", help="the live assessment app (Textual)")
     p.add_argument(
         "--resume", type=int, metavar="ASSESSMENT_ID", help="open an unfinished assessment where it was left"
@@ -149,6 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
+    _add_format(p)
+
+    p = sub.add_parser(
+        "clear",
+        help="clear a release for live assessment, by a named person (or withdraw that clearance)",
+        description="Record that a named person clears a release whose standard says clearance = "
+        '"required" (its definition rests on assumptions); --withdraw takes the clearance back. '
+        "Each is kept: the newest decides.",
+    )
+    p.add_argument("standard", help="standard code, e.g. ST0480")
+    p.add_argument("release", help="release number, e.g. 1.1.0")
+    p.add_argument("--by", required=True, metavar='"FULL NAME"', help="the person clearing or withdrawing (required)")
+    p.add_argument("--note", default="", metavar="TEXT", help="what was checked, or why it is withdrawn")
+    p.add_argument("--withdraw", action="store_true", help="withdraw the clearance (needs --note)")
+    _add_format(p)
+
+    p = sub.add_parser("clearance", help="each release's clearance for live assessment")
+    p.add_argument("standard", nargs="?", help="only this standard")
     _add_format(p)
 
     return parser
@@ -436,6 +456,47 @@ def cmd_draw(args) -> int:
         print(json.dumps(r.as_dict(), indent=2))
     else:
         _print_draw(r)
+    _warn_not_cleared(engine, r.standard, r.release)
+    return EXIT_OK
+
+
+def _warn_not_cleared(engine, standard: str, release: str) -> None:
+    """A warning on stderr when the release needs clearing for live assessment and is not cleared."""
+    from .clearance import status
+
+    c = status(engine, standard, release)
+    if c.not_cleared:
+        print(f"qbank: warning: {c.banner}", file=sys.stderr)
+
+
+def cmd_clear(args) -> int:
+    from .clearance import clear, withdraw
+
+    engine = _engine()
+    if args.withdraw:
+        c = withdraw(engine, args.standard, args.release, args.by, args.note)
+    else:
+        c = clear(engine, args.standard, args.release, args.by, args.note)
+    if args.format == "json":
+        print(json.dumps(c.as_dict(), indent=2))
+    else:
+        print(f"{c.standard} {c.release}: {c.text}")
+    return EXIT_OK
+
+
+def cmd_clearance(args) -> int:
+    from .clearance import listing
+
+    rows = listing(_engine(), args.standard)
+    if args.format == "json":
+        print(json.dumps([c.as_dict() for c in rows], indent=2))
+        return EXIT_OK
+    if not rows:
+        print("the store holds no release: run `qbank import banks`")
+        return EXIT_OK
+    width = max(len(f"{c.standard} {c.release}") for c in rows)
+    for c in rows:
+        print(f"{c.standard + ' ' + c.release:<{width}}  {c.text}")
     return EXIT_OK
 
 
@@ -500,11 +561,202 @@ def cmd_review(args) -> int:
 
 
 def cmd_record(args) -> int:
+    from .iqa import for_view
     from .record import render
     from .sessions import load
 
-    text = render(load(_engine(), args.assessment_id), args.format)
+    engine = _engine()
+    view = load(engine, args.assessment_id)
+    text = render(view, args.format, iqa=for_view(engine, view))
     _write_or_print(text, args.output, f"the record of assessment {args.assessment_id}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- iqa: second marking
+
+_IQA_SAMPLE_RULE = """\
+How the sample is chosen, per assessor, over the assessments completed in the period:
+  - every assessment with a fail (the lowest grade of a method or overall grade: Fail, REFERRAL);
+  - every assessment with a distinction (the top grade of a scale of three or more grades; on
+    PASS/REFERRAL the pass is not sampled for itself);
+  - a random share (--share, default 0.1 = 10 %, rounded up, at least one) of the assessor's other
+    completed assessments, drawn with --seed: each is ranked by SHA-256 of the seed and its id and
+    the first taken, so the same seed, period and store give the same sample. Without --seed one
+    is made up and printed with the command that repeats the draw."""
+
+
+def _add_iqa(sub) -> None:
+    p = sub.add_parser(
+        "iqa",
+        help="internal quality assurance: the second-marking sample, second marks, agreement",
+        description="Internal quality assurance: choose the assessments to second-mark, record a second "
+        "marker's own marks or levels per method (graded by the method's rules), and show them beside "
+        "the assessor's with whether they agree.",
+    )
+    isub = p.add_subparsers(dest="iqa_command", metavar="ACTION", parser_class=_Parser, required=True)
+
+    q = isub.add_parser(
+        "sample",
+        help="which completed assessments to second-mark, and why",
+        description="List the completed assessments to second-mark, and why (fail, distinction, random share).\n\n"
+        + _IQA_SAMPLE_RULE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("--share", type=float, default=0.1, metavar="SHARE", help="random share per assessor (default 0.1)")
+    q.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="completed on or after (default: any time)")
+    q.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="completed on or before (default: today)")
+    q.add_argument("--standard", help="only this standard")
+    q.add_argument("--seed", help="the random draw's seed (default: a new one, printed)")
+    _add_format(q)
+
+    q = isub.add_parser(
+        "mark",
+        help="record a second marker's marks or levels for one method of an assessment",
+        description="Record the second marker's own judgement of one ended method: a mark for every section "
+        "(--mark SECTION=N, marks and weighted schemes) or a level for every criterion (--level "
+        "CRITERION=LEVEL, descriptors); the grade is what the method's rules give them. For a method "
+        "without grading rules give --grade. The second marker must not be the assessor. Marking again "
+        "records a correction; the newest counts.",
+    )
+    q.add_argument("assessment_id", type=int)
+    q.add_argument("--method", required=True, metavar="METHOD_ID", help="the method's id, e.g. professional-discussion")
+    q.add_argument("--marker", required=True, metavar='"FULL NAME"', help="the second marker (not the assessor)")
+    q.add_argument("--mark", action="append", default=[], metavar="SECTION=N", help="a section's mark (repeat)")
+    q.add_argument("--level", action="append", default=[], metavar="CRITERION=LEVEL", help="a criterion's level")
+    q.add_argument("--grade", help="the grade, for a method without grading rules only")
+    q.add_argument("--note", default="", metavar="TEXT", help="the second marker's comment")
+    _add_format(q)
+
+    q = isub.add_parser("show", help="an assessment's second marks beside the assessor's, agree or not")
+    q.add_argument("assessment_id", type=int)
+    _add_format(q)
+
+
+def _pairs(items: list[str], flag: str, what: str, number: bool) -> dict:
+    """--mark define=8 / --level P1=pass into a dict, each malformed or repeated one named."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            example = "define=8" if number else "P1=pass"
+            raise UsageError(f"{flag} '{item}' is not {what}={'N' if number else 'LEVEL'} (e.g. {flag} {example})")
+        if key in out:
+            raise UsageError(f"{flag} gives {key} twice")
+        if number:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise UsageError(f"{flag} {key}: '{value}' is not a number") from None
+        else:
+            out[key] = value
+    return out
+
+
+def cmd_iqa(args) -> int:
+    return {"sample": _iqa_sample, "mark": _iqa_mark, "show": _iqa_show}[args.iqa_command](args)
+
+
+def _iqa_sample(args) -> int:
+    from .iqa import sample
+
+    smp = sample(
+        _engine(), share=args.share, since=args.since, until=args.until, standard=args.standard, seed=args.seed
+    )
+    if args.format == "json":
+        print(json.dumps(smp.as_dict(), indent=2))
+        return EXIT_OK
+    period = f"{smp.since.isoformat() if smp.since else 'any time'} to {smp.until.isoformat() if smp.until else 'now'}"
+    print(f"IQA sample: {smp.rule}")
+    print(f"period {period}; standard {smp.standard or 'all'}; seed {smp.seed}")
+    if not smp.assessors:
+        print("no completed assessment in the period: nothing to sample")
+        return EXIT_OK
+    print(f"\n  {'assessor':<24}{'completed':>10}{'sampled':>9}{'fail':>6}{'distinction':>13}{'random':>8}")
+    for a in smp.assessors:
+        print(f"  {a.assessor[:23]:<24}{a.completed:>10}{a.sampled:>9}{a.fails:>6}{a.distinctions:>13}{a.random:>8}")
+    print(f"\n  {'id':>6}  {'assessor':<20} {'standard':<10} {'apprentice':<14} {'completed':<10}  {'overall':<14} why")
+    for i in smp.items:
+        c = i.candidate
+        done = "  (second-marked)" if c.second_marked else ""
+        when = c.completed_at.strftime("%Y-%m-%d") if c.completed_at else "-"
+        print(
+            f"  {c.id:>6}  {c.assessor[:20]:<20} {c.standard[:10]:<10} {c.apprentice[:14]:<14} {when:<10}  "
+            f"{c.overall[:14]:<14} {', '.join(i.reasons)}{done}"
+        )
+    print(f"\n{len(smp.items)} assessment(s) to second-mark; repeat this draw: {smp.reproduce}")
+    return EXIT_OK
+
+
+def _print_agreement(m) -> None:
+    from .grading import fmt_number
+
+    when = m.second.created_at.strftime("%Y-%m-%d %H:%M")
+    print(f"{m.method}: second-marked by {m.second.marker} on {when} UTC: {m.verdict}")
+    if m.corrections:
+        print(f"  (corrects {m.corrections} earlier second mark(s); the newest counts)")
+    if m.criteria:
+        unit = "%" if m.scheme == "weighted" else ""
+        print(f"  {'criterion':<14}{'assessor':>12}{'second marker':>16}{'difference':>12}")
+        for c in m.criteria:
+            if m.scheme == "descriptors":
+                mine, theirs, diff = c.assessor_level or "-", c.second_level or "-", "" if c.same else "differs"
+            else:
+                mine = fmt_number(c.assessor_mark) + unit if c.assessor_mark is not None else "-"
+                theirs = fmt_number(c.second_mark) + unit
+                diff = c.difference_text
+            print(f"  {c.id[:13]:<14}{mine:>12}{theirs:>16}{diff:>12}")
+        if m.second_total is not None:
+            mine = fmt_number(m.assessor_total) + unit if m.assessor_total is not None else "-"
+            diff = m.total_difference_text
+            print(f"  {'total':<14}{mine:>12}{fmt_number(m.second_total) + unit:>16}{diff:>12}")
+    print(f"  grade: assessor {m.assessor_grade or 'not graded yet'}, second marker {m.second.grade}")
+    if m.second.note:
+        print(f"  note: {m.second.note}")
+
+
+def _iqa_mark(args) -> int:
+    from .iqa import record_second_mark
+
+    marks = _pairs(args.mark, "--mark", "SECTION", number=True)
+    levels = _pairs(args.level, "--level", "CRITERION", number=False)
+    if not marks and not levels and not args.grade:
+        raise UsageError("give the second marker's --mark SECTION=N for every section, or --level CRITERION=LEVEL")
+    m = record_second_mark(
+        _engine(),
+        args.assessment_id,
+        args.method,
+        args.marker,
+        marks=marks or None,
+        levels=levels or None,
+        grade=args.grade,
+        note=args.note,
+    )
+    if args.format == "json":
+        print(json.dumps(m.as_dict(), indent=2))
+    else:
+        print(f"assessment {args.assessment_id}: second mark recorded")
+        _print_agreement(m)
+    return EXIT_OK
+
+
+def _iqa_show(args) -> int:
+    from .iqa import load
+
+    r = load(_engine(), args.assessment_id)
+    if args.format == "json":
+        print(json.dumps(r.as_dict(), indent=2))
+        return EXIT_OK
+    print(f"assessment {r.assessment_id} ({r.status}), assessor {r.assessor}")
+    for m in r.methods:
+        _print_agreement(m)
+    if r.unmarked:
+        print("not second-marked: " + ", ".join(r.unmarked))
+    for o in r.overall:
+        second = o.second_grade or f"waiting for a second mark in {', '.join(o.missing)}"
+        print(
+            f"overall {o.id}: assessor {o.assessor_grade or 'not yet available'}, second marker {second}: {o.verdict}"
+        )
     return EXIT_OK
 
 
@@ -616,12 +868,19 @@ def cmd_simulate(args) -> int:
 
     print(
         f"{args.standard} {args.method}: {ours.sets + ours.failures} draws, pool {ours.pool} questions, "
-        f"{len(spec.method.required)} required outcomes, {spec.budget} minutes"
+        f"{len(spec.method.required)} required outcomes"
+        + (
+            f" (of {len(spec.method.assesses)} assessed)"
+            if spec.method.required != frozenset(spec.method.assesses)
+            else ""
+        )
+        + f", {spec.budget} minutes"
     )
     rows = [
         ("sets drawn (failed)", lambda s: f"{s.sets} ({s.failures})"),
         ("coverage: sets covering every outcome", lambda s: f"{s.coverage:.1%}"),
         ("repeats: questions met twice by an apprentice", lambda s: f"{s.repeats}"),
+        ("sets holding near-duplicates or exclusions", lambda s: f"{s.conflicting}"),
         ("exposure: max / mean share of sets", lambda s: f"{s.exposure_max:.3f} / {s.exposure_mean:.3f}"),
         (f"questions over the exposure cap ({ours.cap:.2f})", lambda s: f"{s.over_cap}"),
         ("exposure floor; max / floor", lambda s: f"{s.exposure_floor:.3f}; {ratio(s.exposure_floor_ratio)}"),
@@ -633,6 +892,10 @@ def cmd_simulate(args) -> int:
         ("set length mean (min-max)", lambda s: f"{s.length_mean:.1f} ({s.length_min}-{s.length_max})"),
         ("draw latency p50 / p99 (ms)", lambda s: f"{s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f}"),
     ]
+    if spec.method.themes:
+        rows.insert(3, ("sets short of a theme's minimum", lambda s: f"{s.short_of_theme}"))
+    if spec.method.required != frozenset(spec.method.assesses):
+        rows.insert(2, ("breadth: share of assessed outcomes targeted", lambda s: f"{s.breadth:.1%}"))
     print(f"  {'':<46}{'qbank':>18}{base.label:>24}")
     for name, f in rows:
         print(f"  {name:<46}{f(ours):>18}{f(base):>24}")
@@ -674,6 +937,9 @@ COMMANDS = {
     "tui": cmd_tui,
     "serve": cmd_serve,
     "review": cmd_review,
+    "iqa": cmd_iqa,
+    "clear": cmd_clear,
+    "clearance": cmd_clearance,
 }
 
 

@@ -6,6 +6,15 @@
 Questions are listed in the order they were asked (ad-hoc ones in their place); skipped ones
 apart, with their reasons; skips and swaps that were undone, and retracted evidence, stay in the
 record, marked. `write_record` stores a record file atomically, by default in `records_dir`.
+
+Given the assessment's second marking (`iqa.for_view`), each second-marked method shows the second
+marker's marks or levels beside the assessor's with AGREE / DISAGREE, and a closing section the
+second marker's overall grade and the date of the IQA check (`templates/record_iqa.*`).
+
+A report marked on a mark sheet (a method with report formats: ILM) shows how the report was
+presented (written or oral), the mark sheet (each section with the criteria it lists, strengths,
+areas for improvement and the assessor's mark, then the assessor's total, decision and the
+sections referred), and the learner's declarations (authenticity, refusal of anonymous use).
 """
 
 from __future__ import annotations
@@ -20,8 +29,10 @@ from sqlalchemy.engine import Engine
 
 from . import __version__
 from .assessment_view import load
+from .declarations import Declaration
 from .files import write_text_atomic
 from .grading import fmt_number
+from .iqa import AssessmentIQA, for_view
 from .problems import BankError
 from .views import AssessmentView, EvidenceView, MethodView, QuestionView
 
@@ -52,7 +63,11 @@ class OutcomeRow:
     evidenced: bool
 
 
-def record_context(view: AssessmentView, *, generated: datetime | None = None) -> dict:
+def record_context(
+    view: AssessmentView, *, generated: datetime | None = None, iqa: AssessmentIQA | None = None
+) -> dict:
+    """`iqa`: the assessment's second marking (`iqa.for_view`); each second-marked method shows the
+    second marker's marks or levels beside the assessor's, with AGREE / DISAGREE."""
     generated = generated or datetime.now(timezone.utc)
     methods = []
     for m in view.methods:
@@ -67,6 +82,11 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
                 "not_asked": m.planned,  # drawn, never asked (nor skipped)
                 "elapsed": _duration(m.elapsed_seconds),
                 "total": _total(m),
+                "second": iqa.method(m.method.id) if iqa else None,  # the second marker's, if any
+                "sheet": _mark_sheet(m, view.outcome_statements),
+                "no_questions": _no_questions(m),
+                # questioning optional and none drawn: the method's minutes (questioning time) do not apply
+                "no_questioning": m.method.questions_optional and not m.questioning,
             }
         )
     first_times = [m.started_at for m in view.methods if m.started_at]
@@ -80,15 +100,136 @@ def record_context(view: AssessmentView, *, generated: datetime | None = None) -
         "version": __version__,
         "draft": view.status == "open",
         "void": view.status == "void",
+        "iqa": iqa if iqa is not None and iqa.methods else None,
+        "clearance": _clearance(view),
+        "not_cleared": bool(view.clearance_at_start and view.clearance_at_start.not_cleared),
+        "declarations": _declarations(view),
     }
 
 
-def render(view: AssessmentView, fmt: str = "html", *, generated: datetime | None = None, screen: bool = False) -> str:
+@dataclass
+class SheetRow:
+    title: str
+    criteria: list[tuple[str, str]]  # (code, the criterion's words)
+    mark: str  # "8 / 10 (min 5)"
+    short: str  # "below the minimum of 15", "not marked", ""
+    strengths: str
+    improvements: str
+
+
+@dataclass
+class MarkSheet:
+    rows: list[SheetRow]
+    total: str  # "56 / 100" or "" while a section is unmarked
+    decision: str  # the assessor's decision: the confirmed grade, else the rules' grade so far
+    referred: list[str]  # the sections below their minimum
+
+
+def _mark_sheet(m: MethodView, statements: dict[str, str]) -> MarkSheet | None:
+    """The mark sheet of a report method graded by marks (ILM); None for any other method."""
+    if not m.method.report_formats or m.scheme is None or m.scheme.scheme != "marks" or m.status == "carried":
+        return None
+    results = {c.id: c for c in (m.result.criteria if m.result else ())}
+    rows = []
+    for c in m.scheme.criteria:
+        mv = m.marks.get(c.id)
+        got = fmt_number(mv.mark) if mv and mv.mark is not None else "not marked"
+        rows.append(
+            SheetRow(
+                title=c.title or c.id,
+                criteria=[(o, statements.get(o, "")) for o in c.outcomes],
+                mark=f"{got} / {fmt_number(c.max)}" + (f" (min {fmt_number(c.min)})" if c.min is not None else ""),
+                short=results[c.id].short if c.id in results else "",
+                strengths=mv.strengths if mv else "",
+                improvements=mv.improvements if mv else "",
+            )
+        )
+    r = m.result
+    complete = r is not None and r.complete and r.total is not None
+    return MarkSheet(
+        rows=rows,
+        total=f"{fmt_number(r.total)} / {fmt_number(r.total_max)}" if complete and r is not None else "",
+        decision=(m.confirmed_grade or m.computed_grade or (r.grade if complete and r is not None else "")) or "",
+        referred=[row.title for row in rows if row.short.startswith("below")],
+    )
+
+
+def _no_questions(m: MethodView) -> str:
+    """What the record says of a method with no question asked whose questioning was optional."""
+    if m.asked or not m.method.questions_optional:
+        return ""
+    if m.report_format == "written":
+        return "Written report: marked as it stands, without questioning."
+    if m.report_format == "oral":
+        return "Oral report: no questions were asked (questions after an oral report are the assessor's option)."
+    return "No questions were asked (questioning is the assessor's option in this method)."
+
+
+@dataclass
+class DeclarationLine:
+    label: str
+    text: str
+    missing: bool  # shown flagged: the authenticity confirmation not recorded
+
+
+def _declarations(view: AssessmentView) -> list[DeclarationLine]:
+    """The learner's declarations, for an assessment of a report method or with any recorded."""
+    d = view.declarations
+    if not d.recorded and not any(m.method.report_formats for m in view.methods):
+        return []
+
+    def who(e: Declaration) -> str:
+        return f"recorded by {e.by}, {_when(e.at)}"
+
+    lines = []
+    a = d.authenticity
+    if a is None:
+        lines.append(DeclarationLine("Authenticity of submission", "NOT RECORDED", True))
+    else:
+        said = "confirmed by the learner" if a.value else "NOT confirmed by the learner"
+        lines.append(DeclarationLine("Authenticity of submission", f"{said} ({who(a)})", not a.value))
+    u = d.anonymous_use_refused
+    label = "Anonymous use of the script for assessment standardisation"
+    if u is None:
+        lines.append(DeclarationLine(label, "not refused (the box was not ticked)", False))
+    else:
+        said = "REFUSED by the learner (the box was ticked)" if u.value else "not refused (the box was not ticked)"
+        lines.append(DeclarationLine(label, f"{said} ({who(u)})", False))
+    for key, e in d.history:
+        what = "authenticity confirmed" if key == "authenticity" else "anonymous use refused"
+        lines.append(
+            DeclarationLine("Earlier entry", f"{what}: {'yes' if e.value else 'no'} ({who(e)}); later changed", False)
+        )
+    return lines
+
+
+def _clearance(view: AssessmentView) -> str:
+    """The record's line on the release's clearance for live assessment as it stood when the
+    assessment started (and what changed since); empty when the release needs none."""
+    then, now = view.clearance_at_start, view.clearance
+    if then is None or not then.required:
+        return ""
+    line = f"{view.standard} {view.release}, when this assessment started: {then.text}."
+    if now is not None and now.latest != then.latest:
+        line += f" Since then: {now.text}."
+    return line
+
+
+def render(
+    view: AssessmentView,
+    fmt: str = "html",
+    *,
+    generated: datetime | None = None,
+    screen: bool = False,
+    iqa: AssessmentIQA | None = None,
+) -> str:
     """The record as HTML or Markdown. `screen`: Markdown for a terminal viewer, whose tables
-    cannot hold line breaks, so the questions and notes are a list with hard line breaks."""
+    cannot hold line breaks, so the questions and notes are a list with hard line breaks. `iqa`:
+    the second marking to show beside the assessor's (`iqa.for_view(engine, view)`)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not '{fmt}'")
-    return _env().get_template(f"record.{fmt}").render(**record_context(view, generated=generated), screen=screen)
+    context = record_context(view, generated=generated, iqa=iqa)
+    return _env().get_template(f"record.{fmt}").render(**context, screen=screen)
 
 
 @dataclass
@@ -240,7 +381,7 @@ def write_record(engine: Engine, assessment_id: int, fmt: str = "html", path: Pa
     if fmt not in FORMATS:
         raise BankError(f"a record's format is one of {', '.join(FORMATS)}, not '{fmt}'")
     view = load(engine, assessment_id)
-    text = render(view, fmt)
+    text = render(view, fmt, iqa=for_view(engine, view))
     path = Path(path).expanduser() if path is not None else records_dir(engine) / record_filename(view, fmt)
     if path.is_symlink():
         raise BankError(

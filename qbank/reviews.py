@@ -37,6 +37,7 @@ from .models import (
     AskRow,
     AssessmentMethodRow,
     AssessmentRow,
+    CriterionMarkRow,
     DrawItemRow,
     DrawRow,
     DrawSwapRow,
@@ -49,6 +50,7 @@ from .models import (
     ReleaseItemRow,
     ReleaseNearDuplicateRow,
     ReleaseRow,
+    SecondMarkRow,
     StandardRow,
     table_of,
 )
@@ -62,6 +64,8 @@ WEAK_SHARE = 0.40  # targeted outcomes evidenced in less than this share of asks
 MIN_GRADES = 10  # method grades before an assessor is compared
 GRADE_MARGIN = 0.15  # difference in mean grade position (0 = lowest grade, 1 = highest) that flags
 COHORT_OVERLAP_RATIO = 2.0  # a cohort whose mean overlap is this many times the bound is flagged
+IQA_MIN = 5  # second-marked methods before an assessor's agreement with second markers is judged
+IQA_AGREEMENT = 0.80  # second markers agreeing with fewer of an assessor's method grades than this: flagged
 
 
 class ReviewError(BankError):
@@ -1065,10 +1069,15 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
             f"with everyone else's on the same standard. Flagged: at least {min_grades} grades on "
             f"each side and a difference of {margin} or more (about half a step on a four-grade "
             "scale). A flag is a prompt for moderation, not a finding: the assessor may simply have "
-            "met stronger apprentices."
+            "met stronger apprentices. Second marking (internal quality assurance, `qbank iqa`): per "
+            "assessor, the methods a second marker graded (the newest second mark counts), the share whose "
+            "second grade was the assessor's grade, and for marks schemes the mean absolute difference "
+            f"between the two totals; flagged under {IQA_AGREEMENT:.0%} agreement over at least {IQA_MIN} "
+            "second-marked methods."
         ),
     )
-    r.flags = flags
+    iqa_rows, iqa_flags = _second_marking(s, f)
+    r.flags = flags + iqa_flags
     r.tables = [
         Table(
             "Mean grade position",
@@ -1078,6 +1087,11 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
         Table("Method grades", ["standard", "method", "assessor", "grades"], d_rows),
         Table("Overall grades", ["standard", "assessor", "grades"], o_rows),
         Table("Evidence levels logged", ["assessor", "levels"], levels),
+        Table(
+            "Second marking (IQA)",
+            ["standard", "assessor", "second-marked", "agreed", "agreement", "mean |total difference|", "flag"],
+            iqa_rows,
+        ),
     ]
     r.charts = [
         Chart(
@@ -1089,6 +1103,83 @@ def review_assessors(s: Session, f: Filters, margin: float = GRADE_MARGIN, min_g
         )
     ]
     return r
+
+
+def _second_marking(s: Session, f: Filters) -> tuple[list[list], list[str]]:
+    """Per standard and assessor: methods second-marked (the newest second mark of each counts; a
+    method reopened since is left out), how many second grades were the assessor's grade, the rate,
+    and for marks schemes the mean absolute difference between the second marker's total and the
+    assessor's. Three statements, whatever the number of second marks."""
+    newest = select(func.max(col(SecondMarkRow.id))).group_by(col(SecondMarkRow.assessment_method_id))
+    q = _assessed(
+        select(
+            col(StandardRow.code),
+            col(AssessmentRow.assessor),
+            col(ReleaseRow.id),
+            col(MethodRow.key),
+            col(AssessmentMethodRow.id),
+            func.coalesce(col(AssessmentMethodRow.confirmed_grade), col(AssessmentMethodRow.grade)),
+            col(SecondMarkRow.grade),
+            col(SecondMarkRow.marks_json),
+        )
+        .select_from(SecondMarkRow)
+        .join(AssessmentMethodRow, col(AssessmentMethodRow.id) == SecondMarkRow.assessment_method_id),
+        f,
+    )
+    marked = s.execute(q.where(col(SecondMarkRow.id).in_(newest), col(AssessmentMethodRow.status) == "ended")).all()
+    if not marked:
+        return [], []
+    release_ids = {rel for _, _, rel, *_ in marked}
+    rules = {
+        rid: release_definition(rid, text).rules
+        for rid, text in s.execute(
+            select(col(ReleaseRow.id), col(ReleaseRow.definition_json)).where(col(ReleaseRow.id).in_(release_ids))
+        )
+    }
+    # the assessor's total per second-marked method, summed in SQL
+    assessor_totals = dict(
+        s.execute(
+            select(col(CriterionMarkRow.assessment_method_id), func.sum(col(CriterionMarkRow.mark)))
+            .where(col(CriterionMarkRow.assessment_method_id).in_(select(col(SecondMarkRow.assessment_method_id))))
+            .group_by(col(CriterionMarkRow.assessment_method_id))
+        ).all()
+    )
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # (std, assessor) -> [marked, agreed]
+    diffs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for std, assessor, rel, key, am_id, grade, second, marks_json in marked:
+        if grade is None:
+            continue  # a method without grading rules whose grade is not confirmed yet
+        c = counts[(std, assessor)]
+        c[0] += 1
+        c[1] += int(second == grade)
+        scheme = rules[rel].methods.get(key)
+        assessor_total = assessor_totals.get(am_id)
+        if scheme is not None and scheme.scheme == "marks" and assessor_total is not None:
+            second_total = sum(float(v) for v in json.loads(marks_json or "{}").values())
+            diffs[(std, assessor)].append(abs(second_total - float(assessor_total)))
+    rows, flags = [], []
+    for (std, assessor), (n, agreed) in sorted(counts.items()):
+        rate = agreed / n
+        judged = n >= IQA_MIN
+        low = judged and rate < IQA_AGREEMENT
+        d = diffs.get((std, assessor))
+        rows.append(
+            [
+                std,
+                assessor,
+                n,
+                agreed,
+                _pct(rate),
+                f"{sum(d) / len(d):.1f}" if d else "-",
+                "LOW AGREEMENT" if low else ("" if judged else "too few to judge"),
+            ]
+        )
+        if low:
+            flags.append(
+                f"{assessor} ({std}): second markers gave the assessor's grade in {agreed} of {n} second-marked "
+                f"methods ({_pct(rate)}), under {IQA_AGREEMENT:.0%}"
+            )
+    return rows, flags
 
 
 def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
