@@ -19,6 +19,8 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from .clearance import clearance_now_and_at
+from .declarations import Declarations
 from .definition import Method, for_release
 from .grading import GradingError, MethodScheme, Override, method_standing, overall_results
 from .models import (
@@ -77,6 +79,7 @@ def read_assessment(s: Session, assessment_id: int) -> AssessmentView:
         )
     except GradingError as e:  # a grade outside the table (cannot happen with validated rules)
         raise SessionError(str(e)) from None
+    clearance, clearance_at_start = clearance_now_and_at(s, standard, rel, a.created_at)
     return AssessmentView(
         id=a.id,
         standard=standard,
@@ -97,11 +100,15 @@ def read_assessment(s: Session, assessment_id: int) -> AssessmentView:
         methods=methods,
         overall=overall,
         outcome_titles=definition.outcome_titles,
+        outcome_statements=definition.outcome_statements,
         rules=rules,
         ui=json.loads(a.ui_json or "{}"),
         void_by=a.void_by,
         void_reason=a.void_reason,
         voided_at=a.voided_at,
+        clearance=clearance,
+        clearance_at_start=clearance_at_start,
+        declarations=Declarations.from_json(a.declarations_json),
     )
 
 
@@ -328,7 +335,8 @@ def _method_view(
         standing = method_standing(
             scheme,
             method.assesses,
-            ((e.criterion, e.outcomes, e.level) for e in evidence if not e.retracted),
+            [(e.criterion, e.outcomes, e.level) for e in evidence if not e.retracted]
+            + _sheet_evidence(method, scheme, marks),
             {k: m.mark for k, m in marks.items() if m.mark is not None},
         )
         olevels, unc, result = standing.outcome_levels, standing.uncovered, standing.result
@@ -365,7 +373,27 @@ def _method_view(
         end_reason=am.end_reason or "",
         end_warnings=[w for w in (am.end_warnings or "").split("; ") if w],
         reason=reason,
+        report_format=am.report_format,
     )
+
+
+def _sheet_evidence(
+    method: Method, scheme: MethodScheme | None, marks: dict[str, MarkView]
+) -> list[tuple[str, list[str], str]]:
+    """A report marked on a mark sheet (a method with report formats, graded by marks): each marked
+    section evidences the criteria it lists, met when the section reaches its minimum (ILM: "section
+    passes have been provided in the assessments ... to ensure all learning outcomes are assessed"),
+    not met below it. Only what outcomes show as evidenced; the grade is the marks' alone."""
+    if not method.report_formats or scheme is None or scheme.scheme != "marks":
+        return []
+    out = []
+    for c in scheme.criteria:
+        mv = marks.get(c.id)
+        if mv is None or mv.mark is None:
+            continue
+        met = c.min is None or mv.mark >= c.min
+        out.append((c.id, list(c.outcomes), scheme.levels[-1] if met else scheme.levels[0]))
+    return out
 
 
 def _ask_fields(a: AskRow | None) -> dict:
@@ -420,6 +448,7 @@ def standards(engine: Engine) -> list[StandardChoice]:
                     release=rel.semver,
                     methods=[(m.id, m.name) for m in d.methods],
                     default_methods=d.default_methods,
+                    report_formats={m.id: m.report_formats for m in d.methods if m.report_formats},
                 )
             )
     return out

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from .declarations import Declarations
 from .definition import Method
 from .grading import DEFAULT_LEVELS, GradingRules, MethodResult, MethodScheme, OverallResult, Override
 from .session_guards import SessionError
+
+if TYPE_CHECKING:
+    from .clearance import Clearance
 
 
 @dataclass
@@ -111,6 +116,14 @@ class MethodView:
     end_reason: str = ""  # why the method was ended short (see end_warnings)
     end_warnings: list[str] = field(default_factory=list)  # the warnings that reason answered
     reason: str = ""  # one line beside the grade: the rule that gave it; for a failing grade, what was lacking
+    # how the learner presented the report (written | oral) for a method with report formats, else None
+    report_format: str | None = None
+
+    @property
+    def questioning(self) -> bool:
+        """Questions are part of this method as it runs: a drawn set (at the start, or when the
+        assessor chose to ask questions after an oral report)."""
+        return self.draw_id is not None
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -159,6 +172,15 @@ class AssessmentView:
     void_by: str | None = None
     void_reason: str | None = None
     voided_at: datetime | None = None
+    # each outcome's full statement in the standard's words, or its title where the release has none
+    # (shown where the assessor judges evidence; titles stay where space is tight)
+    outcome_statements: dict[str, str] = field(default_factory=dict)
+    # the release's clearance for live assessment now (the screens' banner) and as it stood when the
+    # assessment was started (the record); see qbank.clearance
+    clearance: Clearance | None = None
+    clearance_at_start: Clearance | None = None
+    # the learner's declarations (ILM's mark sheet: authenticity, refusal of anonymous use)
+    declarations: Declarations = field(default_factory=Declarations)
 
     def method(self, key: str) -> MethodView:
         for m in self.methods:
@@ -176,3 +198,5 @@ class StandardChoice:
     release: str
     methods: list[tuple[str, str]]  # (id, name)
     default_methods: list[str]
+    # method id -> the formats its report may take (written, oral), for the methods that have them
+    report_formats: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -15,13 +15,13 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
 from textual.widgets.button import ButtonVariant
 from textual.widgets.option_list import Option
 
 from qbank.evidence import EvidencePlanError, PlannedEntry, default_level, descriptor, plan_entries
 from qbank.grading import MethodScheme
-from qbank.sessions import MethodView, QuestionView
+from qbank.sessions import Declarations, MethodView, QuestionView
 
 from .app import QBankModal
 from .widgets import Tick, TickList
@@ -62,9 +62,11 @@ class EvidenceEntry:
 
 class EvidenceDialog(Dialog):
     """Log what an answer evidenced. The rows are the asked question's targets, all ticked (the
-    fast path credits exactly them); Ctrl+O adds the method's other outcomes, unticked. The
-    criterion follows from the ticked outcomes; the level's wording from the grading rules and the
-    question's bands are shown where the judgement is made.
+    fast path credits exactly them), each with its code and full statement in the standard's words
+    (`statements`; the short title where the release gives none), wrapped; Ctrl+O adds the method's
+    other outcomes by their short titles, unticked. The criterion follows from the ticked outcomes;
+    the level's wording from the grading rules and the question's bands are shown where the
+    judgement is made.
 
     Keys: 1-9 or Space tick, Left/Right (Up/Down in the note) change the level, typing starts the
     note, Enter logs. Returns a list of entries, one per criterion."""
@@ -81,9 +83,12 @@ class EvidenceDialog(Dialog):
         titles: dict[str, str],
         question: QuestionView | None,
         submit: Callable[[list[EvidenceEntry]], Awaitable[None]] | None = None,
+        *,
+        statements: dict[str, str] | None = None,
     ):
         super().__init__()
         self.m, self.titles, self.question = m, titles, question
+        self.statements = statements or {}
         self.submit = submit  # given: the entries are stored (and the screen below updated) before it closes
         self.levels = list(m.levels)
         self.level = default_level(self.levels)
@@ -92,11 +97,15 @@ class EvidenceDialog(Dialog):
         self.showing_all = not targets
         self._typing = False
 
+    def _target(self, o: str) -> str:
+        """A target's row: its code and the standard's full statement (the title where none is given)."""
+        return f"{o} {self.statements.get(o) or self.titles.get(o, '')}"
+
     def _rows(self) -> list[Tick]:
-        rows = [Tick(o, f"{o} {self.titles.get(o, '')}", True) for o in self.targets]
+        rows = [Tick(o, self._target(o), True) for o in self.targets]
         if self.showing_all:
             kept = set(self.query_one("#outcomes", TickList).selected) if self.is_mounted else set(self.targets)
-            rows = [Tick(o, f"{o} {self.titles.get(o, '')}", o in kept) for o in self.targets]
+            rows = [Tick(o, self._target(o), o in kept) for o in self.targets]
             rows += [
                 Tick(o, f"{o} {self.titles.get(o, '')}", o in kept)
                 for o in self.m.method.assesses
@@ -618,6 +627,55 @@ class UndoDialog(Dialog):
         i = self.query_one("#undo-list", OptionList).highlighted
         if i is not None:
             self.dismiss(self.choices[i])
+
+
+# --------------------------------------------------------------------------- learner's declarations
+
+
+@dataclass
+class DeclarationsEntry:
+    authenticity: bool
+    anonymous_use_refused: bool
+
+
+class DeclarationsDialog(Dialog):
+    """The learner's declarations on the mark sheet: the authenticity of the submission, and the
+    refusal of the awarding body's anonymous use of the script (not refused unless ticked)."""
+
+    def __init__(self, declarations: Declarations):
+        super().__init__()
+        self.declarations = declarations
+
+    def compose(self) -> ComposeResult:
+        d = self.declarations
+        with Vertical(classes="dialog", id="declarations-dialog"):
+            yield Label("Learner's declarations (mark sheet)", classes="dialog-title")
+            yield Checkbox(
+                "The learner confirms the submission is their own work (authenticity)",
+                value=d.authenticity_confirmed,
+                id="authenticity",
+                compact=True,
+            )
+            yield Checkbox(
+                "The learner refuses the anonymous use of their script for standardisation (box ticked)",
+                value=d.use_refused,
+                id="refused",
+                compact=True,
+            )
+            yield Static("Recorded with your name and the time; earlier entries are kept.", classes="muted")
+            yield buttons("Record")
+
+    def on_mount(self) -> None:
+        self.query_one("#authenticity", Checkbox).focus()
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.dismiss(
+            DeclarationsEntry(
+                authenticity=self.query_one("#authenticity", Checkbox).value,
+                anonymous_use_refused=self.query_one("#refused", Checkbox).value,
+            )
+        )
 
 
 # --------------------------------------------------------------------------- override
