@@ -2,8 +2,10 @@
 
 Ending a method stores the grading engine's grade and the rule that gave it (ending it short
 needs the assessor's reason); the assessor confirms that grade or records another with the
-reason they disagree. Completing the assessment needs every method's grade confirmed and stores
-the overall grades. `sessions` re-exports all of it.
+reason they disagree; the grade of a report marked on a mark sheet (a method with report formats,
+ILM) is confirmed only once the learner's authenticity confirmation is recorded (`declarations`).
+Completing the assessment needs every method's grade confirmed and stores the overall grades.
+`sessions` re-exports all of it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from .assessment_view import read_assessment, read_method
+from .declarations import Declarations, authenticity_refusal
 from .grading import MethodResult, OverallResult
-from .models import AssessmentMethodRow, utcnow
+from .models import AssessmentMethodRow, AssessmentRow, utcnow
 from .session_guards import (
     SessionError,
     lock_assessment,
@@ -29,8 +32,9 @@ from .views import MethodView
 def end_warnings(m: MethodView, elapsed_seconds: float | None = None) -> list[str]:
     """Why ending the method now would be ending it short (empty: it is not): fewer questions asked
     than the method's minimum, or under half its time used (`elapsed_seconds`, default the stored
-    timer). Pure."""
-    if m.status == "carried":
+    timer). A method whose questioning is the assessor's option (minimum 0: ILM's report) never
+    ends short: its minutes are the time allowed for questions, not a time to use. Pure."""
+    if m.status == "carried" or m.method.questions_optional:
         return []
     out = []
     asked = sum(1 for q in m.questions if q.status == "asked")
@@ -84,6 +88,11 @@ def confirm_grade(engine: Engine, am_id: int, grade: str | None = None, disagree
         if am.status != "ended":
             raise SessionError("end the method before confirming its grade")
         method, scheme = method_and_scheme(s, am)
+        if method.report_formats:  # a report marked on a mark sheet: the learner vouches for it first
+            declarations = Declarations.from_json(s.get_one(AssessmentRow, am.assessment_id).declarations_json)
+            refusal = authenticity_refusal(method.id, declarations)
+            if refusal:
+                raise SessionError(refusal)
         if scheme is not None and scheme.scheme in ("marks", "weighted"):
             result = read_method(s, am).result
             if result is not None and not result.complete:

@@ -5,7 +5,9 @@ The assessor asks drawn questions (or their own, ad hoc, tagged with outcomes), 
 skips a question with the reason (undone while the method runs), swaps one not yet asked (the
 swap can be undone while the question it brought in is unasked), logs evidence per criterion at a
 level (retracted with a reason, never deleted), and records marks, strengths and areas for
-improvement. The first thing recorded starts the method's timer. `sessions` re-exports all of it.
+improvement. The first thing recorded starts the method's timer. A method whose questioning is
+the assessor's option (ILM's report: questions after an oral report) has no set until the
+assessor asks for one (`draw_questions`). `sessions` re-exports all of it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .definition import Method
-from .draws import DrawError, swap_in, undo_swap_in, with_retries
+from .draws import DrawError, DrawRequest, draw_in, swap_in, undo_swap_in, with_retries
 from .grading import DEFAULT_LEVELS, MethodScheme
 from .models import (
+    ApprenticeRow,
     AskRow,
     AssessmentMethodRow,
     AssessmentRow,
@@ -28,6 +31,8 @@ from .models import (
     DrawItemRow,
     EvidenceRow,
     QuestionRow,
+    ReleaseRow,
+    StandardRow,
     utcnow,
 )
 from .session_guards import SessionError, method_and_scheme, method_of, require_open_method, start_timer
@@ -85,6 +90,55 @@ def ask(engine: Engine, am_id: int, question: str) -> int:
         s.add(row)
         s.flush()
         return row.id
+
+
+def draw_questions(engine: Engine, am_id: int) -> int:
+    """Draw the set for a method whose questioning is the assessor's option, when the assessor
+    chooses to ask questions (ILM: after an oral report); returns the draw id. The set is drawn as
+    at a start (covering every outcome the method assesses, every constraint kept) and stored with
+    the method in one transaction. A written report is marked without questioning: nothing is
+    drawn for it. Methods whose questions are required were drawn when the assessment started."""
+
+    def work(s: Session) -> int:
+        am = require_open_method(s, am_id, lock=True)
+        method = method_of(s, am)
+        if am.draw_id is not None:
+            raise SessionError(f"{method.id} has its drawn set already; ask from it, or add an ad-hoc question")
+        if not method.questions_optional:  # cannot happen: such a method is drawn at the start
+            raise SessionError(f"{method.id} was drawn when the assessment started; it has no set to draw now")
+        if method.report_formats and am.report_format != "oral":
+            raise SessionError(
+                f"{method.id}: "
+                + (
+                    "a written report is marked as it stands: no questions are drawn for it"
+                    if am.report_format == "written"
+                    else "the report's format is not recorded"
+                )
+                + "; questions are the assessor's option after an oral report"
+            )
+        a, std, ref, rel = s.execute(
+            select(AssessmentRow, col(StandardRow.code), col(ApprenticeRow.ref), ReleaseRow)
+            .join(StandardRow, col(StandardRow.id) == AssessmentRow.standard_id)
+            .join(ApprenticeRow, col(ApprenticeRow.id) == AssessmentRow.apprentice_id)
+            .join(ReleaseRow, col(ReleaseRow.id) == AssessmentRow.release_id)
+            .where(col(AssessmentRow.id) == am.assessment_id)
+        ).one()
+        req = DrawRequest(
+            standard=std,
+            method=method.id,
+            apprentice=ref,
+            attempt=a.attempt,
+            cohort=a.cohort,
+            extra_time_pct=a.extra_time_pct,
+            release=rel.semver,
+        )
+        am.draw_id = draw_in(s, engine, req, a.apprentice_id)
+        return am.draw_id
+
+    try:
+        return with_retries(engine, work)
+    except DrawError as e:
+        raise SessionError(str(e)) from None
 
 
 def add_adhoc(engine: Engine, am_id: int, text: str, outcomes: list[str]) -> int:
@@ -230,7 +284,8 @@ def swap_question(engine: Engine, am_id: int, question: str, reason: str) -> str
         ).first()
         if asked is not None:
             raise SessionError(f"{question} has already been asked; only questions not yet asked can be swapped")
-        assert am.draw_id is not None  # every method assessed here (not carried over) has its drawn set
+        if am.draw_id is None:  # questions optional, and none drawn
+            raise SessionError(f"swapping {question}: this method has no drawn set")
         return swap_in(s, engine, am.draw_id, question, reason)
 
     try:
@@ -396,6 +451,8 @@ def set_mark(
         if row is None:
             row = CriterionMarkRow(assessment_method_id=am_id, criterion=c.id)
             s.add(row)
+        if am.draw_id is None:  # a method marked with no questioning (a written report): marking starts it
+            start_timer(am)
         if mark is not None or clear_mark:
             row.mark = None if clear_mark or mark is None else float(mark)
         if strengths is not None:

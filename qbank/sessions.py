@@ -2,12 +2,15 @@
 
 An assessment is one apprentice's attempt at some methods of a standard under one release. Each
 method gets a drawn set (`draws.draw_in`, all methods in one transaction, so a failed start burns
-no questions), then the assessor asks questions (drawn or ad hoc), types notes, logs evidence per
-criterion at a level, records marks, strengths and areas for improvement, and ends the method: the
-grading engine computes the grade with its rule and the assessor confirms it or records a justified
-disagreement. On a resit or retake only the methods failed before are assessed; passed grades carry
-over. Every command is one transaction, its checks and its writes together, so whatever returned
-has been stored.
+no questions), except a method whose questioning is the assessor's option (minimum 0: ILM's
+report, written or oral, whose format the start records): it gets a set only when the assessor
+asks for one after an oral report (`draw_questions`), so no question is drawn, or counts against
+the learner, unless wanted. Then the assessor asks questions (drawn or ad hoc), types notes, logs
+evidence per criterion at a level, records marks, strengths and areas for improvement, and ends
+the method: the grading engine computes the grade with its rule and the assessor confirms it or
+records a justified disagreement. On a resit or retake only the methods failed before are
+assessed; passed grades carry over. Every command is one transaction, its checks and its writes
+together, so whatever returned has been stored.
 
 Nothing is ever deleted. A skip keeps its reason and, when undone, when; an undone swap and a
 retracted evidence entry stay in the record, marked. A start that was never used (nothing asked
@@ -16,8 +19,9 @@ to the apprentice's pool. An apprentice has at most one open assessment per stan
 
 This module starts and voids assessments; the commands while a method runs are in
 `method_record`, ending methods and completing the assessment in `completion`, the read model
-(`load`) in `assessment_view`, the views it builds in `views`, and grading in `grading`. All of
-them are re-exported here: `sessions` is the one module callers need.
+(`load`) in `assessment_view`, the views it builds in `views`, the learner's declarations in
+`declarations`, and grading in `grading`. All of them are re-exported here: `sessions` is the
+one module callers need.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from sqlmodel import col
 
 from .assessment_view import completed, load, standards, unfinished
 from .completion import complete, confirm_grade, end_method, end_warnings, record_override, reopen_method
+from .declarations import Declaration, Declarations, record_declarations
 from .defaults import ATTEMPTS
-from .definition import for_release
+from .definition import ReleaseDefinition, for_release
 from .draws import (
     DrawError,
     DrawRequest,
@@ -46,6 +51,7 @@ from .grading import GradingRules, methods_to_reassess
 from .method_record import (
     add_adhoc,
     ask,
+    draw_questions,
     log_evidence,
     resolve_criterion,
     retract_evidence,
@@ -80,6 +86,8 @@ from .views import AssessmentView, EvidenceView, MarkView, MethodView, QuestionV
 
 __all__ = [
     "AssessmentView",
+    "Declaration",
+    "Declarations",
     "EvidenceView",
     "MarkView",
     "MethodView",
@@ -94,12 +102,14 @@ __all__ = [
     "complete",
     "completed",
     "confirm_grade",
+    "draw_questions",
     "end_method",
     "end_warnings",
     "load",
     "log_evidence",
     "open_assessment_for",
     "previous_adjustments",
+    "record_declarations",
     "record_override",
     "reopen_method",
     "resolve_criterion",
@@ -137,6 +147,9 @@ class StartRequest:
     adjustments: str | None = None
     release: str | None = None
     previous: int | None = None  # resit/retake: the earlier assessment (default: the latest complete one)
+    # how the learner presented the report, for the methods assessed whose report may take more than
+    # one format (ILM: "written" or "oral"); required when such a method is assessed, unless it has one
+    report_format: str | None = None
 
 
 def start_assessment(engine: Engine, req: StartRequest) -> int:
@@ -227,6 +240,7 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
                 )
         if len(set(wanted)) != len(wanted):
             raise SessionError("a method is listed twice")
+        formats = _report_formats(definition, wanted, req, rel.semver)
         a = AssessmentRow(
             standard_id=std.id,
             release_id=rel.id,
@@ -253,9 +267,20 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
                     extra_time_pct=extra,
                     release=rel.semver,
                 )
-                draw_id = draw_in(s, engine, dreq, apprentice_id)
+                method = definition.method(key)
+                assert method is not None  # every wanted method was checked against the release above
+                # questioning the assessor may choose (ILM's report): nothing drawn until asked for
+                draw_id = None if method.questions_optional else draw_in(s, engine, dreq, apprentice_id)
                 mrow = _method_row(s, std.id, key)
-                s.add(AssessmentMethodRow(assessment_id=a.id, method_id=mrow.id, position=pos, draw_id=draw_id))
+                s.add(
+                    AssessmentMethodRow(
+                        assessment_id=a.id,
+                        method_id=mrow.id,
+                        position=pos,
+                        draw_id=draw_id,
+                        report_format=formats.get(key),
+                    )
+                )
             elif key in carried:
                 pos += 1
                 from_id, grade = carried[key]
@@ -276,6 +301,38 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
         return a.id
 
     return with_retries(engine, work)
+
+
+def _report_formats(definition: ReleaseDefinition, wanted: list[str], req: StartRequest, semver: str) -> dict[str, str]:
+    """The report format of each method assessed whose report may take more than one way (method id
+    -> format): the one the request gives, or the method's only format. A format given for a
+    standard none of whose methods has report formats is refused; one given when those methods
+    are not assessed (carried over) is not needed and is ignored."""
+    fmt = (req.report_format or "").strip().lower() or None
+    with_formats = [m for m in definition.methods if m.report_formats]
+    if fmt is not None and not with_formats:
+        raise SessionError(
+            f"{req.standard} release {semver} has no method whose report may be written or oral; "
+            f"leave the report format out (given: '{req.report_format}')"
+        )
+    out = {}
+    for m in with_formats:
+        if m.id not in wanted:
+            continue
+        if fmt is None:
+            if len(m.report_formats) != 1:
+                raise SessionError(
+                    f"{m.id}: say how the learner presented the report: {' or '.join(m.report_formats)} "
+                    "(the assessor records it when the assessment starts)"
+                )
+            out[m.id] = m.report_formats[0]
+        elif fmt not in m.report_formats:
+            raise SessionError(
+                f"{m.id}: the report format is one of {', '.join(m.report_formats)}, not '{req.report_format}'"
+            )
+        else:
+            out[m.id] = fmt
+    return out
 
 
 def _latest(s: Session, standard_id: int, apprentice_id: int, status: str) -> AssessmentRow | None:

@@ -167,7 +167,7 @@ def test_overall_waits_for_every_method():
 
 @pytest.fixture(scope="module")
 def ilm() -> MethodScheme:
-    return rules_of("ILM-SI3")[1].methods["oral-report-questioning"]
+    return rules_of("ILM-SI3")[1].methods["project-report"]
 
 
 @pytest.mark.parametrize(

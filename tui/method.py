@@ -26,6 +26,9 @@ from qbank.suggest import rank
 from .app import Command, QBankScreen, ServiceFailed
 from .dialogs import (
     AdhocDialog,
+    ConfirmDialog,
+    DeclarationsDialog,
+    DeclarationsEntry,
     EndDecision,
     EndMethodDialog,
     EvidenceDialog,
@@ -37,6 +40,7 @@ from .dialogs import (
     one_line,
     undoable,
 )
+from .widgets import ClearanceBanner
 
 SAVE_AFTER = 0.5  # seconds of quiet typing before notes are stored
 TIMER_SAVE_EVERY = 5  # seconds
@@ -138,6 +142,23 @@ class MethodScreen(QBankScreen):
             title="Pause or resume the timer",
             tooltip="Stop the countdown while the session is paused",
         ),
+        Command(
+            "f10",
+            "declarations",
+            "Declarations",
+            show=False,
+            priority=True,
+            title="Learner's declarations",
+            tooltip="Mark sheet: the learner confirms authenticity; refuses anonymous use of the script",
+        ),
+        Command(
+            "ctrl+d",
+            "draw_questions",
+            "Draw questions",
+            show=False,
+            title="Draw questions after an oral report",
+            tooltip="Questions after an oral report are your option: draw a set covering the criteria",
+        ),
         Binding("ctrl+s", "save_notes", "Save", show=False, priority=True),
         Binding("escape", "focus_suggestions", "To list", show=False),
     ]
@@ -165,6 +186,7 @@ class MethodScreen(QBankScreen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
+        yield ClearanceBanner()
         with Horizontal(id="topbar"):
             yield Static("", id="method-title")
             yield Static("", id="timer")
@@ -207,8 +229,10 @@ class MethodScreen(QBankScreen):
             if self.current_ask is not None and not any(q.ask_id == self.current_ask for q in self.m.questions):
                 self.current_ask = None
         self.sub_title = f"{self.view.standard} · {self.view.apprentice} · {self.view.attempt}"
+        self.query_one(ClearanceBanner).show(self.view.clearance.banner if self.view.clearance else "")
+        fmt = f" · {self.m.report_format} report" if self.m.report_format else ""
         self.query_one("#method-title", Static).update(
-            f"[b]{escape(self.m.method.name)}[/b]  ({self.m.position} of {len(self.view.methods)})"
+            f"[b]{escape(self.m.method.name)}[/b]{fmt}  ({self.m.position} of {len(self.view.methods)})"
         )
         self._show_question()
         self._show_outcomes()
@@ -225,10 +249,7 @@ class MethodScreen(QBankScreen):
         notes = self.query_one("#notes", TextArea)
         if q is None:
             self._shown_question = ""
-            self.query_one("#question-text", Static).update(
-                "No question asked yet.\n\nChoose one from [b]Next[/b] (right) and press Enter, or F2 for the top "
-                "suggestion, or F4 for an ad-hoc question."
-            )
+            self.query_one("#question-text", Static).update(self._no_question_text())
             notes.disabled = True
             if notes.text:
                 notes.load_text("")
@@ -254,6 +275,25 @@ class MethodScreen(QBankScreen):
             notes.move_cursor(notes.document.end)  # carry on writing where the notes end
         self.saved_notes = q.notes
         self.query_one("#notes").border_subtitle = "saved"
+
+    def _no_question_text(self) -> str:
+        m = self.m
+        if m is None or not m.method.questions_optional or m.questioning:
+            return (
+                "No question asked yet.\n\nChoose one from [b]Next[/b] (right) and press Enter, or F2 for the top "
+                "suggestion, or F4 for an ad-hoc question."
+            )
+        marking = "F6 marks each section, with strengths and areas for improvement. "
+        if m.method.report_formats:
+            marking += "F10 records the learner's declarations (authenticity; anonymous use of the script). "
+        marking += "F8 ends the method and confirms the grade."
+        if m.report_format == "written":
+            return f"[b]Written report[/b]: marked as it stands, no questioning.\n\n{marking}"
+        head = f"[b]{m.report_format.capitalize()} report[/b]: questions after it" if m.report_format else "Questions"
+        return (
+            f"{head} are your option.\n\n"
+            f"Ctrl+D draws a set covering the criteria; F4 asks one in your own words. {marking}"
+        )
 
     def _show_outcomes(self) -> None:
         m = self.m
@@ -320,8 +360,13 @@ class MethodScreen(QBankScreen):
     def _show_timer(self) -> None:
         if self.m is None:
             return
-        left = self.seconds_left()
         t = self.query_one("#timer", Static)
+        if self.m.method.questions_optional and not self.m.questioning:  # its minutes are questioning time
+            t.update("no questioning")
+            t.set_class(False, "over")
+            t.set_class(False, "low")
+            return
+        left = self.seconds_left()
         state = " PAUSED" if self.paused else ""
         t.update(f"{clock_text(left)} left of {self.m.budget_minutes}:00{state}")
         t.set_class(left <= 0, "over")
@@ -422,6 +467,9 @@ class MethodScreen(QBankScreen):
     async def action_ask_next(self) -> None:
         """The top suggestion, unless the assessor moved the highlight to another."""
         ol = self.query_one("#suggestions", OptionList)
+        if self.m is not None and not self.m.questioning:
+            self.notify(self._not_drawn(), severity="warning")
+            return
         if ol.option_count == 0:
             self.notify("Every drawn question has been asked; F4 adds an ad-hoc one", severity="warning")
             return
@@ -447,7 +495,15 @@ class MethodScreen(QBankScreen):
         if self.m is None:
             return
         assert self.view is not None  # read together with self.m
-        self.app.push_screen(EvidenceDialog(self.m, self.view.outcome_titles, self._current(), submit=self._log))
+        self.app.push_screen(
+            EvidenceDialog(
+                self.m,
+                self.view.outcome_titles,
+                self._current(),
+                submit=self._log,
+                statements=self.view.outcome_statements,
+            )
+        )
 
     async def _log(self, entries: list[EvidenceEntry] | None) -> None:
         if not entries:
@@ -615,6 +671,76 @@ class MethodScreen(QBankScreen):
         await self.refresh_view()
         self.notify(f"Undone: {c.label}", timeout=4)
 
+    # ------------------------------------------------------------------ report: questions, declarations
+
+    def _not_drawn(self) -> str:
+        assert self.m is not None  # asked only once the view is read
+        if self.m.report_format == "written":
+            return "A written report is marked as it stands: no questions are drawn (F6 marks, F8 ends)"
+        return "No questions drawn: Ctrl+D draws a set covering the criteria, F4 asks one in your own words"
+
+    def action_draw_questions(self) -> None:
+        m = self.m
+        if m is None:
+            return
+        if m.questioning:
+            self.notify("The questions are drawn already: choose one from Next", severity="warning")
+            return
+        if m.report_format == "written":
+            self.notify(self._not_drawn(), severity="warning")
+            return
+        self.app.push_screen(
+            ConfirmDialog(
+                "Draw questions after the oral report?",
+                "A set covering every criterion is drawn for this learner and counts against them from now on "
+                "(never drawn for them again). Draw only if you will ask questions.",
+                ok="Draw questions",
+                variant="primary",
+            ),
+            self._draw_questions,
+        )
+
+    async def _draw_questions(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        try:
+            await self.qapp.call("Drawing questions", sessions.draw_questions, self.qapp.engine, self.am_id)
+        except ServiceFailed:
+            return
+        await self.refresh_view()
+        self.query_one("#suggestions", OptionList).focus()
+        assert self.m is not None  # read again just now
+        self.notify(f"{len(self.m.questions)} questions drawn; Enter asks the highlighted one", timeout=4)
+
+    def action_declarations(self) -> None:
+        if self.m is None or self.view is None:
+            return
+        if not self.m.method.report_formats:
+            self.notify("This method's record has no learner's declarations (they belong to a report's mark sheet)")
+            return
+        self.app.push_screen(DeclarationsDialog(self.view.declarations), self._declarations)
+
+    async def _declarations(self, d: DeclarationsEntry | None) -> None:
+        if d is None or self.view is None:
+            return
+        by = self.qapp.assessor or self.view.assessor
+        try:
+            await self.qapp.call(
+                "Recording the learner's declarations",
+                sessions.record_declarations,
+                self.qapp.engine,
+                self.assessment_id,
+                by,
+                authenticity=d.authenticity,
+                anonymous_use_refused=d.anonymous_use_refused,
+            )
+        except ServiceFailed:
+            return
+        await self.refresh_view()
+        said = "authenticity confirmed" if d.authenticity else "authenticity NOT confirmed"
+        refused = "anonymous use refused" if d.anonymous_use_refused else "anonymous use not refused"
+        self.notify(f"Recorded: {said}; {refused}", timeout=4)
+
     # ------------------------------------------------------------------ timer, end
 
     async def action_pause(self) -> None:
@@ -630,6 +756,17 @@ class MethodScreen(QBankScreen):
             return
         await self.refresh_view()
         assert self.m is not None and self.view is not None  # the screen read them when it opened
+        r = self.m.result
+        if r is not None and not r.complete and self.m.scheme is not None and self.m.scheme.scheme != "descriptors":
+            unmarked = ", ".join(c.id for c in r.criteria if c.mark is None)
+            self.notify(f"Record every mark first (F6): no mark for {unmarked}", severity="warning")
+            return
+        if self.m.method.report_formats and not self.view.declarations.authenticity_confirmed:
+            self.notify(
+                "Record the learner's authenticity confirmation first (F10): the grade is not confirmed without it",
+                severity="warning",
+            )
+            return
         warnings = sessions.end_warnings(self.m, self.elapsed)
         self.app.push_screen(EndMethodDialog(self.m, self.view.outcome_titles, warnings), self._end)
 

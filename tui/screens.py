@@ -14,13 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, Select, Static
 
-from qbank import catalogue, sessions
+from qbank import catalogue, clearance, sessions
+from qbank.iqa import for_view as second_marking
 from qbank.record import render, write_record
 from qbank.settings import save_settings
 
 from .app import Command, QBankApp, QBankModal, QBankScreen, ServiceFailed
 from .dialogs import ConfirmDialog, OverrideDialog, ReasonDialog
-from .widgets import TickList
+from .widgets import ClearanceBanner, TickList
 
 # --------------------------------------------------------------------------- home
 
@@ -228,7 +229,10 @@ class CompletedScreen(QBankScreen):
 async def open_record(app: QBankApp, aid: int) -> None:
     try:
         view = await app.call("Reading the assessment", sessions.load, app.engine, aid)
-        text = await app.call("Rendering the record", lambda: render(view, "md", screen=True))
+        text = await app.call(
+            "Rendering the record",
+            lambda: render(view, "md", screen=True, iqa=second_marking(app.engine, view)),  # with any second marks
+        )
     except ServiceFailed:
         return
     await app.push_screen(RecordScreen(text, aid))
@@ -256,11 +260,18 @@ def remember_assessor(name: str) -> bool:
     return True
 
 
+REPORT_FORMAT_LABELS = {
+    "written": "written report (marked as it stands, no questioning)",
+    "oral": "oral presentation (questions after it are your option)",
+}
+
+
 class StartScreen(QBankScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+d", "draw", "Draw the set", priority=True)]
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield ClearanceBanner()
         with VerticalScroll(id="start", classes="form"):
             yield Label("Standard")
             yield Select([], id="standard", allow_blank=True, prompt="reading the store…")
@@ -268,6 +279,9 @@ class StartScreen(QBankScreen):
             yield TickList(id="methods", numbered=True)
             yield Label("Apprentice reference (pseudonymous, never a name)")
             yield Input(id="apprentice", placeholder="e.g. EPA-2026-0147")
+            # shown for a standard whose report may be presented in more than one way (ILM)
+            yield Label("How the learner presented the report", id="report-format-label")
+            yield Select([], id="report-format", allow_blank=True, prompt="choose: written or oral")
             yield Label("Assessor")
             yield Input(id="assessor", value=self.qapp.assessor)
             yield Label("Attempt")
@@ -290,12 +304,16 @@ class StartScreen(QBankScreen):
 
     async def on_mount(self) -> None:
         self.choices: list[sessions.StandardChoice] = []
+        self.banners: dict[tuple[str, str], str] = {}  # (standard, release) -> the not-cleared banner
         self.carried_for: tuple[str, str] | None = None
+        self._report_formats(None)
         self.query_one("#apprentice", Input).focus()
         try:
             self.choices = await self.qapp.call("Reading the standards", sessions.standards, self.qapp.engine)
+            cleared = await self.qapp.call("Reading release clearances", clearance.listing, self.qapp.engine)
+            self.banners = {(c.standard, c.release): c.banner for c in cleared}
         except ServiceFailed:
-            self.choices = []
+            pass
         sel = self.query_one("#standard", Select)
         if not self.choices:
             sel.set_options([])
@@ -310,9 +328,21 @@ class StartScreen(QBankScreen):
     def _methods(self) -> None:
         code = self.query_one("#standard", Select).value
         choice = next((c for c in getattr(self, "choices", []) if c.code == code), None)
+        banners = getattr(self, "banners", {})
+        self.query_one(ClearanceBanner).show(banners.get((choice.code, choice.release), "") if choice else "")
         tl = self.query_one("#methods", TickList)
         tl.set_items([(name, mid, mid in choice.default_methods) for mid, name in choice.methods] if choice else [])
+        self._report_formats(choice)
         self._prefill()
+
+    def _report_formats(self, choice: sessions.StandardChoice | None) -> None:
+        """The report-format choice, shown only for a standard whose report may take more than one way."""
+        formats = sorted({f for fs in (choice.report_formats.values() if choice else ()) for f in fs})
+        sel = self.query_one("#report-format", Select)
+        shown = len(formats) > 1
+        sel.set_options([(REPORT_FORMAT_LABELS.get(f, f), f) for f in formats] if shown else [])
+        sel.display = shown
+        self.query_one("#report-format-label", Label).display = shown
 
     @on(Input.Changed, "#apprentice")
     def _apprentice_changed(self) -> None:
@@ -370,6 +400,14 @@ class StartScreen(QBankScreen):
         if not methods and attempt == "first":
             self.notify("Choose at least one method", severity="warning")
             return
+        choice = next((c for c in self.choices if c.code == standard), None)
+        fmt_sel = self.query_one("#report-format", Select)
+        report_format = fmt_sel.value if isinstance(fmt_sel.value, str) and fmt_sel.display else None
+        with_formats = {m for m, fs in (choice.report_formats.items() if choice else ()) if len(fs) > 1}
+        if report_format is None and with_formats and (attempt != "first" or with_formats & set(methods)):
+            self.notify("Choose how the learner presented the report: written or oral", severity="warning")
+            fmt_sel.focus()
+            return
         req = sessions.StartRequest(
             standard=standard,
             apprentice=self.query_one("#apprentice", Input).value,
@@ -379,6 +417,7 @@ class StartScreen(QBankScreen):
             cohort=self.query_one("#cohort", Input).value,
             extra_time_pct=extra,
             adjustments=self.query_one("#adjustments", Input).value,
+            report_format=report_format,
         )
         try:
             aid = await self.qapp.call("Drawing the set", sessions.start_assessment, self.qapp.engine, req)
@@ -435,6 +474,7 @@ class PreviewScreen(QBankScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield ClearanceBanner()
         yield VerticalScroll(Static("", id="preview"), id="preview-box")
         yield Footer(compact=True)
 
@@ -444,6 +484,7 @@ class PreviewScreen(QBankScreen):
         except ServiceFailed:
             return
         self.view = v
+        self.query_one(ClearanceBanner).show(v.clearance.banner if v.clearance else "")
         lines = [
             f"[b]Assessment {v.id}[/b]: {escape(v.apprentice)} · {v.standard} release {v.release} · {v.attempt}"
             + (f" · extra time {v.extra_time_pct}%" if v.extra_time_pct else ""),
@@ -456,6 +497,14 @@ class PreviewScreen(QBankScreen):
                 lines.append(
                     f"[b]{escape(m.method.name)}[/b]: carried over ({m.grade}) from assessment {m.carried_from}"
                 )
+                continue
+            if m.method.questions_optional and not m.questioning:
+                said = {"written": "written report: marked on the mark sheet, no questioning"}.get(
+                    m.report_format or "",
+                    f"{m.report_format or 'the'} report: no questions drawn; to ask some after it, "
+                    "draw them in the method (Ctrl+D)",
+                )
+                lines += [f"[b]{escape(m.method.name)}[/b] — {escape(said)}", ""]
                 continue
             lines.append(f"[b]{escape(m.method.name)}[/b] — {m.budget_minutes} minutes, {len(m.questions)} questions")
             for q in m.questions:
@@ -574,6 +623,7 @@ class OverallScreen(QBankScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield ClearanceBanner()
         yield VerticalScroll(Markdown("", id="overall-md"), id="overall-box")
         yield Footer(compact=True)
 
@@ -586,6 +636,7 @@ class OverallScreen(QBankScreen):
         except ServiceFailed:
             return
         self.view = v
+        self.query_one(ClearanceBanner).show(v.clearance.banner if v.clearance else "")
         lines = [
             f"# Assessment {v.id}: {v.apprentice}",
             f"{v.standard} release {v.release} · {v.attempt} · assessor {v.assessor} · **{v.status}**",
@@ -701,6 +752,8 @@ HELP = """\
 v standardisation reviews (Ctrl+R run, Ctrl+T next table, Ctrl+E export HTML).
 
 **Start**: Tab moves between fields · Ctrl+D draws the set · the set is shown before you begin (Enter).
+For a report that may be written or oral (ILM), choose how the learner presented it: a written report
+draws no questions; after an oral report questions are your option (drawn in the method with Ctrl+D).
 
 **Running a method**
 
@@ -716,6 +769,8 @@ v standardisation reviews (Ctrl+R run, Ctrl+T next table, Ctrl+E export HTML).
 | F8 | end the method: uncovered outcomes, grade and rule, confirm or disagree; ending early needs a reason |
 | F9 | skip the highlighted question, with a reason (recorded, for standardisation) |
 | Ctrl+Z | undo: retract an evidence entry, undo a swap or a skip (kept in the record, marked) |
+| Ctrl+D | after an oral report: draw questions covering the criteria (only if you will ask some) |
+| F10 | the learner's declarations (mark sheet): authenticity, needed to confirm the grade; anonymous use refused |
 | Tab | move between Next, the notes and the outcomes list (scroll it; Enter shows an outcome's title) |
 | Esc | leave the notes for the Next list |
 
