@@ -190,7 +190,13 @@ def test_lsbu_mark_out_of_range_is_refused(store):
 
 
 def test_ilm_worked_example_referral_names_the_section(store):
-    aid = S.start_assessment(store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-001", assessor="E. Assessor"))
+    # an oral report, with questions after it: the set is drawn when the assessor asks for one
+    aid = S.start_assessment(
+        store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-001", assessor="E. Assessor", report_format="oral")
+    )
+    (m,) = S.load(store, aid).methods
+    assert m.questions == []
+    S.draw_questions(store, m.id)
     (m,) = S.load(store, aid).methods
     ask_id = S.ask(store, m.id, m.questions[0].code)
     S.log_evidence(
@@ -199,6 +205,7 @@ def test_ilm_worked_example_referral_names_the_section(store):
     S.set_mark(store, m.id, "define", mark=8, strengths="clear charter", improvements="")
     S.set_mark(store, m.id, "apply", mark=36, strengths="good use of a fishbone", improvements="control plan vague")
     S.set_mark(store, m.id, "report", mark=12, strengths="", improvements="outcomes not quantified")
+    S.record_declarations(store, aid, "E. Assessor", authenticity=True)  # needed before the grade is confirmed
     res = finish(store, m.id)
     assert res.grade == "REFERRAL" and res.total == 56
     assert "'Prepare a brief report on the process and outcomes' (12 of min 15)" in res.reasons[0]

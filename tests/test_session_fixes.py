@@ -314,8 +314,9 @@ def test_void_keeps_the_assessment_and_frees_its_questions(store, fixed_seeds):
 
 def test_abandoned_ilm_starts_no_longer_exhaust_an_outcome(store):
     """Reported: four abandoned starts on ILM-SI3 for one apprentice used up an outcome's questions
-    (M3.54/1.1 has five), so the next start could not be drawn. Voided starts give them back:
-    six starts in a row succeed, so questions were drawn again."""
+    (M3.54/1.1 has five), so the next start could not be drawn. Voided starts give them back: six
+    starts in a row, each with its questions drawn after an oral report, succeed, so questions were
+    drawn again."""
     covering = {
         q.id
         for q in shipped_bank().questions
@@ -324,7 +325,8 @@ def test_abandoned_ilm_starts_no_longer_exhaust_an_outcome(store):
     assert len(covering) == 5
     seen = []
     for i in range(6):
-        aid = start(store, "ILM-VOID", standard="ILM-SI3", methods=())
+        aid = start(store, "ILM-VOID", standard="ILM-SI3", methods=(), report_format="oral")
+        S.draw_questions(store, method(store, aid).id)  # the set is drawn when the assessor asks for it
         seen.append({q.code for q in method(store, aid).questions})
         assert seen[-1] & covering
         S.void_assessment(store, aid, "E. Assessor", f"abandoned start {i + 1}: technical problem")
@@ -446,7 +448,8 @@ def test_settings_folder_per_platform(tmp_path, monkeypatch):
 def ilm_referral(store, apprentice, adhoc_text=None) -> int:
     """A first ILM attempt that is referred; the assessor asks `adhoc_text` in their own words."""
     for _ in range(20):  # a set without the bank question the ad-hoc one duplicates (void and redraw)
-        aid = start(store, apprentice, standard="ILM-SI3", methods=())
+        aid = start(store, apprentice, standard="ILM-SI3", methods=(), report_format="oral")
+        S.draw_questions(store, method(store, aid).id)  # questions after the oral report
         m = method(store, aid)
         if "ILM-OR-024" not in {q.code for q in m.questions}:
             break
@@ -459,9 +462,22 @@ def ilm_referral(store, apprentice, adhoc_text=None) -> int:
     S.set_mark(store, m.id, "apply", mark=36)
     S.set_mark(store, m.id, "report", mark=12)
     S.end_method(store, m.id, reason="test")
+    S.record_declarations(store, aid, "E. Assessor", authenticity=True)  # needed before the grade is confirmed
     S.confirm_grade(store, m.id)
     S.complete(store, aid)
     return aid
+
+
+def ilm_resit(store, apprentice) -> S.MethodView:
+    """The resit after `ilm_referral`: an oral report, with its questions drawn."""
+    rid = S.start_assessment(
+        store,
+        S.StartRequest(
+            standard="ILM-SI3", apprentice=apprentice, assessor="E. Assessor", attempt="resit", report_format="oral"
+        ),
+    )
+    S.draw_questions(store, method(store, rid).id)
+    return method(store, rid)
 
 
 def test_a_resit_avoids_bank_questions_asked_ad_hoc(store):
@@ -469,10 +485,7 @@ def test_a_resit_avoids_bank_questions_asked_ad_hoc(store):
     ad-hoc question (same text)."""
     text = next(q.text for q in shipped_bank().questions if q.id == "ILM-OR-024")
     ilm_referral(store, "ILM-ADHOC", " ".join(text.split()))
-    rid = S.start_assessment(
-        store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC", assessor="E. Assessor", attempt="resit")
-    )
-    m = method(store, rid)
+    m = ilm_resit(store, "ILM-ADHOC")
     d = load_draw(store, m.draw_id)
     assert "ILM-OR-024" in d.adhoc_excluded
     assert "ILM-OR-024" not in {q.code for q in m.questions}
@@ -491,17 +504,14 @@ def test_a_reworded_ad_hoc_question_counts_too(store):
     text = next(q.text for q in shipped_bank().questions if q.id == "ILM-OR-024")
     reworded = " ".join(text.split()).replace("Looking back, what", "Looking back what").replace("think", "believe")
     ilm_referral(store, "ILM-ADHOC-2", reworded)
-    rid = S.start_assessment(
-        store, S.StartRequest(standard="ILM-SI3", apprentice="ILM-ADHOC-2", assessor="E. Assessor", attempt="resit")
-    )
-    assert "ILM-OR-024" in load_draw(store, method(store, rid).draw_id).adhoc_excluded
+    assert "ILM-OR-024" in load_draw(store, ilm_resit(store, "ILM-ADHOC-2").draw_id).adhoc_excluded
 
 
 # --------------------------------------------------------------------------- F. the grade's reason
 
 
 def test_ilm_referral_reason_names_the_section(store):
-    aid = start(store, "ILM-REASON", standard="ILM-SI3", methods=())
+    aid = start(store, "ILM-REASON", standard="ILM-SI3", methods=(), report_format="written")
     m = method(store, aid)
     S.set_mark(store, m.id, "define", mark=8)
     S.set_mark(store, m.id, "apply", mark=36)

@@ -198,6 +198,12 @@ async def test_keys_at_the_wrong_moment_explain_themselves(tui_engine):
         assert any("No unfinished assessment" in n.message for n in app._notifications)
         await pilot.press("n")
         await settle(pilot)
+        assert app.screen.query_one("#standard").value == "ILM-SI3"  # the default: its report is written or oral
+        await pilot.press("ctrl+d")  # no report format, no apprentice, no assessor
+        await settle(pilot)
+        assert isinstance(app.screen, StartScreen)
+        assert any("Choose how the learner presented the report" in n.message for n in app._notifications)
+        app.screen.query_one("#report-format").value = "written"
         await pilot.press("ctrl+d")  # no apprentice, no assessor
         await settle(pilot)
         assert isinstance(app.screen, StartScreen)

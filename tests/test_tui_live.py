@@ -306,7 +306,9 @@ async def test_every_dialog_fits_at_80x24_with_fields_and_buttons_in_view(live_e
             if key == "f3":
                 _fully_visible(dialog, "#outcomes")
                 _fully_visible(dialog, "#level-line")
-    ilm = S.start_assessment(live_engine, S.StartRequest(standard="ILM-SI3", apprentice="FIT-2", assessor="Pat"))
+    ilm = S.start_assessment(
+        live_engine, S.StartRequest(standard="ILM-SI3", apprentice="FIT-2", assessor="Pat", report_format="written")
+    )
     async with app_for(live_engine, ilm).run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("f6")
@@ -369,7 +371,9 @@ async def test_swap_dialog_names_the_question_by_its_text(live_engine):
 
 
 async def test_marks_dialog_keeps_an_out_of_range_mark_and_shows_totals_and_minimums(live_engine):
-    aid = S.start_assessment(live_engine, S.StartRequest(standard="ILM-SI3", apprentice="MARK-1", assessor="Pat"))
+    aid = S.start_assessment(
+        live_engine, S.StartRequest(standard="ILM-SI3", apprentice="MARK-1", assessor="Pat", report_format="written")
+    )
     m = S.load(live_engine, aid).methods[0]
     first = m.scheme.criteria[0]
     S.set_mark(live_engine, m.id, m.scheme.criteria[1].id, mark=20)
@@ -423,7 +427,9 @@ async def test_ending_early_warns_and_the_reason_goes_in_the_record(live_engine)
 
 
 async def test_overall_screen_gives_the_rules_own_reason(live_engine):
-    aid = S.start_assessment(live_engine, S.StartRequest(standard="ILM-SI3", apprentice="WHY-1", assessor="Pat"))
+    aid = S.start_assessment(
+        live_engine, S.StartRequest(standard="ILM-SI3", apprentice="WHY-1", assessor="Pat", report_format="written")
+    )
     m = S.load(live_engine, aid).methods[0]
     by_id = {c.id: c for c in m.scheme.criteria}
     for c in m.scheme.criteria:
@@ -431,6 +437,7 @@ async def test_overall_screen_gives_the_rules_own_reason(live_engine):
     low = m.scheme.criteria[-1]
     S.set_mark(live_engine, m.id, low.id, mark=low.min - 3)
     S.end_method(live_engine, m.id, reason="scripted")
+    S.record_declarations(live_engine, aid, "Pat", authenticity=True)  # needed before the grade is confirmed
     S.confirm_grade(live_engine, m.id)
     async with app_for(live_engine, aid).run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -135,7 +135,8 @@ def test_method_in_the_light_theme(snap_compare, snap_engine):
 
 def ilm_started(engine) -> int:
     return S.start_assessment(
-        engine, S.StartRequest(standard="ILM-SI3", apprentice="SNAP-ILM", assessor="Pat Assessor")
+        engine,
+        S.StartRequest(standard="ILM-SI3", apprentice="SNAP-ILM", assessor="Pat Assessor", report_format="written"),
     )
 
 
