@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
+from .definition import for_release
 from .models import (
     MethodOutcomeRow,
     MethodRow,
@@ -394,6 +395,11 @@ def stats(engine: Engine | Connection, standard: str | None = None) -> list[Stan
                     select(OutcomeRow).where(col(OutcomeRow.standard_id) == std.id).order_by(col(OutcomeRow.position))
                 ).scalars()
             )
+            current = rels.get(std.id, [])
+            if current:  # a method a later release dropped (ILM's oral-report-questioning) is history, not a gap
+                newest = s.get(ReleaseRow, current[-1].id)
+                kept = set(for_release(newest).method_ids) if newest is not None else {m.key for m in methods}
+                methods = [m for m in methods if m.key in kept]
             ocode = {o.id: o.code for o in outcomes}
             mkey = {m.id: m.key for m in methods}
             required: dict[str, set[str]] = {m.key: set() for m in methods}
@@ -403,7 +409,6 @@ def stats(engine: Engine | Connection, standard: str | None = None) -> list[Stan
                 )
             ):
                 required[mkey[mid]].add(ocode[oid])
-            current = rels.get(std.id, [])
             counts: dict[tuple[str, str], int] = defaultdict(int)
             n = 0
             if current:

@@ -13,7 +13,10 @@ SHIPPED = {"ST0556", "ST0480", "ILM-SI3", "UOB-HCSL"}
 
 def test_shipped_banks_validate_cleanly():
     bank = load_bank(BANKS)  # every check, health included; the other tests share one load (tests_support)
-    assert [p.render() for p in bank.problems] == []
+    # the one warning by design: no shipped question names its author yet (a team placeholder named
+    # nobody; the writer who wrote or last changed each question fills it in: banks/README.md)
+    others = [p.render() for p in bank.problems if not (p.kind == "warning" and "no author" in p.message)]
+    assert others == []
     assert set(bank.standards) == SHIPPED
 
 
