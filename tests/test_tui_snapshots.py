@@ -37,6 +37,18 @@ def on(name: str):
     return lambda pilot: type(pilot.app.screen).__name__ == name
 
 
+def steady_cursors(pilot) -> None:
+    """Text cursors blink on a timer: a snapshot taken as one blinks (the notes area behind a
+    dialog, say) differs by one cell. Every text field on every screen shows its cursor steadily."""
+    from textual.widgets import Input, TextArea
+
+    for screen in pilot.app.screen_stack:
+        for w in screen.query(Input):
+            w.cursor_blink = False
+        for w in screen.query(TextArea):
+            w.cursor_blink = False
+
+
 async def keys_then(pilot, keys, cond, what: str) -> None:
     """Press keys, then wait for the state the snapshot shows (bounded), then for quiet."""
     await settle(pilot)
@@ -44,6 +56,7 @@ async def keys_then(pilot, keys, cond, what: str) -> None:
         await pilot.press(k)
         await settle(pilot)
     await wait_until(pilot, lambda: cond(pilot), what=what)
+    steady_cursors(pilot)
     await settle(pilot)
 
 
