@@ -279,7 +279,7 @@ def _banner(app) -> str | None:
     found = app.screen.query("#clearance-banner")
     if not found or not found.first().display:
         return None
-    return str(found.first().content)
+    return found.first().full
 
 
 async def test_the_app_shows_the_banner_until_the_release_is_cleared(store):
@@ -360,3 +360,33 @@ def test_validate_warns_once_per_file_for_approved_questions_without_an_author(t
 
     qfile.write_text('author = "Test Writer"\n' + qfile.read_text())
     assert not [p for p in load_bank(root).problems if p.check == "author"]
+
+
+async def test_a_long_reason_takes_two_lines_at_80x24_and_the_tooltip_keeps_it_whole():
+    """ST0480's reason is a paragraph: at 80x24 it took six of the 24 rows. The banner now keeps to
+    two, cut with an ellipsis; the whole text is its tooltip (and `qbank clearance`, the record)."""
+    from textual.app import App
+
+    from qbank.tui.widgets import ClearanceBanner
+
+    long = "NOT CLEARED FOR LIVE ASSESSMENT — ST0480 1.3.0: " + " ".join(["the mapping is an assumption"] * 20)
+
+    class One(App):
+        CSS_PATH = None
+
+        def compose(self):
+            yield ClearanceBanner()
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        b = app.query_one(ClearanceBanner)
+        b.styles.max_height = 2  # as qbank.tcss sets it
+        b.show(long)
+        await pilot.pause()
+        assert b.display and b.full == long and b.tooltip == long
+        assert str(b.content).endswith("…") and len(str(b.content)) < len(long)
+        assert b.size.height <= 2
+        short = "NOT CLEARED FOR LIVE ASSESSMENT — TST01 1.0.0: " + REASON
+        b.show(short)
+        await pilot.pause()
+        assert str(b.content) == short

@@ -115,11 +115,27 @@ class ClearanceBanner(Static):
     live assessment and is not cleared (`qbank.clearance`): "NOT CLEARED FOR LIVE ASSESSMENT — ...".
     Hidden when there is nothing to say. It never blocks: the EPAO decides, the banner makes it seen."""
 
+    LINES = 2  # at most: an 80x24 screen cannot give a long reason six rows; the full text is the tooltip
+
     def __init__(self) -> None:
         super().__init__("", id="clearance-banner", markup=False)
         self.display = False
+        self.full = ""
 
     def show(self, text: str) -> None:
+        if self.full != text:
+            self.full = text
+            self.tooltip = text or None
+            self._fit()
+        self.display = bool(text)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The text, cut with an ellipsis to what LINES lines of the banner's width can hold."""
+        width = self.content_region.width or 78
+        room = max((width - 12) * self.LINES, 20)  # wrapping at spaces loses up to a word a line
+        text = self.full if len(self.full) <= room else self.full[: room - 1].rstrip() + "…"
         if str(self.content) != text:
             self.update(text)
-        self.display = bool(text)
