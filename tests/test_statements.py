@@ -24,7 +24,11 @@ from qbank.models import ReleaseRow
 from qbank.releases import make_release
 from qbank.validation import Bank, load_bank, load_releases
 
-SEEDS = REPO.parent / "shared" / "seeds"
+# copies of the source documents (../shared/seeds/ beside the project), kept in the repository so
+# that every clone, CI's included, checks the statements; test_the_copies_are_the_sources checks
+# them against the originals wherever those are present
+SEEDS = REPO / "tests" / "sources"
+ORIGINALS = REPO.parent / "shared" / "seeds"
 
 # the source document of each shipped standard's statements (a file name prefix in SEEDS); a
 # standard not named here has no source giving its wording and must carry no statements
@@ -46,9 +50,16 @@ def normalise(text: str) -> str:
 
 def seed_raw(code: str) -> str:
     paths = sorted(SEEDS.glob(SOURCES[code] + "*.txt"))
-    if not paths:
-        pytest.skip(f"the source documents are not here ({SEEDS})")
+    assert paths, f"no source document {SOURCES[code]}*.txt in {SEEDS}"
     return paths[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not ORIGINALS.is_dir(), reason="the original source documents are not beside the project")
+def test_the_copies_are_the_sources():
+    originals = sorted(p.name for p in ORIGINALS.glob("*.txt"))
+    assert originals and sorted(p.name for p in SEEDS.glob("*.txt")) == originals
+    for name in originals:
+        assert (SEEDS / name).read_bytes() == (ORIGINALS / name).read_bytes(), name
 
 
 def seed(code: str) -> str:
