@@ -429,8 +429,8 @@ def test_record_shows_the_second_marks_beside_the_assessors(store, tmp_path):
     v = S.load(store, aid)
     md = render(v, "md", iqa=iqa.for_view(store, v))
     assert "| Section | Assessor's mark | QA mark | Difference |" in md
-    assert "| report Prepare a brief report | 16 / 30 | 12 / 30 | -4 |" in md
-    assert "| define Define a service improvement project | 8 / 10 | 8 / 10 | 0 |" in md
+    assert "| Prepare a brief report (report) | 16 / 30 | 12 / 30 | -4 |" in md
+    assert "| Define a service improvement project (define) | 8 / 10 | 8 / 10 | 0 |" in md
     assert "| Total | 60 / 100 | 58 / 100 | -2 |" in md
     assert "| Outcome | PASS | REFERRAL | **DISAGREE** |" in md
     assert "Second marker: Quinn \\<b\\>QA\\</b\\>" in md and "see \\| notes" in md
