@@ -378,3 +378,33 @@ def test_draw_covers_must_be_assessed_and_round_trips(tmp_path):
     rd = ReleaseDefinition.from_dict(bank.standards["TST01"].definition())
     assert rd.method("presentation-questioning").required == frozenset({"K1"})
     assert "draw_covers" not in rd.method("professional-discussion").as_dict()
+
+
+# --------------------------------------------------------------------------- the lead assessor's list (item 4)
+
+MIS_TAGGED = {"SL-SBP-022": "K1", "SL-SBP-024": "S1", "SL-SBP-023": "K5", "SL-PD-027": "K13", "IL-PD-006": "K5"}
+REWRITTEN = ["SL-SBP-031", "SL-SC-011", "SL-SC-014", "SL-SC-024", "SL-SBP-035", "SL-PD-022", "IL-PD-040", "IL-PQ-008"]
+DISGUISED = [
+    ("IL-PD-009", "IL-PD-041"),
+    ("IL-PQ-002", "IL-PD-002"),
+    ("IL-PQ-022", "IL-PD-027"),
+    ("SL-PD-021", "SL-PD-037"),
+    ("SL-PD-017", "SL-PD-027"),
+    ("SL-PD-015", "SL-PD-045"),
+    ("ILM-OR-016", "ILM-OR-019"),
+]
+CLOSED = ("did ", "do ", "does ", "is ", "are ", "was ", "were ", "have ", "has ", "can ", "could ", "would ", "will ")
+
+
+def test_the_reviewed_questions_are_corrected_in_the_shipped_banks(shipped):
+    q = {x.id: x for x in shipped.questions}
+    for qid, wrong in MIS_TAGGED.items():
+        assert wrong not in q[qid].outcomes and q[qid].version >= 2, qid
+    for qid in REWRITTEN + ["ILM-OR-015"]:
+        assert q[qid].version >= 2 and not q[qid].text.lower().startswith(CLOSED), qid
+    for qid in ("SL-PD-024", "SL-PD-032"):  # not about the project: out of the LSBU showcase
+        assert "lsbu-project-showcase" not in q[qid].methods
+    for a, b in DISGUISED:  # declared, so no set holds both
+        assert b in q[a].excludes or a in q[b].excludes, (a, b)
+        for method in set(q[a].methods) & set(q[b].methods):  # a method could draw both: the pool keeps them apart
+            assert frozenset((a, b)) in spec_from_bank(shipped, q[a].standard, method).near_duplicates, (a, b)
