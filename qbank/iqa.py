@@ -64,7 +64,7 @@ from .models import (
     SecondMarkRow,
     StandardRow,
 )
-from .session_guards import SessionError, lock_assessment, method_and_scheme
+from .session_guards import SessionError, lock_assessment, method_and_scheme, methods_with_keys
 from .views import AssessmentView, MethodView
 
 DEFAULT_SHARE = 0.10  # the random share of each assessor's other completed assessments
@@ -498,12 +498,7 @@ def record_second_mark(
         a = lock_assessment(s, assessment_id)
         if a.status == "void":
             raise IQAError(f"assessment {assessment_id} was voided; there is nothing to second-mark")
-        rows = s.execute(
-            select(AssessmentMethodRow, col(MethodRow.key))
-            .join(MethodRow, col(MethodRow.id) == AssessmentMethodRow.method_id)
-            .where(col(AssessmentMethodRow.assessment_id) == a.id)
-            .order_by(col(AssessmentMethodRow.position))
-        ).all()
+        rows = methods_with_keys(s, a.id)
         am = next((r for r, key in rows if key == method), None)
         if am is None:
             raise IQAError(

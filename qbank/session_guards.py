@@ -3,7 +3,7 @@ checks that the assessment and the method are still open, and the release they w
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -39,6 +39,17 @@ def lock_assessment(s: Session, assessment_id: int) -> AssessmentRow:
     if a is None:
         raise SessionError(f"no assessment {assessment_id} in the store")
     return a
+
+
+def methods_with_keys(s: Session, assessment_id: int) -> list[tuple[AssessmentMethodRow, str]]:
+    """An assessment's method records with their method ids, in the assessment's order."""
+    rows = s.execute(
+        select(AssessmentMethodRow, col(MethodRow.key))
+        .join(MethodRow, col(MethodRow.id) == AssessmentMethodRow.method_id)
+        .where(col(AssessmentMethodRow.assessment_id) == assessment_id)
+        .order_by(col(AssessmentMethodRow.position))
+    ).all()
+    return [(am, key) for am, key in rows]
 
 
 def require_open_assessment(s: Session, assessment_id: int, *, lock: bool = False) -> AssessmentRow:

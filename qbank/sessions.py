@@ -81,6 +81,7 @@ from .session_guards import (
     OpenAssessmentExists,
     SessionError,
     lock_assessment,
+    methods_with_keys,
 )
 from .views import AssessmentView, EvidenceView, MarkView, MethodView, QuestionView, StandardChoice, SwapView
 
@@ -470,12 +471,7 @@ def _failed_and_passed(
     s: Session, prev: AssessmentRow, rules: GradingRules
 ) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """The methods `prev` failed, and those it passed: (the method record the grade is on, grade)."""
-    rows = s.execute(
-        select(AssessmentMethodRow, col(MethodRow.key))
-        .join(MethodRow, col(MethodRow.id) == AssessmentMethodRow.method_id)
-        .where(col(AssessmentMethodRow.assessment_id) == prev.id)
-        .order_by(col(AssessmentMethodRow.position))
-    ).all()
+    rows = methods_with_keys(s, prev.id)
     graded = {key: am for am, key in rows if (am.confirmed_grade or am.grade) is not None}
     failed, passed = methods_to_reassess(
         rules, {key: grade for key, am in graded.items() if (grade := am.confirmed_grade or am.grade) is not None}
