@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default="banks", help="bank folder (default: banks)")
     _add_format(p)
 
+    p = sub.add_parser(
+        "plan", help="solve each method's exposure floor and target rates (linear programming) where none is stored"
+    )
+    p.add_argument("standard", nargs="?", help="only this standard's releases")
+    p.add_argument("--again", action="store_true", help="solve every plan again, not only the missing ones")
+    _add_format(p)
+
     p = sub.add_parser("list", help="list questions in the store, with filters and fuzzy search")
     p.add_argument("search", nargs="?", help="fuzzy text search")
     p.add_argument("--standard")
@@ -110,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exposure-cap", type=float, default=EXPOSURE_CAP, metavar="SHARE")
     p.add_argument("--path", help="simulate on bank files instead of the store (e.g. a generated bank)")
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
+    p.add_argument(
+        "--unplanned", action="store_true", help="draw without the method's plan (qbank-draw/1), for comparison"
+    )
     _add_format(p)
 
     p = sub.add_parser("record", help="the assessor's record of an assessment, as HTML (A4) or Markdown")
@@ -280,8 +290,20 @@ def cmd_import(args) -> int:
     report = already_imported(engine, Path(args.path))
     if report is None:
         report = import_bank(engine, load_releases(Path(args.path)))
-    if args.format == "json":
-        print(json.dumps({**report.as_dict(), "store": describe(engine), "rows": table_counts(engine)}, indent=2))
+    json_out = args.format == "json"
+    solved = _solve_plans(engine, None, again=False, quiet=json_out)
+    if json_out:
+        print(
+            json.dumps(
+                {
+                    **report.as_dict(),
+                    "plans": [_solved_dict(x) for x in solved],
+                    "store": describe(engine),
+                    "rows": table_counts(engine),
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     print(f"store: {describe(engine)}")
     if report.new_releases:
@@ -295,6 +317,55 @@ def cmd_import(args) -> int:
         print(f"already in the store: {', '.join(report.known_releases)}")
     if report.unreleased:
         print(f"not imported (no release yet; run `qbank release CODE 1.0.0`): {', '.join(report.unreleased)}")
+    for x in solved:
+        print(_solved_line(x))
+    return EXIT_OK
+
+
+def _solve_plans(engine, standard: str | None, *, again: bool, quiet: bool):
+    from .plans import solve_missing
+
+    def progress(std: str, rel: str, method: str) -> None:
+        if not quiet:
+            print(f"solving the exposure plan of {std} {rel} {method} ...", file=sys.stderr, flush=True)
+
+    return solve_missing(engine, standard, again=again, progress=progress)
+
+
+def _solved_dict(x) -> dict:
+    d = {"standard": x.standard, "release": x.release, "method": x.method}
+    if x.plan is None:
+        return {**d, "problem": x.problem}
+    p = x.plan.as_dict()
+    p.pop("rates")
+    return {**d, **p}
+
+
+def _solved_line(x) -> str:
+    head = f"plan {x.standard} {x.release} {x.method}: "
+    if x.plan is None:
+        return head + f"no set can be drawn: {x.problem}"
+    p = x.plan
+    if not p.usable or (not p.rates and p.floor == 0):
+        return head + (p.note or "nothing to draw")
+    proof = "proved" if p.proved else f"not proved: {p.note}"
+    binding = f"; held up by {', '.join(p.binding[:6])}{' …' if len(p.binding) > 6 else ''}" if p.binding else ""
+    return (
+        head + f"exposure floor {p.floor:.3f} ({proof}), cap {p.cap:.2f}; least overlap {p.overlap:.4f} "
+        f"(even use {p.even_share:.4f}){binding}; {p.seconds:.1f} s"
+    )
+
+
+def cmd_plan(args) -> int:
+    engine = _engine()
+    solved = _solve_plans(engine, args.standard, again=args.again, quiet=args.format == "json")
+    if args.format == "json":
+        print(json.dumps([_solved_dict(x) for x in solved], indent=2))
+        return EXIT_OK
+    if not solved:
+        print("every method of every release has its plan" + (f" ({args.standard})" if args.standard else ""))
+    for x in solved:
+        print(_solved_line(x))
     return EXIT_OK
 
 
@@ -814,6 +885,7 @@ def cmd_serve(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .draws import method_spec, spec_from_bank
+    from .plans import stored_plan_of
     from .simulate import ExposureFloor, SimConfig, simulate
     from .validation import load_bank
 
@@ -826,10 +898,24 @@ def cmd_simulate(args) -> int:
         if bank.errors:
             raise BankError(f"{args.path} has {len(bank.errors)} problem(s)", bank.errors)
         spec = spec_from_bank(bank, args.standard, args.method, exposure_cap=args.exposure_cap)
+        stored_plan = None
     else:
+        engine = _engine()
         spec = method_spec(
-            _engine(), args.standard, args.method, extra_time_pct=args.extra_time, exposure_cap=args.exposure_cap
+            engine, args.standard, args.method, extra_time_pct=args.extra_time, exposure_cap=args.exposure_cap
         )
+        stored_plan = stored_plan_of(engine, args.standard, args.method)
+    plan = None
+    if not args.unplanned:
+        plan = stored_plan if stored_plan is not None and stored_plan.cap == spec.exposure_cap else None
+        if plan is None:  # bank files, a release not planned yet, or another cap: solve it now
+            from .draw import Infeasible
+            from .floor import plan as solve
+
+            try:
+                plan = solve(spec)
+            except Infeasible:
+                plan = None  # the draws fail too, and say why
     if args.extra_time:
         from dataclasses import replace
 
@@ -843,6 +929,7 @@ def cmd_simulate(args) -> int:
             cohort_size=args.cohort_size,
             seed=args.seed,
         ),
+        plan,
     )
     bank_floor = ExposureFloor.of(spec)
     if args.format == "json":
@@ -888,6 +975,10 @@ def cmd_simulate(args) -> int:
         ("overlap: mean pairwise rate", lambda s: f"{s.overlap:.4f}"),
         ("overlap bound L/N; ratio", lambda s: f"{s.overlap_bound:.4f}; {s.overlap_ratio:.2f}"),
         ("overlap floor for M sets; ratio", lambda s: f"{s.overlap_floor:.4f}; {ratio(s.overlap_floor_ratio)}"),
+        (
+            "overlap the bank allows (LP); ratio",
+            lambda s: f"{s.plan_overlap:.4f}; {ratio(s.plan_overlap_ratio)}" if s.plan_overlap else "-",
+        ),
         ("overlap within cohorts", lambda s: f"{s.cohort_overlap:.4f}"),
         ("set length mean (min-max)", lambda s: f"{s.length_mean:.1f} ({s.length_min}-{s.length_max})"),
         ("draw latency p50 / p99 (ms)", lambda s: f"{s.latency_p50_ms:.2f} / {s.latency_p99_ms:.2f}"),
@@ -899,14 +990,40 @@ def cmd_simulate(args) -> int:
     print(f"  {'':<46}{'qbank':>18}{base.label:>24}")
     for name, f in rows:
         print(f"  {name:<46}{f(ours):>18}{f(base):>24}")
+    if ours.sets_by_attempt or ours.failures:
+        print(
+            "  failed sets by attempt: "
+            + ", ".join(
+                f"{a} {failed} of {ours.sets_by_attempt.get(a, 0) + failed}"
+                for a in ("first", "resit", "retake")
+                for failed in [ours.failures_by_attempt.get(a, 0)]
+            )
+        )
     if ours.failure_reasons:
-        print("  failed draws by first reason: " + ", ".join(f"{k} x{v}" for k, v in ours.failure_reasons.items()))
+        print(
+            "  failed sets by the outcome that ran out: "
+            + ", ".join(f"{k} x{v}" for k, v in ours.failure_reasons.items())
+        )
+    if plan is not None:
+        proof = "proved optimal" if plan.proved else f"a lower bound: {plan.note}"
+        print(
+            f"  the bank's exposure floor (linear programming over every valid set): {plan.floor:.3f}, {proof}; "
+            f"max exposure {ours.exposure_max:.3f} against max(cap {plan.cap:.2f}, floor) = {plan.limit:.3f}"
+            + (" (over by more than 0.01)" if ours.exposure_max > plan.limit + 0.01 else "")
+        )
+        if plan.binding:
+            print(
+                "  outcomes that hold the floor up (every set takes one of their few questions): "
+                + ", ".join(plan.binding)
+            )
+    elif not args.unplanned:
+        print("  no plan: no set meets every constraint")
     if bank_floor.k:
         named = ", ".join(bank_floor.outcomes[:5]) + (
             f" and {len(bank_floor.outcomes) - 5} more" if len(bank_floor.outcomes) > 5 else ""
         )
         print(
-            f"  the bank's exposure floor: 1/{bank_floor.k} = {bank_floor.floor:.3f}, as every set needs one of the "
+            f"  the coverage bound: 1/{bank_floor.k} = {bank_floor.floor:.3f}, as every set needs one of the "
             f"{bank_floor.k} questions that can cover {named}"
         )
     if ours.exposure_floor_k == 0 and ours.sets:
@@ -927,6 +1044,7 @@ COMMANDS = {
     "release": cmd_release,
     "diff": cmd_diff,
     "import": cmd_import,
+    "plan": cmd_plan,
     "list": cmd_list,
     "show": cmd_show,
     "stats": cmd_stats,

@@ -42,6 +42,7 @@ from . import definition
 from .defaults import EXPOSURE_CAP
 
 ALGORITHM = "qbank-draw/1"  # stored with every draw; change it whenever select() would choose differently
+ALGORITHM_PLANNED = "qbank-draw/2"  # the same, steering towards a plan's target rates (`Usage.targets`)
 MAX_TRIES = 60
 SAMPLE = 48  # candidates weighed per step in large pools
 
@@ -67,14 +68,23 @@ class Usage:
     mean_length: float = 0.0  # their mean length
     counts: dict[str, int] = field(default_factory=dict)  # question id -> recent sets containing it
     cohort_counts: dict[str, int] = field(default_factory=dict)  # same, within the apprentice's cohort
+    # question id -> the rate the method's plan (`floor.plan`) wants it drawn at; empty: no plan (v1)
+    targets: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def algorithm(self) -> str:
+        return ALGORITHM_PLANNED if self.targets else ALGORITHM
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "sets": self.sets,
             "mean_length": self.mean_length,
             "counts": dict(sorted(self.counts.items())),
             "cohort_counts": dict(sorted(self.cohort_counts.items())),
         }
+        if self.targets:  # a v1 snapshot stays as it was
+            d["targets"] = dict(sorted(self.targets.items()))
+        return d
 
     def restricted_to(self, codes: set[str]) -> Usage:
         """The part of this snapshot a draw consulted: enough to replay it, far smaller to store."""
@@ -83,7 +93,13 @@ class Usage:
             mean_length=self.mean_length,
             counts={c: self.counts[c] for c in codes if self.counts.get(c)},
             cohort_counts={c: self.cohort_counts[c] for c in codes if self.cohort_counts.get(c)},
+            # every consulted target, zero included: a planned draw stays planned when replayed
+            targets={c: self.targets.get(c, 0.0) for c in codes} if self.targets else {},
         )
+
+    def planned(self, targets: dict[str, float]) -> Usage:
+        """This snapshot with a plan's target rates: the draw steers towards them (ALGORITHM_PLANNED)."""
+        return Usage(self.sets, self.mean_length, self.counts, self.cohort_counts, dict(targets))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Usage:
@@ -92,6 +108,7 @@ class Usage:
             mean_length=d.get("mean_length", 0.0),
             counts=dict(d.get("counts", {})),
             cohort_counts=dict(d.get("cohort_counts", {})),
+            targets=dict(d.get("targets", {})),
         )
 
 
@@ -260,17 +277,55 @@ class _Weights:
         self.seen.add(c.code)
         return self.usage.counts.get(c.code, 0) / self.usage.sets if self.usage.sets else 0.0
 
+    @property
+    def breadth(self) -> float:
+        """The power of the new outcomes a question covers in its weight: v1 squares it, to keep
+        sets short; v2 leaves set length to the plan, whose rates already say how broad sets are."""
+        return BREADTH_PLANNED if self.usage.targets else 2.0
+
+    def opener_share(self, c: Candidate) -> float:
+        """The share below which an opener may open the set: its plan's rate (v2), else 1.5 times
+        an even share (v1, which let a bank's only opener reach 1.5 times what the others had)."""
+        return self.usage.targets.get(c.code, 0.0) if self.usage.targets else 1.5 * self.target
+
     def softened(self, power: float) -> _Weights:
         return _Weights(self.usage, self.target, self.cap, power, self.seen)
 
 
+STEER = 4.0  # how hard use above a question's target pushes it down: exp(-STEER * share / target)
+BREADTH_PLANNED = 0.0
+UNPLANNED = 1e-3  # the weight of a question a plan never uses: only when nothing else will do
+
+
 def _weight(c: Candidate, usage: Usage, target: float, cap: float) -> float:
+    if usage.targets:
+        return _planned_weight(c, usage, cap)
     w = 1.0
     if usage.sets:
         share = usage.counts.get(c.code, 0) / usage.sets
         w *= math.exp(-4.0 * share / target) if target > 0 else 1.0
         if share >= cap:
             w *= 0.001  # over the cap: used only when nothing else can cover an outcome
+    cohort = usage.cohort_counts.get(c.code, 0)
+    if cohort:
+        w *= math.exp(-1.5 * cohort)
+    return w
+
+
+def _planned_weight(c: Candidate, usage: Usage, cap: float) -> float:
+    """v2: the plan's rate for the question, times exp(-STEER * share / rate). Before any use the
+    draw takes questions in proportion to their rates; then a question drawn more than its rate
+    loses weight and one drawn less gains it, so recent use tracks the plan's rates."""
+    t = usage.targets.get(c.code, 0.0)
+    if t <= 0:
+        w = UNPLANNED
+    else:
+        w = t
+        if usage.sets:
+            share = usage.counts.get(c.code, 0) / usage.sets
+            w *= math.exp(-STEER * share / t)
+            if share >= cap and share >= t:
+                w *= 0.001
     cohort = usage.cohort_counts.get(c.code, 0)
     if cohort:
         w *= math.exp(-1.5 * cohort)
@@ -368,10 +423,10 @@ def _greedy(
     openers = [
         c
         for c in index.openers
-        if c.code not in spec.exclude and c.minutes <= spec.budget and base.share(c) < 1.5 * base.target
+        if c.code not in spec.exclude and c.minutes <= spec.budget and base.share(c) < base.opener_share(c)
     ]
     if openers:
-        first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** 2 for c in openers])
+        first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** base.breadth for c in openers])
         chosen.append(first)
         taken.add(first.code)
         uncovered -= first.outcomes
@@ -401,7 +456,7 @@ def _greedy(
             return None
         room = budget - used
         fitting = [c for c in opts if c.minutes <= room] or opts
-        weights = [base[c] * len(c.outcomes & uncovered) ** 2 / c.minutes for c in fitting]
+        weights = [base[c] * len(c.outcomes & uncovered) ** base.breadth / c.minutes for c in fitting]
         c = _pick(rng, fitting, weights)
         chosen.append(c)
         taken.add(c.code)
@@ -425,7 +480,7 @@ def _greedy(
             return None
         # breadth: of the questions a theme can take, those reaching more of the method's outcomes
         reached = set().union(*(x.outcomes for x in chosen)) if chosen else set()
-        c = _pick(rng, opts, [base[x] * (1 + len(x.outcomes - reached)) ** 2 / x.minutes for x in opts])
+        c = _pick(rng, opts, [base[x] * (1 + len(x.outcomes - reached)) ** base.breadth / x.minutes for x in opts])
         chosen.append(c)
         taken.add(c.code)
         used += c.minutes

@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from .defaults import ATTEMPTS, EXPOSURE_CAP
 from .definition import ReleaseDefinition, for_release
-from .draw import ALGORITHM, Candidate, DrawSpec, Infeasible, Usage, choose_swap
+from .draw import ALGORITHM, ALGORITHM_PLANNED, Candidate, DrawSpec, Infeasible, Usage, choose_swap
 from .draw import select as select_set
 from .memory import gc_paused
 from .models import (
@@ -50,6 +50,7 @@ from .models import (
     table_of,
     utcnow,
 )
+from .plans import plan_for
 from .pools import (
     POOLS,
     DrawError,
@@ -245,6 +246,9 @@ def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -
     exclude = _history(s, apprentice_id)
     adhoc = adhoc_avoid(s, pool, adhoc_texts(s, apprentice_id))
     usage = recent_usage(s, meth.id, req.cohort)
+    plan = plan_for(s, engine, pool)
+    if plan is not None and plan.rates and plan.cap == req.exposure_cap:  # rates solved for another cap would mislead
+        usage = usage.planned(plan.rates)
     spec = DrawSpec(
         method=pool.method,
         pool=pool.candidates,
@@ -272,7 +276,7 @@ def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -
         extra_time_pct=req.extra_time_pct,
         exposure_cap=req.exposure_cap,
         seed=seed,
-        algorithm=ALGORITHM,
+        algorithm=usage.algorithm,
         exclude_json=json.dumps(sorted(exclude)),
         adhoc_exclude_json=json.dumps(sorted(adhoc)),
         usage_json=json.dumps(usage.restricted_to(consulted).as_dict(), sort_keys=True),
@@ -463,9 +467,10 @@ def replay(engine: Engine, draw_id: int) -> Replay:
         d = s.get(DrawRow, draw_id)
         if d is None:
             raise DrawError(f"no draw {draw_id} in the store")
-        if d.algorithm != ALGORITHM:
+        if d.algorithm not in (ALGORITHM, ALGORITHM_PLANNED):
             raise DrawError(
-                f"draw {draw_id} was made by {d.algorithm}; this qbank selects with {ALGORITHM}. "
+                f"draw {draw_id} was made by {d.algorithm}; this qbank selects with {ALGORITHM} and "
+                f"{ALGORITHM_PLANNED}. "
                 f"Replay it with the qbank release that made it (its seed and inputs are stored)"
             )
         std = s.get_one(StandardRow, d.standard_id)  # get_one: foreign keys, so they are there
@@ -492,7 +497,7 @@ def replay(engine: Engine, draw_id: int) -> Replay:
         exposure_cap=d.exposure_cap,
     )
     chosen = select_set(spec, Usage.from_dict(json.loads(d.usage_json)), d.seed)
-    return Replay(draw_id=draw_id, stored=stored, replayed=[(c.code, c.version) for c in chosen])
+    return Replay(draw_id=draw_id, stored=stored, replayed=[(c.code, c.version) for c in chosen], algorithm=d.algorithm)
 
 
 # --------------------------------------------------------------------------- swap

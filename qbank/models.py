@@ -172,6 +172,18 @@ class ReleasePoolRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ReleasePlanRow(SQLModel, table=True):
+    """One method's exposure plan in a release (`floor.Plan` as JSON): the least maximum exposure
+    the bank allows and the rates the draw steers towards, solved once by `qbank import` or
+    `qbank plan` and never changed (a release never changes)."""
+
+    __tablename__ = "release_plan"
+    release_id: int = Field(foreign_key="release.id", primary_key=True)
+    method_id: int = Field(foreign_key="method.id", primary_key=True)
+    algorithm: str = Field(max_length=32)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class ApprenticeRow(SQLModel, table=True):
     """A pseudonymous apprentice: the EPAO's reference only, never a name."""
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from .defaults import EXPOSURE_CAP, NEAR_DUPLICATE_THRESHOLD  # the cap: share of a method's sets a question may be in
-from .definition import release_definition
+from .definition import for_release, release_definition
 from .grading import GradingRules
 from .models import (
     ApprenticeRow,
@@ -49,6 +49,7 @@ from .models import (
     QuestionVersionRow,
     ReleaseItemRow,
     ReleaseNearDuplicateRow,
+    ReleasePlanRow,
     ReleaseRow,
     SecondMarkRow,
     StandardRow,
@@ -1246,6 +1247,56 @@ def _current_near_duplicates(s: Session, standards: set[str]) -> list[list[Any]]
     return sorted(out)
 
 
+def _current_plans(s: Session, standard: str | None, method: str | None) -> list[list[Any]]:
+    """Each method's exposure plan in its standard's newest release (`qbank plan`): [standard,
+    method, floor, proved, cap, least overlap, even share, binding outcomes]; "not solved" when missing."""
+    from .exposure import ALGORITHM, Plan
+
+    out: list[list[Any]] = []
+    q = select(col(StandardRow.id), col(StandardRow.code))
+    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
+        newest = s.execute(
+            select(ReleaseRow)
+            .where(col(ReleaseRow.standard_id) == std_id)
+            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            .limit(1)
+        ).scalar()
+        if newest is None:
+            continue
+        keys = {m.id for m in for_release(newest).methods}
+        stored = {
+            key: (alg, payload)
+            for key, alg, payload in s.execute(
+                select(col(MethodRow.key), col(ReleasePlanRow.algorithm), col(ReleasePlanRow.payload))
+                .join(MethodRow, col(MethodRow.id) == ReleasePlanRow.method_id)
+                .where(col(ReleasePlanRow.release_id) == newest.id)
+            )
+        }
+        for key in sorted(keys):
+            if method and key != method:
+                continue
+            alg, payload = stored.get(key, ("", ""))
+            if alg != ALGORITHM:
+                out.append([code, key, "not solved", "", "", "", "", "run `qbank plan`"])
+                continue
+            p = Plan.from_dict(json.loads(payload))
+            if not p.usable or (p.floor == 0 and not p.rates):
+                continue  # a method that draws nothing of itself
+            out.append(
+                [
+                    code,
+                    key,
+                    round(p.floor, 3),
+                    "yes" if p.proved else "bound",
+                    p.cap,
+                    round(p.overlap, 4),
+                    round(p.even_share, 4),
+                    ", ".join(p.binding),
+                ]
+            )
+    return out
+
+
 def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     from .catalogue import list_questions, release_diff, stats
 
@@ -1266,6 +1317,13 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     # counted in SQL: a 50,000-question bank is not listed to count it
     approved = _current_release_sizes(s, f.standard)
     retired = Counter(q.standard for q in list_questions(engine, standard=f.standard, status="retired"))
+    plans = _current_plans(s, f.standard, f.method)
+    for code, key, fl, _, cap, _, _, binding in plans:
+        if isinstance(fl, float) and fl > cap:
+            flags.append(
+                f"{code} {key}: no draw can keep exposure under the cap {cap:.2f}; the bank's floor is {fl:.3f}"
+                + (f" (add questions for {binding})" if binding else "")
+            )
     dups = _current_near_duplicates(s, {code for code, n in approved.items() if n})
     for d in dups:
         flags.append(f"near-duplicates in {d[0]}: {d[1]} and {d[2]} ({d[3]})")
@@ -1320,6 +1378,16 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
         Table("Releases", ["standard", "current", "made", "age (days)", "releases"], rel_rows),
         Table("Changed in the latest release", ["standard", "releases", "added", "changed", "retired"], change_rows),
         Table("Retired questions", ["standard", "retired"], [[k, v] for k, v in sorted(retired.items())]),
+        Table(
+            "Exposure floor per method (linear programming over every valid set, current release)",
+            ["standard", "method", "floor", "proved", "cap", "least overlap", "even share L/N", "binding outcomes"],
+            plans,
+            note=(
+                "floor: the least maximum exposure any draw can reach with this bank; least overlap: the "
+                "lowest expected overlap of two sets whose questions all stay within max(cap, floor); "
+                "binding: outcomes whose few questions every set must take one of"
+            ),
+        ),
     ]
     if drafts is not None:
         r.tables.append(Table("Drafts waiting", ["standard", "drafts"], [[k, v] for k, v in sorted(drafts.items())]))

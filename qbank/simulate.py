@@ -23,11 +23,12 @@ import secrets
 import statistics
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .defaults import USAGE_WINDOW
 from .draw import Candidate, DrawSpec, Infeasible, Usage, select, themes_met
+from .exposure import Plan
 
 
 @dataclass
@@ -129,6 +130,17 @@ class SimStats:
     short_of_theme: int = 0  # sets that do not give every theme of the method its minimum
     conflicting: int = 0  # sets holding two questions that are near-duplicates or declared exclusions
     breadth: float = 0.0  # mean share of the outcomes the method assesses that a set's questions target
+    # the plan (`floor.plan`, linear programming) when one was given: the floors the bank truly allows
+    plan_floor: float | None = None  # least max exposure of any distribution over valid sets
+    plan_proved: bool = False
+    plan_overlap: float | None = None  # least expected overlap Σπ²/L̄ the plan found within max(cap, floor)
+    plan_binding: list[str] = field(default_factory=list)  # outcomes that hold the floor up
+    failures_by_attempt: dict[str, int] = field(default_factory=dict)
+    sets_by_attempt: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def plan_overlap_ratio(self) -> float | None:
+        return self.overlap / self.plan_overlap if self.plan_overlap else None
 
     @property
     def overlap_ratio(self) -> float:
@@ -146,7 +158,7 @@ class SimStats:
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["overlap_ratio"] = round(self.overlap_ratio, 3)
-        for name in ("overlap_floor_ratio", "exposure_floor_ratio"):
+        for name in ("overlap_floor_ratio", "exposure_floor_ratio", "plan_overlap_ratio"):
             r = getattr(self, name)
             d[name] = None if r is None else round(r, 3)
         return d
@@ -265,8 +277,12 @@ def _measure(
     )
 
 
-def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
-    """(qbank's draw, uniform baseline) over the same population."""
+def simulate(spec: DrawSpec, cfg: SimConfig, plan: Plan | None = None) -> tuple[SimStats, SimStats]:
+    """(qbank's draw, uniform baseline) over the same population. With the method's `plan` the
+    draw steers towards its rates, as production does, and the figures are set against its floors."""
+    targets = plan.rates if plan is not None and plan.cap == spec.exposure_cap else None
+    attempts: Counter[str] = Counter()
+    failed_attempts: Counter[str] = Counter()
     prng = random.Random(cfg.seed if cfg.seed is not None else secrets.token_hex(16))
     schedule = _population(cfg, prng)
     recent: deque[tuple[str, list[str]]] = deque()
@@ -277,13 +293,14 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
     latencies: list[float] = []
     failures: Counter[str] = Counter()
     total_len = 0
-    for ref, _attempt, cohort in schedule:
+    for ref, attempt, cohort in schedule:
         exclude = frozenset(history.get(ref, ()))
         usage = Usage(
             sets=len(recent),
             mean_length=total_len / len(recent) if recent else 0.0,
             counts=counts,
             cohort_counts=cohort_counts.get(cohort, {}),
+            targets=targets or {},
         )
         dspec = DrawSpec(
             method=spec.method,
@@ -299,9 +316,11 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
             chosen = select(dspec, usage, seed)
         except Infeasible as e:
             latencies.append(time.perf_counter() - t)
-            failures[e.reasons[0].split(":")[0]] += 1
+            failures[f"{attempt}: {e.reasons[0].split(':')[0]}"] += 1
+            failed_attempts[attempt] += 1
             continue
         latencies.append(time.perf_counter() - t)
+        attempts[attempt] += 1
         codes = [c.code for c in chosen]
         sets.append((ref, cohort, chosen))
         history.setdefault(ref, set()).update(codes)
@@ -316,6 +335,16 @@ def simulate(spec: DrawSpec, cfg: SimConfig) -> tuple[SimStats, SimStats]:
             total_len -= len(old)
     first = DrawSpec(method=spec.method, pool=spec.pool, extra_time_pct=spec.extra_time_pct)  # nothing excluded
     ours = _measure("qbank", sets, spec, failures, latencies, usable_questions(first), ExposureFloor.of(first))
+    ours.sets_by_attempt = dict(attempts)
+    ours.failures_by_attempt = {a: failed_attempts[a] for a in ("first", "resit", "retake")}
+    if plan is not None:
+        ours.plan_floor, ours.plan_proved = plan.floor, plan.proved
+        ours.plan_overlap, ours.plan_binding = plan.overlap, list(plan.binding)
+        if plan.floor > ours.exposure_floor:  # the LP's floor is the true one; 1/k and L/N are bounds on it
+            ours.exposure_floor, ours.exposure_floor_k, ours.exposure_floor_outcomes = plan.floor, 0, list(plan.binding)
+        ours.exposure_limit = round(max(spec.exposure_cap, ours.exposure_floor), 4)
+        shares = Counter(c.code for _, _, chosen in sets for c in chosen)
+        ours.over_limit = sum(1 for n in shares.values() if n / max(ours.sets, 1) > ours.exposure_limit + 1e-9)
 
     n = max(1, round(ours.length_mean)) if ours.sets else spec.method.least_questions
     pool = list(spec.pool)
