@@ -176,9 +176,8 @@ def test_cli_prints_the_floors(tmp_path):
     base = ["simulate", "--path", str(root), "--standard", "TST01", "--method", "presentation-questioning"]
     r = run(*base, "--draws", "200", "--seed", "t")
     assert r.returncode == 0, r.stderr
-    assert "the coverage bound: 1/4 = 0.250, as every set needs one of the 4 questions that can cover K1" in (
-        r.stdout
-    )
+    bound = "the coverage bound: 1/4 = 0.250, as every set needs one of the 4 questions that can cover K1"
+    assert bound in r.stdout
     assert "exposure floor; max / floor" in r.stdout and "overlap floor for M sets; ratio" in r.stdout
     assert "questions over max(cap, floor)" in r.stdout
 
