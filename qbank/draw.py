@@ -41,8 +41,16 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from . import definition
 from .defaults import EXPOSURE_CAP
 
-ALGORITHM = "qbank-draw/1"  # stored with every draw; change it whenever select() would choose differently
-ALGORITHM_PLANNED = "qbank-draw/2"  # the same, steering towards a plan's target rates (`Usage.targets`)
+# Stored with every draw; a new one whenever select() would choose differently. Every algorithm a
+# stored draw names stays replayable: the snapshot (`Usage`) says which rules it was drawn by.
+ALGORITHM = "qbank-draw/3"  # a set opens with a usable opener whenever there is one (`Usage.openers`)
+ALGORITHM_PLANNED = "qbank-draw/4"  # the same, steering towards a plan's target rates (`Usage.targets`)
+ALGORITHMS = {  # (planned, openers honoured) -> the algorithm's name
+    (False, False): "qbank-draw/1",  # openers only below 1.5 times an even share
+    (True, False): "qbank-draw/2",  # issue 17: steering towards the plan, openers below their rate
+    (False, True): ALGORITHM,
+    (True, True): ALGORITHM_PLANNED,
+}
 MAX_TRIES = 60
 SAMPLE = 48  # candidates weighed per step in large pools
 
@@ -70,10 +78,13 @@ class Usage:
     cohort_counts: dict[str, int] = field(default_factory=dict)  # same, within the apprentice's cohort
     # question id -> the rate the method's plan (`floor.plan`) wants it drawn at; empty: no plan (v1)
     targets: dict[str, float] = field(default_factory=dict)
+    # the set opens with an opener whenever one is usable (under the cap, not met before); False
+    # only when replaying a draw made before openers were honoured (qbank-draw/1 and /2)
+    openers: bool = True
 
     @property
     def algorithm(self) -> str:
-        return ALGORITHM_PLANNED if self.targets else ALGORITHM
+        return ALGORITHMS[(bool(self.targets), self.openers)]
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -84,6 +95,8 @@ class Usage:
         }
         if self.targets:  # a v1 snapshot stays as it was
             d["targets"] = dict(sorted(self.targets.items()))
+        if self.openers:  # absent in the snapshots of draws made before openers were honoured
+            d["openers"] = True
         return d
 
     def restricted_to(self, codes: set[str]) -> Usage:
@@ -95,11 +108,12 @@ class Usage:
             cohort_counts={c: self.cohort_counts[c] for c in codes if self.cohort_counts.get(c)},
             # every consulted target, zero included: a planned draw stays planned when replayed
             targets={c: self.targets.get(c, 0.0) for c in codes} if self.targets else {},
+            openers=self.openers,
         )
 
     def planned(self, targets: dict[str, float]) -> Usage:
         """This snapshot with a plan's target rates: the draw steers towards them (ALGORITHM_PLANNED)."""
-        return Usage(self.sets, self.mean_length, self.counts, self.cohort_counts, dict(targets))
+        return Usage(self.sets, self.mean_length, self.counts, self.cohort_counts, dict(targets), self.openers)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Usage:
@@ -109,6 +123,7 @@ class Usage:
             counts=dict(d.get("counts", {})),
             cohort_counts=dict(d.get("cohort_counts", {})),
             targets=dict(d.get("targets", {})),
+            openers=bool(d.get("openers", False)),
         )
 
 
@@ -138,7 +153,8 @@ class PoolIndex:
     (one release, one method), so this is built once and reused by every draw."""
 
     by_outcome: dict[str, tuple[Candidate, ...]]
-    openers: tuple[Candidate, ...]
+    openers: tuple[Candidate, ...]  # v1, v2: openers reaching a required outcome
+    any_openers: tuple[Candidate, ...]  # v3, v4: every opener (a method may require no outcome of the draw)
     minutes: dict[str, int]  # question id -> minutes
     sorted_minutes: tuple[int, ...]
     constrained_first: tuple[str, ...]  # outcomes by how few questions target them, then code
@@ -158,6 +174,7 @@ def pool_index(pool: tuple[Candidate, ...], required: frozenset[str]) -> PoolInd
     idx = PoolIndex(
         by_outcome={o: tuple(v) for o, v in by.items()},
         openers=tuple(c for c in pool if c.opener and c.outcomes & required),
+        any_openers=tuple(c for c in pool if c.opener),
         minutes={c.code: c.minutes for c in pool},
         sorted_minutes=tuple(sorted(c.minutes for c in pool)),
         constrained_first=tuple(sorted(required, key=lambda o: (len(by[o]), o))),
@@ -284,8 +301,11 @@ class _Weights:
         return BREADTH_PLANNED if self.usage.targets else 2.0
 
     def opener_share(self, c: Candidate) -> float:
-        """The share below which an opener may open the set: its plan's rate (v2), else 1.5 times
-        an even share (v1, which let a bank's only opener reach 1.5 times what the others had)."""
+        """The share below which an opener may open the set: the exposure cap (v3, v4: an opener is
+        usable until it reaches the cap); before that, its plan's rate (v2), else 1.5 times an even
+        share (v1, which let a bank's only opener reach 1.5 times what the others had)."""
+        if self.usage.openers:
+            return self.cap
         return self.usage.targets.get(c.code, 0.0) if self.usage.targets else 1.5 * self.target
 
     def softened(self, power: float) -> _Weights:
@@ -350,7 +370,9 @@ def select(spec: DrawSpec, usage: Usage, seed: str, consulted: set[str] | None =
         # soft goals yield to hard ones: later tries weigh exposure less, the last third not at all
         strength = 1.0 if attempt < MAX_TRIES // 3 else 0.5 if attempt < 2 * MAX_TRIES // 3 else 0.0
         weights = base if strength == 1.0 else base.softened(strength)
-        chosen = _greedy(usable, index, m, spec, weights, dup, rng)
+        # v3, v4: the last third may open without an opener, when opening with one fits no set
+        open_with = not usage.openers or attempt < 2 * MAX_TRIES // 3
+        chosen = _greedy(usable, index, m, spec, weights, dup, rng, open_with)
         if chosen is None:
             continue
         minutes = sum(c.minutes for c in chosen)
@@ -412,20 +434,22 @@ def _greedy(
     base: _Weights,
     dup: frozenset[frozenset[str]],
     rng: random.Random,
+    open_with: bool = True,
 ) -> list[Candidate] | None:
     by_outcome = index.by_outcome
     chosen: list[Candidate] = []
     taken: set[str] = set()
     uncovered = set(m.required)
     used = 0
-    # a natural opening question first, but only openers not already used more than their share:
-    # forcing one of a bank's two or three openers into every set would over-expose them
+    # a natural opening question first: v3 and v4 whenever one is usable (under the exposure cap,
+    # not met before); v1 and v2 only while it was used less than its share
     openers = [
         c
-        for c in index.openers
+        for c in (index.any_openers if base.usage.openers else index.openers)
         if c.code not in spec.exclude and c.minutes <= spec.budget and base.share(c) < base.opener_share(c)
     ]
-    if openers:
+    first = None
+    if openers and open_with:
         first = _pick(rng, openers, [base[c] * len(c.outcomes & uncovered) ** base.breadth for c in openers])
         chosen.append(first)
         taken.add(first.code)
@@ -462,7 +486,7 @@ def _greedy(
         taken.add(c.code)
         uncovered -= c.outcomes
         used += c.minutes
-    chosen = _prune(chosen, m)
+    chosen = _prune(chosen, m, keep=first if base.usage.openers else None)
     taken = {c.code for c in chosen}
     used = sum(c.minutes for c in chosen)
     while m.themes:  # a question for each theme still short of its minimum
@@ -567,17 +591,20 @@ def _no_set_reason(usable: list[Candidate], m: definition.Method, spec: DrawSpec
     )
 
 
-def _prune(chosen: list[Candidate], m: definition.Method) -> list[Candidate]:
-    """Drop questions whose required outcomes the rest of the set already covers, longest first."""
-    keep = list(chosen)
+def _prune(chosen: list[Candidate], m: definition.Method, keep: Candidate | None = None) -> list[Candidate]:
+    """Drop questions whose required outcomes the rest of the set already covers, longest first
+    (never `keep`: the opener the set opens with)."""
+    kept = list(chosen)
     for c in sorted(chosen, key=lambda x: (-x.minutes, x.code)):
-        if len(keep) <= m.least_questions:
+        if len(kept) <= m.least_questions:
             break
-        rest = [x for x in keep if x is not c]
+        if c is keep:
+            continue
+        rest = [x for x in kept if x is not c]
         covered = set().union(*(x.outcomes for x in rest)) if rest else set()
         if m.required <= covered:
-            keep = rest
-    return keep
+            kept = rest
+    return kept
 
 
 def order(chosen: list[Candidate], rng: random.Random | None = None) -> list[Candidate]:

@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from .defaults import ATTEMPTS, EXPOSURE_CAP
 from .definition import ReleaseDefinition, for_release
-from .draw import ALGORITHM, ALGORITHM_PLANNED, Candidate, DrawSpec, Infeasible, Usage, choose_swap
+from .draw import ALGORITHM, ALGORITHMS, Candidate, DrawSpec, Infeasible, Usage, choose_swap
 from .draw import select as select_set
 from .memory import gc_paused
 from .models import (
@@ -467,10 +467,10 @@ def replay(engine: Engine, draw_id: int) -> Replay:
         d = s.get(DrawRow, draw_id)
         if d is None:
             raise DrawError(f"no draw {draw_id} in the store")
-        if d.algorithm not in (ALGORITHM, ALGORITHM_PLANNED):
+        if d.algorithm not in ALGORITHMS.values():
             raise DrawError(
-                f"draw {draw_id} was made by {d.algorithm}; this qbank selects with {ALGORITHM} and "
-                f"{ALGORITHM_PLANNED}. "
+                f"draw {draw_id} was made by {d.algorithm}; this qbank replays "
+                f"{', '.join(sorted(ALGORITHMS.values()))}. "
                 f"Replay it with the qbank release that made it (its seed and inputs are stored)"
             )
         std = s.get_one(StandardRow, d.standard_id)  # get_one: foreign keys, so they are there
@@ -496,7 +496,13 @@ def replay(engine: Engine, draw_id: int) -> Replay:
         extra_time_pct=d.extra_time_pct,
         exposure_cap=d.exposure_cap,
     )
-    chosen = select_set(spec, Usage.from_dict(json.loads(d.usage_json)), d.seed)
+    usage = Usage.from_dict(json.loads(d.usage_json))
+    if usage.algorithm != d.algorithm:
+        raise DrawError(
+            f"draw {draw_id} says it was made by {d.algorithm}, but its stored snapshot is one of "
+            f"{usage.algorithm}: the record has been altered"
+        )
+    chosen = select_set(spec, usage, d.seed)
     return Replay(draw_id=draw_id, stored=stored, replayed=[(c.code, c.version) for c in chosen], algorithm=d.algorithm)
 
 

@@ -180,6 +180,19 @@ def test_replay_refuses_a_draw_made_by_another_algorithm(stocked):
         replay(stocked, r.draw_id)
 
 
+def test_a_draw_names_the_rules_it_was_made_by_and_a_mismatch_is_refused(stocked):
+    r = draw_set(stocked, DrawRequest("TST01", PD, "APP-RULES"))
+    with Session(stocked) as s:
+        row = s.get_one(DrawRow, r.draw_id)
+        assert row.algorithm == "qbank-draw/3" and json.loads(row.usage_json)["openers"] is True
+    assert replay(stocked, r.draw_id).identical
+    with Session(stocked) as s:
+        s.get_one(DrawRow, r.draw_id).algorithm = "qbank-draw/1"  # says v1; its snapshot is v3's
+        s.commit()
+    with pytest.raises(DrawError, match="the record has been altered"):
+        replay(stocked, r.draw_id)
+
+
 def test_incremental_usage_equals_a_fresh_read(stocked):
     """The per-process usage cache, refreshed between draws and swaps, matches reading it all anew."""
     rnd = random.Random(5)
