@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ALGORITHM = "qbank-floor/1"  # stored with every plan; change it when the plan would come out differently
+ALGORITHM = "qbank-floor/2"  # stored with every plan; change it when the plan would come out differently
+# (/2: stage 2 keeps the opener rule of qbank-draw/3 and /4, openers at the cap; /1 did not)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,9 @@ Stage 2, the target rates: among distributions whose exposures all stay within
 limit = max(cap, z*), the one whose rates are most even, minimising Σ_q π_q² (what the expected
 overlap of two sets, Σ_q π_q² / L̄, grows with), by the same column generation over a
 piecewise-linear Σ π_q² (tangents around the even share). Its rates are what the draw steers
-towards (`draw.py`, ALGORITHM v2) and its overlap is the least a draw can reach under the limit.
+towards (`draw.py`, qbank-draw/4) and its overlap is the least a draw can reach under the limit.
+It keeps the draw's opener rule (a set opens with an opener while one is under the cap): every
+opener at the cap, or, when the openers can fill every set, an opener in every set.
 
 Pure: no database here. The solver is SciPy's HiGHS (`scipy.optimize.linprog`, `milp`).
 """
@@ -297,8 +299,14 @@ def _tangent_points(even: float, limit: float) -> list[float]:
     return sorted(pts)
 
 
-def _stage2(cols: _Columns, limit: float, points: list[float]) -> tuple[float, np.ndarray, dict[int, float], float]:
-    """min Σ t_q, t_q ≥ tangents of π_q², π_q ≤ limit: (objective, p, dual cost per question, μ)."""
+def _stage2(
+    cols: _Columns, limit: float, points: list[float], openers: tuple[list[int], float] | None = None
+) -> tuple[float, np.ndarray, dict[int, float], float]:
+    """min Σ t_q, t_q ≥ tangents of π_q², π_q ≤ limit: (objective, p, dual cost per question, μ).
+
+    `openers` = (questions, cap): the draw's opener rule (a set opens with an opener while one is
+    under the cap), as the rates it leads to: every opener at the cap when the openers cannot fill
+    every set (n·cap ≤ 1), else an opener in every set (Σ π_o ≥ 1)."""
     rows = _rows_of(cols)
     B = _incidence(cols, rows).tocsr()
     n, r = len(cols.sets), len(rows)
@@ -309,18 +317,44 @@ def _stage2(cols: _Columns, limit: float, points: list[float]) -> tuple[float, n
         rhs.append(np.full(r, x * x))
     blocks.append(sparse.hstack([B, sparse.csr_array((r, r))]))  # π_q ≤ limit
     rhs.append(np.full(r, limit))
+    extra: list[tuple[list[int], float]] = []  # rows −Σ_{q ∈ qs} π_q ≤ −b, by question index in `rows`
+    if openers is not None:
+        at = {q: k for k, q in enumerate(rows)}
+        qs, cap = openers
+        if len(qs) * cap <= 1:
+            extra = [([at[q]], cap) for q in qs]
+        else:
+            extra = [([at[q] for q in qs], 1.0)]
+        sel = sparse.csr_array(
+            (
+                np.ones(sum(len(k) for k, _ in extra)),
+                ([i for i, (k, _) in enumerate(extra) for _ in k], [j for k, _ in extra for j in k]),
+            ),
+            shape=(len(extra), r),
+        )
+        blocks.append(sparse.hstack([-(sel @ B), sparse.csr_array((len(extra), r))]))
+        rhs.append(np.array([-b for _, b in extra]))
     A_ub = sparse.vstack(blocks).tocsr()
     A_eq = sparse.csr_array(np.r_[np.ones(n), np.zeros(r)].reshape(1, -1))
     c = np.r_[np.zeros(n), np.ones(r)]
     res = linprog(c, A_ub=A_ub, b_ub=np.concatenate(rhs), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs")
+    if res.status == 2 and openers is not None:
+        raise _OpenersInfeasible
     if res.status != 0:
         raise RuntimeError(f"the rates LP failed: {res.message}")
     lam = res.ineqlin.marginals
     y = np.zeros(r)
     for k, x in enumerate(points):
         y -= 2 * x * lam[k * r : (k + 1) * r]
-    y -= lam[len(points) * r :]
-    return float(res.fun), res.x[:n], {q: float(v) for q, v in zip(rows, y) if v > 1e-15}, float(res.eqlin.marginals[0])
+    y -= lam[len(points) * r : (len(points) + 1) * r]
+    for i, (qs, _) in enumerate(extra):  # an opener row lowers its questions' cost: sets holding one pay less
+        y[qs] += lam[(len(points) + 1) * r + i]
+    duals = {q: float(v) for q, v in zip(rows, y) if abs(v) > 1e-15}
+    return float(res.fun), res.x[:n], duals, float(res.eqlin.marginals[0])
+
+
+class _OpenersInfeasible(Exception):
+    """No distribution over the sets found keeps the opener rule: the plan is solved without it."""
 
 
 def _generate(
@@ -407,10 +441,17 @@ def plan(spec: DrawSpec, *, seed: str = "plan", time_limit: float = TIME_LIMIT) 
     points = _tangent_points(even, limit + 1e-9)
     deadline = time.perf_counter() + time_limit
 
-    def stage2(c: _Columns) -> tuple[float, np.ndarray, dict[int, float], float]:
-        return _stage2(c, limit + 1e-9, points)
+    rule = _opener_rule(cols, pricer, spec.exposure_cap)
 
-    _, p, _, _, r2, note2 = _generate(stage2, cols, pricer, rng, deadline)
+    def stage2(c: _Columns) -> tuple[float, np.ndarray, dict[int, float], float]:
+        return _stage2(c, limit + 1e-9, points, rule)
+
+    try:
+        _, p, _, _, r2, note2 = _generate(stage2, cols, pricer, rng, deadline)
+    except _OpenersInfeasible:
+        rule = None
+        _, p, _, _, r2, note2 = _generate(stage2, cols, pricer, rng, deadline)
+        note2 = "; ".join(x for x in (note2, "the opener rule could not be kept by any distribution found") if x)
     rows = _rows_of(cols)
     rate = np.zeros(len(usable))
     support = []
@@ -451,6 +492,26 @@ def plan(spec: DrawSpec, *, seed: str = "plan", time_limit: float = TIME_LIMIT) 
     )
 
 
+def _opener_rule(cols: _Columns, pricer: _Pricer, cap: float) -> tuple[list[int], float] | None:
+    """The openers the draw's opener rule applies to (`draw.py`: a set opens with one while it is
+    under the cap), each in at least one column; None when the method has none that any valid set
+    can hold."""
+    held = set().union(*cols.sets) if cols.sets else set()
+    qs = []
+    for i, c in enumerate(pricer.cands):
+        if not c.opener:
+            continue
+        if i not in held:  # a valid set holding it, if there is one
+            cost = np.zeros(len(pricer.cands))
+            cost[i] = -1.0
+            s, _, _ = pricer.exact(cost, MILP_SECONDS)
+            if s is None or i not in s:
+                continue
+            cols.add(s)
+        qs.append(i)
+    return (qs, cap) if qs else None
+
+
 def _even_share(cols: _Columns, usable: list[Candidate]) -> float:
     lengths = [len(s) for s in cols.sets]
     return (sum(lengths) / len(lengths)) / max(1, len(usable)) if lengths else 0.0
@@ -462,7 +523,7 @@ def _large(base: DrawSpec, usable: list[Candidate], pricer: _Pricer, t0: float) 
     below by two dual solutions of the LP, proved without enumerating sets: y spread evenly over
     the k questions of the scarcest outcome (every set holds one: 1/k) and y spread evenly over
     all N (every set holds at least L_min, the fewest questions a valid set can have, found
-    by one integer program: L_min/N). No rates: the draw keeps to an even spread (qbank-draw/1),
+    by one integer program: L_min/N). No rates: the draw keeps to an even spread (qbank-draw/3),
     which such a pool allows far below any cap."""
     m = base.method
     ks = [len(v) for v in pricer.by_outcome.values() if v]

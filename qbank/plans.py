@@ -3,7 +3,7 @@
 `solve_missing` solves (`floor.plan`, linear programming) and stores the plan of every method of
 every release that has none: `qbank import` runs it after importing, `qbank plan` on its own (for
 releases imported before plans existed, or after a run was interrupted). A plan is derived data,
-like a release's pool: a release without one still draws, selecting as before (qbank-draw/1).
+like a release's pool: a release without one still draws, selecting without rates (qbank-draw/3).
 `plan_for` gives a draw the plan of its pool, read once per process (a release never changes).
 """
 

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,26 @@ def test_a_snapshot_round_trips_its_rules():
     u = Usage(sets=3, mean_length=4.0, counts={"Q01": 1})
     assert Usage.from_dict(u.as_dict()) == u
     assert Usage.from_dict(u.restricted_to({"Q01"}).as_dict()).openers
+
+
+def test_the_plan_keeps_openers_at_the_cap_and_the_planned_draw_follows_it():
+    from qbank.floor import plan
+
+    spec = spec_of(bank(2))  # two openers, cap 0.3: together they can open 60 % of sets
+    p = plan(spec)
+    assert p.rates["O0"] == pytest.approx(0.3, abs=1e-6) and p.rates["O1"] == pytest.approx(0.3, abs=1e-6)
+    sets = run(spec, 600, targets=p.rates)
+    assert all(chosen[0].opener for usable, chosen in sets if usable)
+    counts = Counter(c.code for _, chosen in sets[100:] for c in chosen)
+    for code in ("O0", "O1"):
+        assert counts[code] / 500 == pytest.approx(0.3, abs=0.02)
+    assert max(counts.values()) / 500 <= 0.3 + 0.01
+
+
+def test_with_openers_enough_for_every_set_the_plan_opens_every_set():
+    from qbank.floor import plan
+
+    spec = spec_of(bank(4), cap=0.3)  # 4 × 0.3 > 1: an opener in every set
+    p = plan(spec)
+    assert sum(p.rates.get(f"O{i}", 0.0) for i in range(4)) >= 1 - 1e-6
+    assert all(p.rates.get(f"O{i}", 0.0) <= 0.3 + 1e-6 for i in range(4))
