@@ -9,6 +9,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -181,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("standard", nargs="?", help="only this standard")
     _add_format(p)
 
+    from . import cli_writers  # `qbank new`, `qbank grade`
+
+    cli_writers.register(sub, _Parser)
     return parser
 
 
@@ -369,12 +373,32 @@ def cmd_plan(args) -> int:
     return EXIT_OK
 
 
-def _wrap(text: str, width: int = 88, indent: str = "    ") -> str:
-    return "\n".join(
-        textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent)
-        for par in text.split("\n")
-        if par.strip()
-    )
+def _wrap(text: str, width: int | None = None, indent: str = "    ", hang: str = "") -> str:
+    """Text re-flowed to the terminal's width (88 columns when not a terminal, at most 100):
+    paragraphs are separated by blank lines; the single line breaks a writer left inside a
+    paragraph (a TOML multi-line string) are not kept, so no word is left alone on its line.
+    `hang` indents the lines after the first (a probe's text under its "- ")."""
+    if width is None:
+        import shutil
+
+        width = min(100, shutil.get_terminal_size((88, 24)).columns)
+    width = max(width, len(indent + hang) + 20)
+    paragraphs = []
+    for par in re.split(r"\n\s*\n", text):
+        out: list[str] = []
+        # a line opening a list item ("- ", "* ", "1. ") starts a block of its own, hung under its marker
+        for block in re.split(r"\n(?=\s*(?:[-*•]|\d+[.)])\s)", par):
+            words = " ".join(block.split())
+            if not words:
+                continue
+            marker = re.match(r"(?:[-*•]|\d+[.)])\s", words)
+            under = hang + (" " * len(marker.group(0)) if marker and not hang else "")
+            fill = textwrap.TextWrapper(width, initial_indent=indent, subsequent_indent=indent + under)
+            fill.break_on_hyphens = False
+            out.append(fill.fill(words))
+        if out:
+            paragraphs.append("\n".join(out))
+    return "\n\n".join(paragraphs)  # a blank line between paragraphs, as the writer left it
 
 
 def cmd_list(args) -> int:
@@ -417,7 +441,7 @@ def cmd_show(args) -> int:
         print(f"  outcomes: {', '.join(v['outcomes'])}")
         print(_wrap(v["text"], indent="  "))
         for probe in v["probes"]:
-            print(_wrap("- " + probe, indent="    "))
+            print(_wrap("- " + probe, indent="    ", hang="  "))
         if v["guidance"]:
             print("  guidance:")
             print(_wrap(v["guidance"], indent="    "))
@@ -1084,7 +1108,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
+        from . import cli_writers
+
+        return (COMMANDS.get(args.command) or cli_writers.COMMANDS[args.command])(args)
     except UsageError as e:
         print(f"qbank {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
