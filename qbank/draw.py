@@ -409,7 +409,7 @@ def _conflicts(c: Candidate, chosen: list[Candidate], dup: frozenset[frozenset[s
     return bool(dup) and any(frozenset((c.code, x.code)) in dup for x in chosen)
 
 
-def _pick(rng: random.Random, options: list[Candidate], weights: list[float]) -> Candidate:
+def _pick(rng: random.Random, options: Sequence[T], weights: list[float]) -> T:
     total = sum(weights)
     if total <= 0:
         return options[rng.randrange(len(options))]
