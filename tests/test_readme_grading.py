@@ -27,4 +27,4 @@ def test_the_readme_grading_example_prints_what_it_says():
             exec(compile(code, "README.md", "exec"), {})
     finally:
         os.chdir(cwd)
-    assert len(expected) == 5 and out.getvalue().splitlines() == expected
+    assert len(expected) == 4 and out.getvalue().splitlines() == expected
