@@ -66,6 +66,10 @@ class Standard:
     path: str = ""
     folder: Path | None = None
     lines: dict[str, int] = field(default_factory=dict)  # "method:<id>" / "outcome:<code>" -> line
+    # outcome codes and method ids the file declares but that could not be read: their errors are
+    # reported where they are, and what names them is not reported again as unknown
+    unreadable_outcomes: set[str] = field(default_factory=set)
+    unreadable_methods: set[str] = field(default_factory=set)
 
     def definition(self) -> dict[str, Any]:
         """The standard's definition as frozen into a release, notes and clearance included.
@@ -151,6 +155,28 @@ class Question:
         if cached is None:
             cached = self._content_hash = content_hash(self.content())
         return cached
+
+    def field_line(self, name: str) -> int | None:
+        return self.lines.get(name, self.line)
+
+
+@dataclass
+class PartialQuestion:
+    """What could be read of a [[question]] block that has errors (reported when it was read).
+
+    Not a question of the bank (nothing draws or releases it), but enough for the checks across
+    files to run on it in the same `validate` run: its id is unique, its methods and outcomes
+    exist, its `excludes` name questions. A field that could not be read is None or empty."""
+
+    id: str | None
+    standard: str
+    version: int | None
+    methods: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    excludes: tuple[str, ...]
+    path: str
+    line: int | None = None
+    lines: dict[str, int] = field(default_factory=dict)
 
     def field_line(self, name: str) -> int | None:
         return self.lines.get(name, self.line)

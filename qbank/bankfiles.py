@@ -35,6 +35,7 @@ from .bank_types import (  # noqa: F401 - the types are re-exported for `from qb
     STATUSES,
     Method,
     Outcome,
+    PartialQuestion,
     Question,
     Release,
     ReleaseItem,
@@ -154,6 +155,7 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     for ocode, spec in (outcomes_t or {}).items():
         oline = outcome_lines[1].get(ocode, outcome_lines[0])
         std.lines[f"outcome:{ocode}"] = oline or 1
+        std.unreadable_outcomes.add(ocode)  # until it is read below
         if not OUTCOME_RE.match(ocode):
             problems.append(
                 Problem(
@@ -194,6 +196,7 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         of.unknown()
         if otitle and ogroup:
             std.outcomes[ocode] = Outcome(code=ocode, title=otitle, group=ogroup, statement=ostatement)
+            std.unreadable_outcomes.discard(ocode)
 
     # methods
     method_blocks = idx.headers("method")
@@ -211,6 +214,8 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             )
         )
         methods_raw = []
+    # what the methods assess, read or not (None: some method's `assesses` could not be read)
+    assessed: set[str] | None = set()
     for i, m in enumerate(methods_raw or []):
         mline, mkeys = method_blocks[i] if i < len(method_blocks) else (None, {})
         mf = Fields(m, file=shown, where=f"method #{i + 1}", lines=mkeys, base_line=mline, problems=problems)
@@ -257,21 +262,15 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             continue
         if mid:
             std.lines[f"method:{mid}"] = mline or 1
+        if assesses is None:
+            assessed = None
+        else:
+            if assessed is not None:
+                assessed.update(assesses)
+            _check_assesses(std, assesses, mf.where, mkeys.get("assesses", mline), problems)
         if mid is None or name is None or kind is None or minutes is None or minq is None or assesses is None:
+            std.unreadable_methods.update(_method_names(mid, m.get("id")))
             continue
-        unknown = [c for c in assesses if c not in std.outcomes]
-        for c in unknown:
-            guess = suggest(c, std.outcomes)
-            problems.append(
-                Problem(
-                    file=shown,
-                    line=mkeys.get("assesses", mline),
-                    field="assesses",
-                    message=f"method {mid}: assesses unknown outcome '{c}'",
-                    fix=f"did you mean '{guess}'?" if guess else "add it to [outcomes] or remove it",
-                    check="reference",
-                )
-            )
         std.methods[mid] = Method(
             id=mid,
             name=name,
@@ -284,7 +283,8 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             draw_covers=None if covers is None else tuple(o for o in covers if o in (assesses or [])),
         )
     for ocode in std.outcomes:
-        if not any(ocode in m.assesses for m in std.methods.values()) and std.methods:
+        # (when some method's `assesses` could not be read, which outcomes it assesses is unknown)
+        if assessed is not None and ocode not in assessed and methods_raw:
             problems.append(
                 Problem(
                     file=shown,
@@ -324,11 +324,49 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     # grading rules (checked against the outcomes and methods read above)
     if grading:
         std.grading_rules = read_grading(
-            grading, outcomes=std.outcomes, methods=std.methods, file=shown, problems=problems, idx=idx
+            grading,
+            outcomes=std.outcomes,
+            methods=std.methods,
+            file=shown,
+            problems=problems,
+            idx=idx,
+            unreadable_outcomes=std.unreadable_outcomes,
+            unreadable_methods=std.unreadable_methods,
         )
     if code is None or len(problems) > before and any(p.is_error and p.field in ("code",) for p in problems[before:]):
         return None
     return std
+
+
+def _method_names(mid: str | None, raw_id: object) -> set[str]:
+    """The names that refer to a method whose block has errors: its id, or for an id that is not
+    valid, the id as written and as the valid id it was probably meant to be ("Professional
+    discussion" for professional-discussion), so that what names it is not reported again."""
+    if mid:
+        return {mid}
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        return set()
+    written = raw_id.strip()
+    return {written, "-".join(re.split(r"[\s_-]+", written.lower()))}
+
+
+def _check_assesses(std: Standard, assesses: list[str], where: str, line: int | None, problems: list[Problem]) -> None:
+    """A method's `assesses` names outcomes of [outcomes] (those with errors of their own are
+    not reported again)."""
+    for c in assesses:
+        if c in std.outcomes or c in std.unreadable_outcomes:
+            continue
+        guess = suggest(c, std.outcomes)
+        problems.append(
+            Problem(
+                file=std.path,
+                line=line,
+                field="assesses",
+                message=f"{where}: assesses unknown outcome '{c}'",
+                fix=f"did you mean '{guess}'?" if guess else "add it to [outcomes] or remove it",
+                check="reference",
+            )
+        )
 
 
 def _read_themes(
@@ -377,10 +415,13 @@ def _read_themes(
 
 
 def read_question_file(
-    path: Path, problems: list[Problem], unreadable: set[str] | None = None
+    path: Path,
+    problems: list[Problem],
+    unreadable: set[str] | None = None,
+    partial: list[PartialQuestion] | None = None,
 ) -> tuple[str | None, list[Question]]:
     """Returns (standard code named in the file, questions read); ids of questions that had
-    errors are added to `unreadable`."""
+    errors are added to `unreadable`, and what could be read of them to `partial`."""
     unreadable = set() if unreadable is None else unreadable
     data, text = read_toml(path, problems)
     if data is None:
@@ -476,6 +517,20 @@ def read_question_file(
         if len(problems) > n_before and any(p.is_error for p in problems[n_before:]):
             if named:
                 unreadable.add(qid_raw.strip())
+            if partial is not None:
+                partial.append(
+                    PartialQuestion(
+                        id=qid,
+                        standard=std or "",
+                        version=version,
+                        methods=tuple(methods or ()),
+                        outcomes=tuple(outcomes or ()),
+                        excludes=tuple(excludes),
+                        path=shown,
+                        line=qline,
+                        lines=dict(qkeys),
+                    )
+                )
             continue
         # a required field is None only when it added an error, and those questions stopped above
         assert qid is not None and version is not None and status is not None and text_ is not None

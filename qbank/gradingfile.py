@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from .bank_types import Method
 from .fields import Fields, LineIndex, suggest, toml_type
@@ -60,6 +61,31 @@ class _Lines:
         return self.overalls[i] if i < len(self.overalls) else (self.top[0], {})
 
 
+class _Known:
+    """What the standard declares, and what the grading blocks declare as they are read."""
+
+    def __init__(
+        self,
+        outcomes: Mapping[str, object],
+        methods: Mapping[str, Method],
+        unreadable_outcomes: AbstractSet[str],
+        unreadable_methods: AbstractSet[str],
+    ):
+        self.outcomes = outcomes
+        self.methods = methods
+        self.unreadable_outcomes = unreadable_outcomes
+        self.unreadable_methods = unreadable_methods
+        # method id -> its grades, for every [[grading.method]] naming it (None: grades unreadable)
+        self.graded: dict[str, tuple[str, ...] | None] = {}
+        self.combined: set[str] = set()  # methods named by the `methods` of some [[grading.overall]]
+        # a block naming an unknown method, by the method it was probably meant for (the "did you
+        # mean"): the one error is reported, and the method meant is not also said to have no rules
+        self.misnamed: dict[str, tuple[str, ...] | None] = {}
+
+    def method_known(self, mid: str) -> bool:
+        return mid in self.methods or mid in self.unreadable_methods
+
+
 def read_grading(
     grading: Mapping,
     *,
@@ -68,9 +94,17 @@ def read_grading(
     file: str,
     problems: list[Problem],
     idx: LineIndex | None = None,
+    unreadable_outcomes: AbstractSet[str] = frozenset(),
+    unreadable_methods: AbstractSet[str] = frozenset(),
 ) -> GradingRules:
-    """The grading rules in `grading`, recording every problem found; always returns what could be read."""
+    """The grading rules in `grading`, recording every problem found; always returns what could be read.
+
+    Each problem is reported once: outcomes and methods that the standard declares but could not
+    read (`unreadable_*`, their errors reported already) are not reported as unknown here, and a
+    block with errors still counts as written for the checks that only need to know it is there
+    (a method's grades for the combination tables, the methods a table combines)."""
     lines = _Lines(idx)
+    known = _Known(outcomes, methods, unreadable_outcomes, unreadable_methods)
     top = Fields(
         dict(grading), file=file, where="grading", lines=lines.top[1], base_line=lines.top[0], problems=problems
     )
@@ -89,7 +123,7 @@ def read_grading(
         methods_raw = []
     for i, raw in enumerate(methods_raw or []):
         mline, mkeys = lines.method(i)
-        scheme = _read_method(raw, i, mline, mkeys, lines, outcomes, methods, file, problems)
+        scheme = _read_method(raw, i, mline, mkeys, lines, known, file, problems)
         if scheme is None:
             continue
         if scheme.method in schemes:
@@ -105,6 +139,8 @@ def read_grading(
             )
             continue
         schemes[scheme.method] = scheme
+    for meant, grades in known.misnamed.items():
+        known.graded.setdefault(meant, grades)
 
     overalls: list[Overall] = []
     if overalls_raw is not None and not _is_table_list(overalls_raw):
@@ -116,7 +152,7 @@ def read_grading(
         overalls_raw = []
     for i, raw in enumerate(overalls_raw or []):
         oline, okeys = lines.overall(i)
-        o = _read_overall(raw, i, oline, okeys, schemes, methods, file, problems)
+        o = _read_overall(raw, i, oline, okeys, schemes, known, file, problems)
         if o is None:
             continue
         if any(x.id == o.id for x in overalls):
@@ -135,7 +171,7 @@ def read_grading(
 
     if grading and methods:
         for mid in methods:
-            if mid not in schemes:
+            if mid not in known.graded:  # (a block with errors has had them reported)
                 problems.append(
                     Problem(
                         file=file,
@@ -147,7 +183,7 @@ def read_grading(
                         fix=f'add a `[[grading.method]]` block with `method = "{mid}"`',
                     )
                 )
-            elif not any(mid in o.methods for o in overalls):
+            elif mid not in known.combined:
                 problems.append(
                     Problem(
                         file=file,
@@ -190,8 +226,7 @@ def _read_method(
     mline: int | None,
     mkeys: dict[str, int],
     lines: _Lines,
-    outcomes: Mapping[str, object],
-    methods: Mapping[str, Method],
+    known: _Known,
     file: str,
     problems: list[Problem],
 ) -> MethodScheme | None:
@@ -211,13 +246,15 @@ def _read_method(
 
     method = None
     if mid is not None:
-        method = methods.get(mid)
-        if method is None:
-            guess = suggest(mid, list(methods))
+        method = known.methods.get(mid)
+        if not known.method_known(mid):
+            guess = suggest(mid, list(known.methods))
+            if guess:
+                known.misnamed.setdefault(guess, None if grades is None else tuple(grades))
             f.add(
                 "method",
                 f"grading: method '{mid}' is not a method of this standard",
-                f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(methods)}",
+                f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(known.methods)}",
                 check="reference",
             )
     if levels is None and scheme in ("marks", "weighted"):
@@ -232,9 +269,12 @@ def _read_method(
             'e.g. `grades = ["Fail", "Pass"]`',
         )
         grades = None
+    if mid is not None and mid not in known.graded:  # a second block for it is reported below
+        known.graded[mid] = None if grades is None else tuple(grades)
 
     # criteria (read even when the header failed, so their problems are all reported at once)
     criteria: list[Criterion] = []
+    reached: set[str] | None = set()  # the outcomes the criteria name (None: some list unreadable)
     if crit_raw is not None and not _is_table_list(crit_raw):
         f.add(
             "criterion",
@@ -246,7 +286,11 @@ def _read_method(
         f.add(None, f"{f.w}has no criteria", "add `[[grading.method.criterion]]` blocks after this method")
     for j, c in enumerate(crit_raw or []):
         cline, ckeys = lines.next_criterion(mline)
-        crit = _read_criterion(c, j, cline, ckeys, f.where, scheme, levels, method, outcomes, file, problems)
+        crit, outs = _read_criterion(c, j, cline, ckeys, f.where, scheme, levels, method, known, file, problems)
+        if outs is None:
+            reached = None
+        elif reached is not None:
+            reached.update(outs)
         if crit is None:
             continue
         if any(x.id == crit.id for x in criteria):
@@ -263,20 +307,21 @@ def _read_method(
             continue
         criteria.append(crit)
 
-    rules = _read_rules(rules_raw, f, scheme, levels, grades, criteria) if rules_raw is not None else []
+    # the checks over all the criteria need them all: one with errors (reported) would skew them
+    every = criteria if isinstance(crit_raw, list) and len(criteria) == len(crit_raw) else None
+    rules = _read_rules(rules_raw, f, scheme, levels, grades, every) if rules_raw is not None else []
 
-    if method is not None and criteria:
-        reachable = {o for c in criteria for o in c.outcomes}
+    if method is not None and crit_raw and reached is not None:
         for o in method.assesses:
-            if o not in reachable:
+            if o not in reached:
                 f.add(
                     "method",
                     f"{f.w}outcome {o} is assessed by the method but no criterion evidences it",
                     f"add {o} to the `outcomes` of the criterion that judges it",
                     check="grading",
                 )
-    if scheme == "weighted" and criteria and all(c.weight is not None for c in criteria):
-        wsum = sum(c.weight for c in criteria if c.weight is not None)  # all of them (checked above)
+    if scheme == "weighted" and every and all(c.weight is not None for c in every):
+        wsum = sum(c.weight for c in every if c.weight is not None)  # all of them (checked above)
         if abs(wsum - 100) > 1e-9:
             f.add(
                 "criterion",
@@ -284,8 +329,8 @@ def _read_method(
                 "make the `weight`s add up to 100 (per cent)",
                 check="grading",
             )
-    if scheme == "marks" and criteria and rules:
-        top_marks = sum(c.max or 0 for c in criteria)
+    if scheme == "marks" and every and rules:
+        top_marks = sum(c.max or 0 for c in every)
         for r in rules:
             if r.total is not None and r.total > top_marks:
                 f.add(
@@ -318,10 +363,12 @@ def _read_criterion(
     scheme: str | None,
     levels: list[str] | None,
     method: Method | None,
-    outcomes: Mapping[str, object],
+    known: _Known,
     file: str,
     problems: list[Problem],
-) -> Criterion | None:
+) -> tuple[Criterion | None, list[str] | None]:
+    """The criterion, or None when it has errors; and the outcomes it names, when they could be
+    read (an outcome next to a bad code is still evidenced by the criterion)."""
     before = len(problems)
     f = Fields(raw, file=file, where=f"{where}, criterion #{j + 1}", lines=ckeys, base_line=cline, problems=problems)
     cid = f.string("id", example='"PD1"')
@@ -380,8 +427,10 @@ def _read_criterion(
             if not desc:
                 f.add("descriptors", f"{f.w}has no descriptors", 'add at least `pass = "..."`')
     for o in outs or []:
-        if o not in outcomes:
-            guess = suggest(o, list(outcomes))
+        if o in known.unreadable_outcomes:  # its own error is reported in [outcomes]
+            continue
+        if o not in known.outcomes:
+            guess = suggest(o, list(known.outcomes))
             f.add(
                 "outcomes",
                 f"{f.w}unknown outcome '{o}'",
@@ -396,10 +445,10 @@ def _read_criterion(
                 check="grading",
             )
     if len(problems) > before and any(p.is_error for p in problems[before:]):
-        return None
+        return None, outs
     if cid is None or outs is None:
-        return None
-    return Criterion(
+        return None, outs
+    criterion = Criterion(
         id=cid,
         outcomes=tuple(outs),
         title=title,
@@ -409,11 +458,19 @@ def _read_criterion(
         min=cmin,
         weight=weight,
     )
+    return criterion, outs
 
 
 def _read_rules(
-    raw, f: Fields, scheme: str | None, levels: list[str] | None, grades: list[str] | None, criteria: list[Criterion]
+    raw,
+    f: Fields,
+    scheme: str | None,
+    levels: list[str] | None,
+    grades: list[str] | None,
+    criteria: list[Criterion] | None,
 ) -> list[Rule]:
+    """The method's rules; `criteria` are all of its criteria, or None when some could not be read
+    (the checks that need them all are then left out)."""
     if not isinstance(raw, list) or not raw or not all(isinstance(r, dict) for r in raw):
         f.add(
             "rules",
@@ -441,7 +498,7 @@ def _read_rules(
                 check="grading",
             )
             grade = None
-        if met and scheme != "descriptors":
+        if met and scheme is not None and scheme != "descriptors":
             rf.add("rules", f"{rf.w}'met' applies to descriptor schemes only", "use `total` and `minimums` instead")
         if (total is not None or minimums) and scheme == "descriptors":
             rf.add(
@@ -451,7 +508,7 @@ def _read_rules(
             )
         if total is not None and scheme == "weighted" and not 0 <= total <= 100:
             rf.add("rules", f"{rf.w}total {fmt_number(total)} is not a percentage", "use a total from 0 to 100")
-        if minimums and not any(c.min is not None for c in criteria) and criteria:
+        if minimums and criteria and not any(c.min is not None for c in criteria):
             rf.add(
                 "rules",
                 f"{rf.w}asks for every minimum but no criterion has a `min`",
@@ -523,7 +580,7 @@ def _read_overall(
     oline: int | None,
     okeys: dict[str, int],
     schemes: Mapping[str, MethodScheme],
-    methods: Mapping[str, Method],
+    known: _Known,
     file: str,
     problems: list[Problem],
 ) -> Overall | None:
@@ -541,25 +598,34 @@ def _read_overall(
     )
     f.unknown()
 
+    known.combined.update(meths or [])
+    method_grades: dict[str, tuple[str, ...]] = {}  # of the methods whose grades could be read
     for m in meths or []:
-        if m not in methods:
-            guess = suggest(m, list(methods))
+        if not known.method_known(m):
+            guess = suggest(m, list(known.methods))
+            if guess:
+                known.combined.add(guess)  # (it is not also said to be in no table)
             f.add(
                 "methods",
                 f"{f.w}unknown method '{m}'",
-                f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(methods)}",
+                f"did you mean '{guess}'?" if guess else f"use one of: {', '.join(known.methods)}",
                 check="reference",
             )
-        elif m not in schemes:
+        elif m not in known.graded:
             f.add(
                 "methods",
-                f"{f.w}method '{m}' has no valid [[grading.method]] rules, so its grades are unknown",
-                f"fix or add the grading rules of {m}",
+                f"{f.w}method '{m}' has no [[grading.method]] rules, so its grades are unknown",
+                f'add a `[[grading.method]]` block with `method = "{m}"`',
                 check="grading",
             )
+        elif (mg := known.graded[m]) is not None:
+            method_grades[m] = mg
+        # else its block has errors, reported with it: the table is not checked against it
     if len(problems) > before and any(p.is_error for p in problems[before:]):
         return None
     if oid is None or name is None or meths is None or grades is None or table_raw is None:
+        return None
+    if any(m not in method_grades for m in meths):
         return None
 
     rows: list[TableRow] = []
@@ -597,11 +663,11 @@ def _read_overall(
             ok = False
         else:
             for m, w in zip(meths, when):
-                if w != WILDCARD and w not in schemes[m].grades:
+                if w != WILDCARD and w not in method_grades[m]:
                     rf.add(
                         "table",
                         f"{rf.w}'{w}' is not a grade of method {m}",
-                        f'use one of: {", ".join(schemes[m].grades)} or "*"',
+                        f'use one of: {", ".join(method_grades[m])} or "*"',
                         check="grading",
                     )
                     ok = False
@@ -648,17 +714,19 @@ def _read_overall(
     if len(problems) > before and any(p.is_error for p in problems[before:]):
         return None
     overall = Overall(id=oid, name=name, methods=tuple(meths), grades=tuple(grades), table=tuple(rows), resit_cap=cap)
-    _check_table(overall, schemes, f)
+    _check_table(overall, method_grades, f)
     if len(problems) > before and any(p.is_error for p in problems[before:]):
+        return None
+    if any(m not in schemes for m in meths):  # a method's rules have errors: no overall grade from them
         return None
     return overall
 
 
-def _check_table(overall: Overall, schemes: Mapping[str, MethodScheme], f: Fields) -> None:
+def _check_table(overall: Overall, method_grades: Mapping[str, tuple[str, ...]], f: Fields) -> None:
     """Complete (every combination has a row) and unambiguous (all rows that match agree)."""
     size = 1
     for m in overall.methods:
-        size *= len(schemes[m].grades)
+        size *= len(method_grades[m])
     if size > MAX_COMBINATIONS:
         f.add(
             "methods",
@@ -668,7 +736,7 @@ def _check_table(overall: Overall, schemes: Mapping[str, MethodScheme], f: Field
         )
         return
     missing, conflicts = [], []
-    for combo in itertools.product(*(schemes[m].grades for m in overall.methods)):
+    for combo in itertools.product(*(method_grades[m] for m in overall.methods)):
         found = {r.grade for r in overall.table if r.matches(combo)}
         if not found:
             missing.append(combo)

@@ -45,6 +45,12 @@ class Problem:
         return asdict(self)
 
 
+def in_report_order(problems: list[Problem]) -> list[Problem]:
+    """Errors first, then warnings (which often refer to the errors: "checks skipped until the
+    errors above are fixed"), each by file and line; problems at one place keep the order found."""
+    return sorted(problems, key=lambda p: (not p.is_error, p.file, p.line or 0))
+
+
 def display_path(path: Path | str) -> str:
     """A path as a person would type it: relative to the working directory when inside it."""
     p = Path(path)

@@ -6,12 +6,14 @@ returns a `Bank` with every problem found; nothing here touches the database.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bank_types import Method, Question, Release, ReleaseItem, Standard
+from .bank_types import Method, PartialQuestion, Question, Release, ReleaseItem, Standard
 from .bankfiles import read_question_file, read_release, read_standard
 from .draw import Candidate, theme_counts
 from .fields import suggest
@@ -29,6 +31,17 @@ class Bank:
     problems: list[Problem] = field(default_factory=list)
     files_read: int = 0
     unreadable: set[str] = field(default_factory=set)  # ids of questions whose blocks had errors
+    # what could be read of those blocks: the checks across files run on it too (never drawn)
+    partial: list[PartialQuestion] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    def blocks(self) -> Iterator[Question | PartialQuestion]:
+        """Every [[question]] block read: the questions, then what could be read of those with errors."""
+        yield from self.questions
+        yield from self.partial
 
     @property
     def errors(self) -> list[Problem]:
@@ -116,7 +129,8 @@ def _load_bank(
     for folder in folders:
         std = read_standard(folder / "standard.toml", problems)
         bank.files_read += 1
-        if std is None:
+        if std is None:  # no code: the other files' own problems are still reported, nothing across files
+            _read_files_alone(bank, folder, questions)
             continue
         if std.code in bank.standards:
             problems.append(
@@ -136,8 +150,10 @@ def _load_bank(
         bank.standards[std.code] = std
         folder_of[std.code] = folder
 
-        for qf in sorted(folder.glob("questions/**/*.toml")) if questions else []:
-            named, qs = read_question_file(qf, problems, bank.unreadable)
+        question_files, strays = _bank_files(folder) if questions else ([], [])
+        for qf in question_files:
+            partial: list[PartialQuestion] = []
+            named, qs = read_question_file(qf, problems, bank.unreadable, partial)
             bank.files_read += 1
             shown = display_path(qf)
             if named is not None and named != std.code:
@@ -151,7 +167,13 @@ def _load_bank(
                     )
                 )
                 continue
+            if named is None:  # the file's `standard` has an error (reported): the folder says whose they are
+                for q in qs:
+                    q.standard = std.code
+                for pq in partial:
+                    pq.standard = std.code
             bank.questions.extend(qs)
+            bank.partial.extend(partial)
         rels = []
         for rf in sorted(folder.glob("releases/*.json")):
             rel = read_release(rf, problems)
@@ -170,16 +192,8 @@ def _load_bank(
                 continue
             rels.append(rel)
         bank.releases[std.code] = sorted(rels, key=lambda r: r.key)
-        for stray in sorted(folder.glob("*.toml")):
-            if stray.name != "standard.toml":
-                problems.append(
-                    Problem(
-                        file=display_path(stray),
-                        kind="warning",
-                        message="TOML file outside questions/ and releases/ is ignored",
-                        fix="move question files into questions/",
-                    )
-                )
+        if questions:
+            _warn_strays(folder, strays, problems)
 
     check_references(bank)
     check_excludes(bank)
@@ -204,23 +218,97 @@ def _load_bank(
     return bank
 
 
+def _read_files_alone(bank: Bank, folder: Path, questions: bool) -> None:
+    """Read the question files and release manifests of a folder whose standard.toml could not be
+    read, for their own problems only: without the standard, nothing they name can be checked."""
+    for qf in _bank_files(folder)[0] if questions else []:
+        read_question_file(qf, bank.problems)
+        bank.files_read += 1
+    for rf in sorted(folder.glob("releases/*.json")):
+        read_release(rf, bank.problems)
+        bank.files_read += 1
+
+
+def _bank_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The question files below `folder`/questions (`*.toml`, sorted), and the other files there,
+    which are not read (hidden ones, such as .gitkeep, left out)."""
+    read: list[Path] = []
+    strays: list[Path] = []
+    root = folder / "questions"
+    for p in root.glob("**/*"):
+        if p.name.endswith(".toml"):  # (a folder named so is read as a file and reported unreadable)
+            read.append(p)
+        elif not _hidden(p, root) and p.is_file():
+            strays.append(p)
+    return sorted(read), strays
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Whether `path`, below `root`, is or lies in a hidden file or folder."""
+    rel = str(path)[len(str(root)) + 1 :]
+    return rel.startswith(".") or f"{os.sep}." in rel
+
+
+def _warn_strays(folder: Path, strays: list[Path], problems: list[Problem]) -> None:
+    """A warning naming each file in a standard's folder that looks like a bank file but is not
+    read: anything in questions/ but `*.toml`, anything in releases/ but `*.json`, and TOML or JSON
+    files beside standard.toml. (Not an error: the rest of the bank validates without them.)"""
+    rel_root = folder / "releases"
+    strays = list(strays)
+    strays += [
+        p
+        for p in rel_root.glob("**/*")
+        if not _hidden(p, rel_root) and not (p.parent == rel_root and p.name.endswith(".json")) and p.is_file()
+    ]
+    strays += [
+        p
+        for p in folder.iterdir()
+        if p.name != "standard.toml" and p.suffix.lower() in (".toml", ".json") and p.is_file()
+    ]
+    for stray in sorted(strays):
+        where = stray.relative_to(folder).parts[0] if stray.parent != folder else ""
+        expected = {"questions": ".toml", "releases": ".json"}.get(where)
+        if expected and stray.suffix.lower() == expected != stray.suffix:  # e.g. "x.TOML": the case is wrong
+            message = f"not read: bank files end in '{expected}' (lower case), not '{stray.suffix}'"
+            fix = f"rename it to {stray.stem}{expected}"
+        elif where == "releases":
+            message = "not read: releases/ holds only release manifests (<version>.json) written by `qbank release`"
+            fix = "move it out of releases/"
+        elif where == "questions":
+            message = "not a bank file, so it is not read: questions/ holds only question files (*.toml)"
+            fix = "move it out of the bank folder, or convert it to a question file (*.toml)"
+        else:
+            message = "not read: only standard.toml and the files in questions/ and releases/ are bank files"
+            fix = "move question files into questions/"
+        problems.append(Problem(file=display_path(stray), kind="warning", check="files", message=message, fix=fix))
+
+
 def _standards_with_errors(bank: Bank, folder_of: dict[str, Path]) -> set[str]:
     """Standards whose files have errors: their health checks would only repeat those errors."""
     out = set()
     for code, folder in folder_of.items():
-        prefix = display_path(folder)
-        if any(p.is_error and p.file.startswith(prefix) for p in bank.problems):
+        shown = display_path(folder)
+        if any(p.is_error and _in_folder(p.file, shown) for p in bank.problems):
             out.add(code)
     return out
 
 
+def _in_folder(file: str, folder: str) -> bool:
+    """Whether a problem's file (as shown) lies in a folder (as shown)."""
+    if folder == ".":  # validating the folder one is in: its files are shown relative to it
+        return not os.path.isabs(file) and not file.startswith("..")
+    return file.startswith(os.path.join(folder, ""))  # "banks/ST0556/", not also "banks/ST0556X/"
+
+
 def check_references(bank: Bank) -> None:
-    for q in bank.questions:
+    """Questions name methods and outcomes of their standard. Blocks with errors are checked too
+    (all is reported in one run); names the standard declares but could not read are not."""
+    for q in bank.blocks():
         std = bank.standards.get(q.standard)
         if std is None:
             continue
         for m in q.methods:
-            if m not in std.methods:
+            if m not in std.methods and m not in std.unreadable_methods:
                 guess = suggest(m, std.methods)
                 bank.problems.append(
                     Problem(
@@ -234,7 +322,7 @@ def check_references(bank: Bank) -> None:
                     )
                 )
         for o in q.outcomes:
-            if o not in std.outcomes:
+            if o not in std.outcomes and o not in std.unreadable_outcomes:
                 guess = suggest(o, std.outcomes)
                 bank.problems.append(
                     Problem(
@@ -251,8 +339,11 @@ def check_references(bank: Bank) -> None:
 
 def check_excludes(bank: Bank) -> None:
     """A question's `excludes` name other questions of its own standard."""
-    by_id = {q.id: q for q in bank.questions}
-    for q in bank.questions:
+    by_id: dict[str, Question | PartialQuestion] = {q.id: q for q in bank.questions}
+    for pq in bank.partial:
+        if pq.id is not None:
+            by_id.setdefault(pq.id, pq)
+    for q in bank.blocks():
         for other in q.excludes:
             target = by_id.get(other)
             if other == q.id:
@@ -280,23 +371,6 @@ def check_excludes(bank: Bank) -> None:
 
 
 def check_ids_and_versions(bank: Bank, files_read: bool = True) -> None:
-    seen: dict[str, Question] = {}
-    for q in bank.questions:
-        if q.id in seen:
-            first = seen[q.id]
-            bank.problems.append(
-                Problem(
-                    file=q.path,
-                    line=q.field_line("id"),
-                    question=q.id,
-                    field="id",
-                    message=f"duplicate id {q.id}: also at {first.path}:{first.line}",
-                    fix="ids are unique across all banks: give the new question a new id (versions share an id)",
-                )
-            )
-        else:
-            seen[q.id] = q
-
     # released history: (id, version) -> (item, release); max released version per id
     released: dict[tuple[str, int], tuple[ReleaseItem, Release]] = {}
     max_released: dict[str, tuple[int, Release]] = {}
@@ -331,7 +405,10 @@ def check_ids_and_versions(bank: Bank, files_read: bool = True) -> None:
                 if qid not in max_released or v > max_released[qid][0]:
                     max_released[qid] = (v, rel)
 
+    duplicates = _check_duplicate_ids(bank, released)
     for q in bank.questions:
+        if duplicates and id(q) in duplicates:  # its versions are not compared: its id is not its own
+            continue
         hit = released.get((q.id, q.version))
         top = max_released.get(q.id)
         if top and q.version < top[0]:
@@ -388,6 +465,48 @@ def check_ids_and_versions(bank: Bank, files_read: bool = True) -> None:
                     fix='never delete a released question: put it back with status = "retired"',
                 )
             )
+
+
+def _check_duplicate_ids(bank: Bank, released: dict[tuple[str, int], tuple[ReleaseItem, Release]]) -> set[int]:
+    """An error on each question whose id an earlier one has (blocks with errors count too: their
+    ids were read). Of the blocks sharing an id, the one that matches its released version, else
+    the first in file order, keeps it; the `id()`s of the others are returned, so that they are
+    not also compared with the release of a question they are not."""
+    seen: dict[str, Question | PartialQuestion] = {}
+    again: dict[str, list[Question | PartialQuestion]] = {}
+    for q in bank.blocks():
+        if q.id is None:
+            continue
+        first = seen.setdefault(q.id, q)
+        if first is not q:
+            again.setdefault(q.id, [first]).append(q)
+    out: set[int] = set()
+    for qid, blocks in again.items():
+        blocks.sort(key=lambda q: (q.path, q.line or 0))
+        owner = next((q for q in blocks if _is_released(q, released)), blocks[0])
+        for q in blocks:
+            if q is owner:
+                continue
+            out.add(id(q))
+            bank.problems.append(
+                Problem(
+                    file=q.path,
+                    line=q.field_line("id"),
+                    question=qid,
+                    field="id",
+                    message=f"duplicate id {qid}: also at {owner.path}:{owner.line}",
+                    fix="ids are unique across all banks: give the new question a new id (versions share an id)",
+                )
+            )
+    return out
+
+
+def _is_released(q: Question | PartialQuestion, released: dict[tuple[str, int], tuple[ReleaseItem, Release]]) -> bool:
+    """Whether `q` is a question exactly as a release holds it."""
+    if not isinstance(q, Question):
+        return False
+    hit = released.get((q.id, q.version))
+    return hit is not None and not _differs_from_release(q, hit[0])
 
 
 def _differs_from_release(q: Question, item: ReleaseItem) -> bool:
