@@ -35,6 +35,15 @@ def _add_format(p: argparse.ArgumentParser, choices=("text", "json")) -> None:
     p.add_argument("--format", choices=choices, default="text", help="output format (default: text)")
 
 
+def _add_path(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--path",
+        metavar="BANKS",
+        help="read the bank files (release manifests, and the approved questions of the working files) "
+        "instead of the store, e.g. --path banks: no import needed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qbank", description="Versioned question banks for apprenticeship end-point assessment.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -58,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--path", default="banks", help="bank folder (default: banks)")
     _add_format(p)
 
-    p = sub.add_parser("diff", help="questions added, changed and retired between two releases")
+    p = sub.add_parser(
+        "diff",
+        help="questions added, changed (field by field) and retired between two releases",
+        description="Compare two releases of a standard: the questions added, retired and changed, and what "
+        "changed in each (text as a word diff, probes, outcomes, methods, minutes...). By default the releases "
+        "imported into the store; with --path the release manifests in the bank files, where A or B may be "
+        "`draft`: the approved questions of the working files, what the next release would contain.",
+    )
     p.add_argument("standard")
-    p.add_argument("old", metavar="A")
-    p.add_argument("new", metavar="B")
+    p.add_argument("old", metavar="A", help="release number (with --path: or `draft`)")
+    p.add_argument("new", metavar="B", help="release number (with --path: or `draft`, the working files)")
+    _add_path(p)
     _add_format(p)
 
     p = sub.add_parser("import", help="load released banks (their manifests, checked) into the store, all or nothing")
@@ -116,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cohort-size", type=int, default=12)
     p.add_argument("--extra-time", type=int, default=0, metavar="PERCENT")
     p.add_argument("--exposure-cap", type=float, default=EXPOSURE_CAP, metavar="SHARE")
-    p.add_argument("--path", help="simulate on bank files instead of the store (e.g. a generated bank)")
+    _add_path(p)
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
     p.add_argument(
         "--unplanned", action="store_true", help="draw without the method's plan (qbank-draw/1), for comparison"
@@ -162,6 +179,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="approved questions per outcome and method")
     p.add_argument("--standard")
+    _add_path(p)
+    _add_format(p)
+
+    p = sub.add_parser(
+        "gaps",
+        help="where a standard's bank is thin: questions, attempts and exposure floors per method and outcome",
+        description="Per method and per outcome a set must cover: the approved questions able to cover it (k), "
+        "the attempts one apprentice can take before it runs out, the exposure floor 1/k against the cap and "
+        "the new questions it needs; per method the proved exposure floor (linear programming) and the "
+        "questions a seeded simulation finds over the cap. Always exits 0 when the report could be made.",
+    )
+    p.add_argument("standard", help="standard code, e.g. ST0556")
+    _add_path(p)
+    p.add_argument("--exposure-cap", type=float, default=EXPOSURE_CAP, metavar="SHARE")
+    p.add_argument(
+        "--draws", type=int, default=2_000, metavar="N", help="simulated draws per method (default 2000; 0: none)"
+    )
+    p.add_argument("--seed", default="gaps", help="the simulation's seed (default: gaps, so reports repeat)")
     _add_format(p)
 
     p = sub.add_parser(
@@ -203,13 +238,15 @@ def _check_threshold(value: int | None, name: str, lo: int, hi: int | None) -> N
 
 
 def cmd_validate(args) -> int:
+    from .problems import in_report_order
     from .validation import load_bank
 
     _check_threshold(args.min_per_outcome, "--min-per-outcome", 1, None)
     _check_threshold(args.similarity, "--similarity", 1, 100)
     bank = load_bank(Path(args.path), min_per_outcome=args.min_per_outcome, near_duplicate_threshold=args.similarity)
     errors = bank.errors
-    warnings = [p for p in bank.problems if not p.is_error]
+    warnings = bank.warnings
+    problems = in_report_order(bank.problems)  # errors, then the warnings (some refer to the errors)
     if args.format == "json":
         print(
             json.dumps(
@@ -220,13 +257,13 @@ def cmd_validate(args) -> int:
                     "standards": sorted(bank.standards),
                     "questions": len(bank.questions),
                     "files": bank.files_read,
-                    "problems": [p.as_dict() for p in bank.problems],
+                    "problems": [p.as_dict() for p in problems],
                 },
                 indent=2,
             )
         )
     else:
-        for p in sorted(bank.problems, key=lambda p: (p.file, p.line or 0)):
+        for p in problems:
             print(p.render())
         approved = sum(1 for q in bank.questions if q.status == "approved")
         head = "ok" if not errors else "FAILED"
@@ -266,16 +303,92 @@ def cmd_release(args) -> int:
     return EXIT_OK
 
 
-def cmd_diff(args) -> int:
-    from .catalogue import release_diff
+def _files_bank(path: str, standard: str | None = None, *, questions: bool = True):
+    """The bank files at `path` for a command that reads them instead of the store (--path): the
+    release manifests and, with `questions`, the question files. Problems in the standard's own files
+    (in any file, without a standard) stop the command, naming them; other standards' do not."""
+    from .validation import load_bank, load_releases
 
-    d = release_diff(_engine(), args.standard, args.old, args.new)
+    if not Path(path).exists():
+        raise BankError(f"no bank folder {path}: give the folder holding the standards, e.g. --path banks")
+    bank = load_bank(Path(path), health=False) if questions else load_releases(Path(path))
+    std = bank.standards.get(standard) if standard else None
+    errors = bank.errors
+    if std is not None and std.folder is not None:
+        root = std.folder.resolve()
+        errors = [e for e in errors if Path(e.file).resolve().is_relative_to(root)]
+    if errors:
+        where = f" in {standard}'s files" if std is not None else ""
+        raise BankError(f"{path} has {len(errors)} problem(s){where}: fix them first (`qbank validate {path}`)", errors)
+    if standard and std is None:
+        known = ", ".join(sorted(bank.standards)) or "none"
+        raise BankError(f"no standard {standard} in {path} (standards there: {known})")
+    return bank
+
+
+def _files_release(bank, path: str, standard: str, semver: str):
+    """A release of the files: its manifest, or with `draft` the working files' approved questions."""
+    from .releases import build_release
+
+    if semver == "draft":
+        return build_release(bank, standard, "draft")
+    found = {r.semver: r for r in bank.releases.get(standard, [])}
+    if semver not in found:
+        raise BankError(
+            f"{standard} has no release {semver} in {path} (releases: {', '.join(found) or 'none'}); "
+            f"`qbank release {standard} {semver} --path {path}` makes it, or compare with the working files: `draft`"
+        )
+    return found[semver]
+
+
+def _store_changes(engine, d) -> None:
+    """Fill `d.changes` of a store diff: each changed question's two versions, field by field."""
+    from .catalogue import show_question
+    from .releases import field_changes
+
+    for qid, a, b in d.changed:
+        versions = {v["version"]: v for v in show_question(engine, qid).versions}
+        if a in versions and b in versions:
+            d.changes[qid] = field_changes(versions[a], versions[b])
+
+
+def cmd_diff(args) -> int:
+    if args.path:
+        from .releases import diff_releases
+
+        bank = _files_bank(args.path, args.standard, questions="draft" in (args.old, args.new))
+        a = _files_release(bank, args.path, args.standard, args.old)
+        b = _files_release(bank, args.path, args.standard, args.new)
+        d = diff_releases(a, b)
+    else:
+        from .catalogue import release_diff
+
+        if "draft" in (args.old, args.new):
+            raise UsageError("`draft` is the working files: add --path, e.g. --path banks")
+        engine = _engine()
+        try:
+            d = release_diff(engine, args.standard, args.old, args.new)
+        except BankError as e:
+            raise BankError(
+                f"{e}; to compare releases that are not imported, run `qbank import banks` first, or read them "
+                f"from the files: `qbank diff {args.standard} {args.old} {args.new} --path banks`",
+                e.problems,
+            ) from None
+        _store_changes(engine, d)
     if args.format == "json":
-        print(json.dumps(d.as_dict(), indent=2))
+        print(json.dumps(d.as_dict(), indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"{d.standard}: {d.old} -> {d.new}")
+    if d.definition:
+        print(f"  standard definition changed: {', '.join(d.definition)}")
     print(f"  added ({len(d.added)}): " + (", ".join(f"{i} v{v}" for i, v in d.added) or "none"))
-    print(f"  changed ({len(d.changed)}): " + (", ".join(f"{i} v{a} -> v{b}" for i, a, b in d.changed) or "none"))
+    print(f"  changed ({len(d.changed)}):" + ("" if d.changed else " none"))
+    for i, a, b in d.changed:
+        print(f"    {i} v{a} -> v{b}")
+        for change in d.changes.get(i, []):
+            for line in change.lines():  # a probe's line is indented under its field's name
+                lead = " " * (len(line) - len(line.lstrip()))
+                print(_wrap(line.lstrip(), indent="      " + lead, hang="  "))
     print(f"  retired ({len(d.retired)}): " + (", ".join(f"{i} v{v}" for i, v in d.retired) or "none"))
     print(f"  unchanged: {d.unchanged}")
     return EXIT_OK
@@ -451,18 +564,45 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
-def cmd_stats(args) -> int:
-    from .catalogue import stats
+def _files_stats(bank, code: str):
+    """`qbank stats` of bank files: the approved questions of the working files per outcome and method."""
+    from collections import Counter
 
-    result = stats(_engine(), args.standard)
+    from .catalogue import StandardStats
+
+    std = bank.standards[code]
+    approved = [q for q in bank.questions_of(code) if q.status == "approved"]
+    counts = Counter((o, m) for q in approved for o in q.outcomes for m in q.methods)
+    return StandardStats(
+        code=code,
+        title=std.title,
+        release="draft",
+        methods=list(std.methods),
+        outcomes=[(o.code, o.group) for o in std.outcomes.values()],
+        required={m.id: set(m.assesses) for m in std.methods.values()},
+        counts=dict(counts),
+        questions=len(approved),
+        threshold=std.min_per_outcome,
+    )
+
+
+def cmd_stats(args) -> int:
+    if args.path:
+        bank = _files_bank(args.path, args.standard)
+        result = [_files_stats(bank, code) for code in sorted(bank.standards) if code == (args.standard or code)]
+    else:
+        from .catalogue import stats
+
+        result = stats(_engine(), args.standard)
     if args.format == "json":
         print(json.dumps([s.as_dict() for s in result], indent=2))
         return EXIT_OK
     if not result:
-        print("the store is empty: run `qbank import banks`")
+        print("the store is empty: run `qbank import banks`, or read the files: `qbank stats --path banks`")
         return EXIT_OK
     for st in result:
-        print(f"\n{st.code} {st.title} — release {st.release or 'none'}, {st.questions} approved question(s)")
+        source = f"the files in {args.path}" if args.path else f"release {st.release or 'none'}"
+        print(f"\n{st.code} {st.title} — {source}, {st.questions} approved question(s)")
         labels = {m: f"M{i + 1}" for i, m in enumerate(st.methods)}
         for m in st.methods:
             print(f"  {labels[m]} = {m} (assesses {len(st.required[m])} outcomes)")
@@ -911,16 +1051,13 @@ def cmd_simulate(args) -> int:
     from .draws import method_spec, spec_from_bank
     from .plans import stored_plan_of
     from .simulate import ExposureFloor, SimConfig, simulate
-    from .validation import load_bank
 
     if args.draws < 2:
         raise UsageError("--draws must be at least 2")
     if not (0 <= args.resit_share <= 1 and 0 <= args.retake_share <= 1):
         raise UsageError("--resit-share and --retake-share are shares from 0 to 1")
     if args.path:
-        bank = load_bank(Path(args.path), health=False)
-        if bank.errors:
-            raise BankError(f"{args.path} has {len(bank.errors)} problem(s)", bank.errors)
+        bank = _files_bank(args.path, args.standard)
         spec = spec_from_bank(bank, args.standard, args.method, exposure_cap=args.exposure_cap)
         stored_plan = None
     else:
@@ -1023,6 +1160,13 @@ def cmd_simulate(args) -> int:
                 for failed in [ours.failures_by_attempt.get(a, 0)]
             )
         )
+    if ours.over_cap_questions:
+        over = list(ours.over_cap_questions.items())
+        print(
+            f"  questions over the cap ({ours.cap:.2f}), share of sets: "
+            + ", ".join(f"{q} {x:.3f}" for q, x in over[:10])
+            + (f" and {len(over) - 10} more" if len(over) > 10 else "")
+        )
     if ours.failure_reasons:
         print(
             "  failed sets by the outcome that ran out: "
@@ -1063,6 +1207,54 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
+def cmd_gaps(args) -> int:
+    from .draw import DrawSpec
+    from .exposure import Plan
+    from .gaps import StandardGaps, method_gaps
+
+    if not 0 < args.exposure_cap <= 1:
+        raise UsageError("--exposure-cap is a share between 0 and 1, e.g. 0.30")
+    if args.draws < 0:
+        raise UsageError("--draws must be 0 (no simulation) or more")
+    if args.path:
+        from .pools import spec_from_bank
+
+        bank = _files_bank(args.path, args.standard)
+        source = f"the approved questions in {args.path}"
+        found: list[tuple[DrawSpec, Plan | None]] = [
+            (spec_from_bank(bank, args.standard, m, exposure_cap=args.exposure_cap), None)
+            for m in bank.standards[args.standard].methods
+        ]
+    else:
+        from .catalogue import stats
+        from .plans import stored_plan_of
+        from .pools import method_spec
+
+        engine = _engine()
+        (st,) = stats(engine, args.standard)  # a BankError names an unknown standard
+        if st.release is None:
+            raise BankError(
+                f"{args.standard} has no release in the store: run `qbank release` and `qbank import banks`, "
+                f"or read the files: `qbank gaps {args.standard} --path banks`"
+            )
+        source = f"release {st.release} in the store"
+        found = [
+            (
+                method_spec(engine, args.standard, m, exposure_cap=args.exposure_cap),
+                stored_plan_of(engine, args.standard, m),
+            )
+            for m in st.methods
+        ]
+    report = StandardGaps(
+        args.standard, source, [method_gaps(spec, plan, draws=args.draws, seed=args.seed) for spec, plan in found]
+    )
+    if args.format == "json":
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(report.lines()))
+    return EXIT_OK
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "release": cmd_release,
@@ -1075,6 +1267,7 @@ COMMANDS = {
     "draw": cmd_draw,
     "swap": cmd_swap,
     "simulate": cmd_simulate,
+    "gaps": cmd_gaps,
     "record": cmd_record,
     "tui": cmd_tui,
     "serve": cmd_serve,
@@ -1086,6 +1279,7 @@ COMMANDS = {
 
 
 def _print_problems(problems: list[Problem], limit: int = 50) -> None:
+    problems = sorted(problems, key=lambda p: not p.is_error)  # errors first, each kind in its order
     for p in problems[:limit]:
         print(p.render(), file=sys.stderr)
     if len(problems) > limit:

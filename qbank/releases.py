@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from .bank_types import SEMVER_RE, Release, ReleaseItem, content_hash, semver_key
+from .bank_types import SEMVER_RE, Question, Release, ReleaseItem, content_hash, semver_key
 from .defaults import NEAR_DUPLICATE_THRESHOLD
 from .problems import BankError, display_path
 from .similarity import near_duplicates
@@ -114,6 +116,12 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
                 f"release {code} {semver} already exists with different content: releases are append-only; "
                 f"release the changes as a new number, e.g. {bump_minor(existing[-1].semver)}"
             )
+    if existing and rel.manifest_hash() == existing[-1].manifest_hash():
+        raise BankError(
+            f"{code} {semver} would be identical to release {existing[-1].semver}: nothing changed "
+            "(the same question versions and the same standard definition); approve, change or retire "
+            "questions, or change standard.toml, before releasing again"
+        )
     if existing and semver_key(semver) <= existing[-1].key:
         raise BankError(
             f"release numbers only go up: {code} is at {existing[-1].semver}; "
@@ -134,6 +142,138 @@ def bump_minor(semver: str) -> str:
     return f"{a}.{b + 1}.0"
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a question that differs between two versions: `old` and `new` as the question's
+    content holds them (text, a list, a {band: text} table, a number or a flag)."""
+
+    name: str
+    old: Any
+    new: Any
+
+    @property
+    def kind(self) -> str:
+        if self.name in SET_FIELDS:
+            return "set"
+        if self.name == "probes":
+            return "list"
+        if self.name == "bands":
+            return "table"
+        return "text" if self.name in TEXT_FIELDS else "value"
+
+    def lines(self) -> list[str]:
+        """The change as a writer reads it, compactly: one line, or one per probe or band."""
+        name, old, new = self.name, self.old, self.new
+        if self.kind == "set":
+            gone, came = _minus(old, new), _minus(new, old)
+            return [f"{name}: " + " ".join([*(f"+{x}" for x in came), *(f"-{x}" for x in gone)])]
+        if self.kind == "list":  # each probe on its own line, indented under the field's name
+            gone, came = _minus(old, new), _minus(new, old)
+            if not gone and not came:
+                return [f"{name}: reordered"]
+            return [f"{name}:", *(f"  - {x}" for x in gone), *(f"  + {x}" for x in came)]
+        if self.kind == "table":
+            out = []
+            for band in sorted(set(old) | set(new)):
+                a, b = old.get(band), new.get(band)
+                if a == b:
+                    continue
+                what = f"+ {b}" if a is None else f"- {a}" if b is None else word_diff(a, b)
+                out.append(f"{name}.{band}: {what}")
+            return out
+        if self.kind == "text":
+            return [f"{name}: {word_diff(old, new)}"]
+        return [f"{name}: {_show(old)} -> {_show(new)}"]
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"field": self.name, "from": self.old, "to": self.new}
+        if self.kind in ("set", "list"):
+            d["added"], d["removed"] = _minus(self.new, self.old), _minus(self.old, self.new)
+        elif self.kind == "text":
+            d["words"] = word_diff(self.old, self.new)
+        elif self.kind == "table":
+            d["changed"] = sorted(k for k in set(self.old) | set(self.new) if self.old.get(k) != self.new.get(k))
+        return d
+
+
+# the fields of a question version a diff compares, in the order it lists them
+DIFF_FIELDS = (
+    "status",
+    "text",
+    "probes",
+    "outcomes",
+    "methods",
+    "minutes",
+    "topic",
+    "opener",
+    "excludes",
+    "guidance",
+    "bands",
+    "tags_justification",
+)
+SET_FIELDS = frozenset({"outcomes", "methods", "excludes"})
+TEXT_FIELDS = frozenset({"text", "guidance", "tags_justification"})
+EMPTY: dict[str, Any] = {"probes": [], "bands": {}, "excludes": [], "tags_justification": "", "guidance": ""}
+
+
+def _minus(a: list, b: list) -> list:
+    keep = set(b)
+    return [x for x in a if x not in keep]
+
+
+def _show(v: Any) -> str:
+    return "yes" if v is True else "no" if v is False else f"'{v}'" if isinstance(v, str) else str(v)
+
+
+def word_diff(old: str, new: str, context: int = 4) -> str:
+    """`old` to `new` word by word: [-removed-] {+added+}, long unchanged runs shortened to their
+    ends ("…"); "(layout only: the same words)" when only the spacing or line breaks differ."""
+    a, b = old.split(), new.split()
+    if a == b:
+        return "(layout only: the same words)"
+    out: list[str] = []
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "equal":
+            words = a[i1:i2]
+            head = words[:context] if n else []  # after a change: its right context
+            tail = words[-context:] if n < len(ops) - 1 else []  # before a change: its left context
+            if len(words) > len(head) + len(tail):
+                out.append(" ".join([*head, "…", *tail]).strip())
+            else:
+                out.append(" ".join(words))
+            continue
+        if i2 > i1:
+            out.append("[-" + " ".join(a[i1:i2]) + "-]")
+        if j2 > j1:
+            out.append("{+" + " ".join(b[j1:j2]) + "+}")
+    return " ".join(x for x in out if x)
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    """What differs between two versions of a question, given as their content (`Question.content()`
+    or the store's version dict), field by field; fields one side lacks count as empty."""
+    out = []
+    for name in DIFF_FIELDS:
+        if name not in old and name not in new:
+            continue
+        a, b = old.get(name, EMPTY.get(name)), new.get(name, EMPTY.get(name))
+        if name in SET_FIELDS:
+            a, b = sorted(a or []), sorted(b or [])
+        elif name == "probes":
+            a, b = list(a or []), list(b or [])
+        elif name == "bands":
+            a, b = dict(a or {}), dict(b or {})
+        if a != b:
+            out.append(FieldChange(name, a, b))
+    return out
+
+
+def version_content(q: Question) -> dict[str, Any]:
+    """A question version as a diff compares it: its content and its status."""
+    return {**q.content(), "status": q.status}
+
+
 @dataclass
 class ReleaseDiff:
     standard: str
@@ -143,6 +283,12 @@ class ReleaseDiff:
     changed: list[tuple[str, int, int]]  # id, old version, new version
     retired: list[tuple[str, int]]
     unchanged: int
+    # what changed in each changed question, field by field (filled by `diff_releases`, or by the
+    # caller from the store's versions)
+    changes: dict[str, list[FieldChange]] = field(default_factory=dict)
+    # top-level parts of the standard's definition that differ (methods, outcomes, grading...);
+    # None when the definitions were not compared
+    definition: list[str] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -150,9 +296,13 @@ class ReleaseDiff:
             "from": self.old,
             "to": self.new,
             "added": [{"id": i, "version": v} for i, v in self.added],
-            "changed": [{"id": i, "from": a, "to": b} for i, a, b in self.changed],
+            "changed": [
+                {"id": i, "from": a, "to": b, "fields": [c.as_dict() for c in self.changes.get(i, [])]}
+                for i, a, b in self.changed
+            ],
             "retired": [{"id": i, "version": v} for i, v in self.retired],
             "unchanged": self.unchanged,
+            "definition_changed": self.definition,
         }
 
 
@@ -163,3 +313,19 @@ def diff_versions(standard: str, old: str, new: str, a: dict[str, int], b: dict[
     changed = sorted((i, a[i], v) for i, v in b.items() if i in a and a[i] != v)
     unchanged = sum(1 for i, v in b.items() if a.get(i) == v)
     return ReleaseDiff(standard, old, new, added, changed, retired, unchanged)
+
+
+def diff_releases(a: Release, b: Release) -> ReleaseDiff:
+    """Two releases of bank files (manifests, or `build_release` of the working files: the draft)
+    compared: questions added, changed (field by field) and retired, and the definition's parts
+    that changed."""
+    qa = {i.question.id: i.question for i in a.items}
+    qb = {i.question.id: i.question for i in b.items}
+    d = diff_versions(
+        a.standard, a.semver, b.semver, {k: q.version for k, q in qa.items()}, {k: q.version for k, q in qb.items()}
+    )
+    for qid, _, _ in d.changed:
+        d.changes[qid] = field_changes(version_content(qa[qid]), version_content(qb[qid]))
+    keys = sorted(set(a.definition) | set(b.definition))
+    d.definition = [k for k in keys if a.definition.get(k) != b.definition.get(k)]
+    return d

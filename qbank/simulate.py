@@ -137,6 +137,8 @@ class SimStats:
     plan_binding: list[str] = field(default_factory=list)  # outcomes that hold the floor up
     failures_by_attempt: dict[str, int] = field(default_factory=dict)
     sets_by_attempt: dict[str, int] = field(default_factory=dict)
+    # each question over the cap -> its share of sets, most exposed first (what `qbank gaps` names)
+    over_cap_questions: dict[str, float] = field(default_factory=dict)
 
     @property
     def plan_overlap_ratio(self) -> float | None:
@@ -274,6 +276,12 @@ def _measure(
         short_of_theme=short,
         conflicting=conflicting,
         breadth=round(reach / n_sets, 4) if n_sets else 0.0,
+        over_cap_questions=dict(
+            sorted(
+                ((c.code, round(x, 4)) for c, x in zip(spec.pool, shares, strict=False) if x > spec.exposure_cap),
+                key=lambda kv: (-kv[1], kv[0]),
+            )
+        ),
     )
 
 
