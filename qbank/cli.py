@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_path(p)
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
     p.add_argument(
-        "--unplanned", action="store_true", help="draw without the method's plan (qbank-draw/1), for comparison"
+        "--unplanned", action="store_true", help="draw without the method's plan (qbank-draw/3), for comparison"
     )
     _add_format(p)
 
@@ -512,6 +512,22 @@ def _wrap(text: str, width: int | None = None, indent: str = "    ", hang: str =
         if out:
             paragraphs.append("\n".join(out))
     return "\n\n".join(paragraphs)  # a blank line between paragraphs, as the writer left it
+
+
+def _fit(line: str, width: int | None = None) -> str:
+    """A report line folded at word boundaries to the terminal's width (88 when not a terminal),
+    its continuation indented under its start: an 80-column terminal otherwise cuts words."""
+    if width is None:
+        import shutil
+
+        width = shutil.get_terminal_size((88, 24)).columns
+    if len(line) <= width:
+        return line
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.fill(
+        line.strip(), max(width, len(lead) + 24), initial_indent=lead, subsequent_indent=lead + "    ",
+        break_on_hyphens=False, break_long_words=False,
+    )  # fmt: skip
 
 
 def cmd_list(args) -> int:
@@ -1251,7 +1267,7 @@ def cmd_gaps(args) -> int:
     if args.format == "json":
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:
-        print("\n".join(report.lines()))
+        print("\n".join(_fit(line) for line in report.lines()))
     return EXIT_OK
 
 
