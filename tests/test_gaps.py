@@ -155,7 +155,8 @@ def test_cli_from_files_text_and_json(gap_dir, capsys, monkeypatch, tmp_path):
     assert not (tmp_path / "never.db").exists()  # --path reads the files only
     lines = out.splitlines()
     discussion = lines.index(next(x for x in lines if x.startswith("discussion:")))
-    rows = [x.split() for x in lines[discussion + 2 : discussion + 5]]
+    header = next(i for i in range(discussion, len(lines)) if lines[i].split()[:2] == ["outcome", "k"])
+    rows = [x.split() for x in lines[header + 1 : header + 4]]
     assert rows == [
         ["B1", "2", "2", "0.500!", "2"],
         ["A1", "3", "3", "0.333!", "1"],
