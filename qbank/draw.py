@@ -300,15 +300,6 @@ class _Weights:
         sets short; v2 leaves set length to the plan, whose rates already say how broad sets are."""
         return BREADTH_PLANNED if self.usage.targets else 2.0
 
-    @property
-    def redundancy(self) -> float:
-        """v4: the power of the share of a question's required outcomes that are still uncovered.
-        The plan's sets are short (its questions' outcomes overlap little); a cover that takes
-        questions whose outcomes are half covered already builds longer sets, and with them more
-        overlap, than the plan's (issue 17: ST0556's presentation questioning 7.5 questions
-        against the plan's 6.5). 0 for v1 to v3, which did not weigh it."""
-        return REDUNDANCY_PLANNED if self.usage.targets and self.usage.openers else 0.0
-
     def opener_share(self, c: Candidate) -> float:
         """The share below which an opener may open the set: the exposure cap (v3, v4: an opener is
         usable until it reaches the cap); before that, its plan's rate (v2), else 1.5 times an even
@@ -323,7 +314,6 @@ class _Weights:
 
 STEER = 4.0  # how hard use above a question's target pushes it down: exp(-STEER * share / target)
 BREADTH_PLANNED = 0.0
-REDUNDANCY_PLANNED = 6.0  # see `_Weights.redundancy`
 UNPLANNED = 1e-3  # the weight of a question a plan never uses: only when nothing else will do
 
 
@@ -491,11 +481,6 @@ def _greedy(
         room = budget - used
         fitting = [c for c in opts if c.minutes <= room] or opts
         weights = [base[c] * len(c.outcomes & uncovered) ** base.breadth / c.minutes for c in fitting]
-        if base.redundancy:  # v4: a question whose outcomes the set already has is a longer set's
-            weights = [
-                w * (len(c.outcomes & uncovered) / len(c.outcomes & m.required)) ** base.redundancy
-                for w, c in zip(weights, fitting)
-            ]
         c = _pick(rng, fitting, weights)
         chosen.append(c)
         taken.add(c.code)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALGORITHM = "qbank-floor/2"  # stored with every plan; change it when the plan would come out differently
-# (/2: stage 2 keeps the opener rule of qbank-draw/3 and /4, openers at the cap; /1 did not)
+# (/2: stage 2 minimises the overlap Σπ²/L̄ as simulate measures it, where /1 minimised Σπ², and
+# keeps the opener rule of qbank-draw/3 and /4, openers at the cap)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ distribution keeps all exposures below that; `Plan.bound` is the best such bound
 the floor when `proved`.
 
 Stage 2, the target rates: among distributions whose exposures all stay within
-limit = max(cap, z*), the one whose rates are most even, minimising Σ_q π_q² (what the expected
-overlap of two sets, Σ_q π_q² / L̄, grows with), by the same column generation over a
-piecewise-linear Σ π_q² (tangents around the even share). Its rates are what the draw steers
-towards (`draw.py`, qbank-draw/4) and its overlap is the least a draw can reach under the limit.
-It keeps the draw's opener rule (a set opens with an opener while one is under the cap): every
-opener at the cap, or, when the openers can fill every set, an opener in every set.
+limit = max(cap, z*), the one of least expected overlap Σ_q π_q² / L̄ (the share of a set that
+another set holds, as `simulate` measures it; L̄ = Σ_q π_q, the mean set length), a ratio made
+linear by the Charnes-Cooper transformation and solved by the same column generation over
+tangents of π² (`_stage2`). Minimising Σ π² alone, as the first version did, favoured short
+sets, and its "least overlap" was not a floor: an unplanned draw with longer sets went below it.
+Its rates are what the draw steers towards (`draw.py`, qbank-draw/4) and its overlap is the
+least any draw can reach under the limit. It keeps the draw's opener rule (a set opens with an
+opener while one is under the cap): every opener at the cap, or, when the openers can fill
+every set, an opener in every set.
 
 Pure: no database here. The solver is SciPy's HiGHS (`scipy.optimize.linprog`, `milp`).
 """
@@ -276,8 +279,8 @@ def _rows_of(cols: _Columns) -> list[int]:
     return sorted(set().union(*cols.sets)) if cols.sets else []
 
 
-def _stage1(cols: _Columns) -> tuple[float, np.ndarray, dict[int, float], float]:
-    """min z: (z, p, dual cost per question, μ)."""
+def _stage1(cols: _Columns) -> tuple[float, np.ndarray, dict[int, float], float, float]:
+    """min z: (z, p, dual cost per question, μ, 0: the cost every question has besides its own)."""
     rows = _rows_of(cols)
     B = _incidence(cols, rows)
     n = len(cols.sets)
@@ -288,7 +291,7 @@ def _stage1(cols: _Columns) -> tuple[float, np.ndarray, dict[int, float], float]
     if res.status != 0:
         raise RuntimeError(f"the exposure LP failed: {res.message}")
     y = {q: -float(v) for q, v in zip(rows, res.ineqlin.marginals) if v < -1e-12}
-    return float(res.fun), res.x[:n], y, float(res.eqlin.marginals[0])
+    return float(res.fun), res.x[:n], y, float(res.eqlin.marginals[0]), 0.0
 
 
 def _tangent_points(even: float, limit: float) -> list[float]:
@@ -301,8 +304,15 @@ def _tangent_points(even: float, limit: float) -> list[float]:
 
 def _stage2(
     cols: _Columns, limit: float, points: list[float], openers: tuple[list[int], float] | None = None
-) -> tuple[float, np.ndarray, dict[int, float], float]:
-    """min Σ t_q, t_q ≥ tangents of π_q², π_q ≤ limit: (objective, p, dual cost per question, μ).
+) -> tuple[float, np.ndarray, dict[int, float], float, float]:
+    """The least expected overlap, Σ_q π_q² / L̄ (the share of a set that another set holds, as
+    `simulate` measures it), with every π_q ≤ limit: (objective, p, dual cost per question, μ, the
+    cost every question has besides its own).
+
+    A ratio, made linear by the Charnes-Cooper transformation: with s = 1/L̄ and p' = s·p (so
+    Σ_S |S|·p'_S = 1 and Σ_S p'_S = s), Σ π² / L̄ = Σ π'² / s, and each π'²/s lies above its
+    tangents 2x·π' − x²·s (x around the even share), linear in (p', s). Minimising Σ π² alone
+    would favour short sets; the ratio weighs a set's length as the overlap does.
 
     `openers` = (questions, cap): the draw's opener rule (a set opens with an opener while one is
     under the cap), as the rates it leads to: every opener at the cap when the openers cannot fill
@@ -310,14 +320,15 @@ def _stage2(
     rows = _rows_of(cols)
     B = _incidence(cols, rows).tocsr()
     n, r = len(cols.sets), len(rows)
+    col_s = sparse.csr_array(np.ones((r, 1)))
     blocks, rhs = [], []
     eye = sparse.identity(r, format="csr")
-    for x in points:  # 2x·π_q − t_q ≤ x²
-        blocks.append(sparse.hstack([2 * x * B, -eye]))
-        rhs.append(np.full(r, x * x))
-    blocks.append(sparse.hstack([B, sparse.csr_array((r, r))]))  # π_q ≤ limit
-    rhs.append(np.full(r, limit))
-    extra: list[tuple[list[int], float]] = []  # rows −Σ_{q ∈ qs} π_q ≤ −b, by question index in `rows`
+    for x in points:  # 2x·π'_q − x²·s − t_q ≤ 0
+        blocks.append(sparse.hstack([2 * x * B, -eye, -(x * x) * col_s]))
+        rhs.append(np.zeros(r))
+    blocks.append(sparse.hstack([B, sparse.csr_array((r, r)), -limit * col_s]))  # π'_q ≤ limit·s
+    rhs.append(np.zeros(r))
+    extra: list[tuple[list[int], float]] = []  # rows −Σ_{q ∈ qs} π'_q + b·s ≤ 0, by question index in `rows`
     if openers is not None:
         at = {q: k for k, q in enumerate(rows)}
         qs, cap = openers
@@ -332,12 +343,16 @@ def _stage2(
             ),
             shape=(len(extra), r),
         )
-        blocks.append(sparse.hstack([-(sel @ B), sparse.csr_array((len(extra), r))]))
-        rhs.append(np.array([-b for _, b in extra]))
+        bs = sparse.csr_array(np.array([[b] for _, b in extra]))
+        blocks.append(sparse.hstack([-(sel @ B), sparse.csr_array((len(extra), r)), bs]))
+        rhs.append(np.zeros(len(extra)))
     A_ub = sparse.vstack(blocks).tocsr()
-    A_eq = sparse.csr_array(np.r_[np.ones(n), np.zeros(r)].reshape(1, -1))
-    c = np.r_[np.zeros(n), np.ones(r)]
-    res = linprog(c, A_ub=A_ub, b_ub=np.concatenate(rhs), A_eq=A_eq, b_eq=[1.0], bounds=(0, None), method="highs")
+    sizes = np.array([len(S) for S in cols.sets], dtype=float)
+    A_eq = sparse.csr_array(
+        np.vstack([np.r_[sizes, np.zeros(r), 0.0], np.r_[np.ones(n), np.zeros(r), -1.0]])
+    )  # Σ |S|·p' = 1, Σ p' − s = 0
+    c = np.r_[np.zeros(n), np.ones(r), 0.0]
+    res = linprog(c, A_ub=A_ub, b_ub=np.concatenate(rhs), A_eq=A_eq, b_eq=[1.0, 0.0], bounds=(0, None), method="highs")
     if res.status == 2 and openers is not None:
         raise _OpenersInfeasible
     if res.status != 0:
@@ -349,8 +364,12 @@ def _stage2(
     y -= lam[len(points) * r : (len(points) + 1) * r]
     for i, (qs, _) in enumerate(extra):  # an opener row lowers its questions' cost: sets holding one pay less
         y[qs] += lam[(len(points) + 1) * r + i]
+    nu_length, nu_sum = (float(v) for v in res.eqlin.marginals)
+    s_val = float(res.x[-1])
+    p = res.x[:n] / s_val if s_val > 0 else res.x[:n]
     duals = {q: float(v) for q, v in zip(rows, y) if abs(v) > 1e-15}
-    return float(res.fun), res.x[:n], duals, float(res.eqlin.marginals[0])
+    # a set's reduced cost: Σ_{q ∈ S} (y_q − ν_length) − ν_sum
+    return float(res.fun), p, duals, nu_sum, -nu_length
 
 
 class _OpenersInfeasible(Exception):
@@ -366,10 +385,10 @@ def _generate(
     note = ""
     while True:
         rounds += 1
-        obj, p, y, mu = stage(cols)
-        cost = np.zeros(n)
+        obj, p, y, mu, base = stage(cols)
+        cost = np.full(n, base)
         for q, v in y.items():
-            cost[q] = v
+            cost[q] += v
         added = 0
         for g in pricer.greedy(cost, rng, GREEDY_TRIES):
             if sum(cost[q] for q in g) < mu - TOL and cols.add(g):
@@ -443,7 +462,7 @@ def plan(spec: DrawSpec, *, seed: str = "plan", time_limit: float = TIME_LIMIT) 
 
     rule = _opener_rule(cols, pricer, spec.exposure_cap)
 
-    def stage2(c: _Columns) -> tuple[float, np.ndarray, dict[int, float], float]:
+    def stage2(c: _Columns) -> tuple[float, np.ndarray, dict[int, float], float, float]:
         return _stage2(c, limit + 1e-9, points, rule)
 
     try:
