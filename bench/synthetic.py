@@ -97,6 +97,8 @@ def write_synthetic_bank(
                 f'id = "SYN-{i + 1:05d}"',
                 "version = 1",
                 'status = "approved"',
+                'reviewer = "Bench Reviewer"',
+                "reviewed = 2026-11-20",
                 f"methods = [{', '.join(methods)}]",
                 "outcomes = [" + ", ".join(f'"{o}"' for o in qouts) + "]",
                 f"minutes = {rnd.randint(3, 8)}",

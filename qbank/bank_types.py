@@ -19,7 +19,9 @@ from .definition import Outcome as Outcome
 from .definition import Theme as Theme
 
 GROUPS = ("knowledge", "skill", "behaviour", "criterion")
-STATUSES = ("draft", "approved", "retired")
+# a question version moves draft -> reviewed (by a second person) -> approved (released and drawn),
+# and is retired when it is no longer used; only approved versions are released
+STATUSES = ("draft", "reviewed", "approved", "retired")
 BANDS = ("fail", "pass", "merit", "distinction")
 METHOD_KINDS = (
     "presentation questioning",
@@ -53,6 +55,13 @@ class Standard:
     # before live assessment (qbank.clearance); "not required"; "" when the bank file says nothing
     clearance: str = ""
     clearance_reason: str = ""  # what rests on assumptions (shown while a release is not cleared)
+    # review and sign-off: the date the bank must next be reviewed ("YYYY-MM-DD", "" when not
+    # given), how many months old a question's review may be (None: the default, 12), and the
+    # two-person rule (None when not given: on), which only a reason may set off
+    review_due: str = ""
+    review_interval_months: int | None = None
+    two_person_rule: bool | None = None
+    two_person_rule_reason: str = ""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     methods: dict[str, Method] = field(default_factory=dict)
     min_per_outcome: int = DEFAULT_MIN_PER_OUTCOME
@@ -74,8 +83,9 @@ class Standard:
     def definition(self) -> dict[str, Any]:
         """The standard's definition as frozen into a release, notes and clearance included.
 
-        `notes`, `clearance` and `clearance_reason` are added only when given, so that every
-        release made before they were frozen keeps its definition hash."""
+        `notes`, `clearance`, `clearance_reason` and the review keys (`review_due`,
+        `review_interval_months`, `two_person_rule`, `two_person_rule_reason`) are added only when
+        given, so that every release made before they were frozen keeps its definition hash."""
         d: dict[str, Any] = {
             "code": self.code,
             "title": self.title,
@@ -96,7 +106,21 @@ class Standard:
             d["clearance"] = self.clearance
         if self.clearance_reason:
             d["clearance_reason"] = self.clearance_reason
+        if self.review_due:
+            d["review_due"] = self.review_due
+        if self.review_interval_months is not None:
+            d["review_interval_months"] = self.review_interval_months
+        if self.two_person_rule is not None:
+            d["two_person_rule"] = self.two_person_rule
+        if self.two_person_rule_reason:
+            d["two_person_rule_reason"] = self.two_person_rule_reason
         return d
+
+    @property
+    def two_person(self) -> bool:
+        """Whether `qbank release` holds new question versions to the two-person rule (on unless
+        the standard sets it off)."""
+        return self.two_person_rule is not False
 
 
 @dataclass
@@ -115,6 +139,10 @@ class Question:
     opener: bool = False
     topic: str = ""
     author: str = ""
+    # who reviewed the version (a second person: never its author) and when ("YYYY-MM-DD"); like
+    # `author`, not content: recording a review needs no new version
+    reviewer: str = ""
+    reviewed: str = ""
     # ids of questions never to share a set with this one (declared by the writer: near-duplicates
     # in disguise that the text comparison misses); the relation is symmetric
     excludes: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,15 @@ from .bank_types import (  # noqa: F401 - the types are re-exported for `from qb
     content_hash,
     semver_key,
 )
-from .fields import Fields, LineIndex, normalise_text, only_newline_breaks, suggest, toml_type  # noqa: F401 - re-exported too
+from .fields import (  # noqa: F401 - re-exported too
+    Fields,
+    LineIndex,
+    normalise_text,
+    only_newline_breaks,
+    parse_date,
+    suggest,
+    toml_type,
+)
 from .gradingfile import read_grading
 from .problems import Problem, display_path
 
@@ -119,6 +128,24 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             'standard: clearance = "required" needs a clearance_reason',
             'add `clearance_reason = "..."` saying what rests on assumptions (shown until a release is cleared)',
         )
+    review_due = f.date("review_due") or ""
+    review_interval = f.integer("review_interval_months", required=False, minimum=1, example="12")
+    two_person_rule = f.boolean("two_person_rule", default=True) if "two_person_rule" in data else None
+    two_person_reason = f.string("two_person_rule_reason", required=False) or ""
+    if two_person_rule is False and not two_person_reason and "two_person_rule_reason" not in data:
+        f.add(
+            "two_person_rule",
+            "standard: two_person_rule = false needs a two_person_rule_reason",
+            'add `two_person_rule_reason = "..."` saying why questions may be released without a second '
+            "person's review (it is frozen into each release and shown by `qbank release`), or remove the line",
+        )
+    elif two_person_reason and two_person_rule is not False:
+        f.add(
+            "two_person_rule_reason",
+            "standard: two_person_rule_reason is given, but the two-person rule is on",
+            "remove the reason, or set `two_person_rule = false` if the rule is really to be off",
+            kind="warning",
+        )
     outcomes_t = f.table("outcomes")
     checks_t = f.table("checks")
     grading = f.table("grading") or {}
@@ -134,10 +161,18 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         notes=notes,
         clearance=clearance,
         clearance_reason=clearance_reason,
+        review_due=review_due,
+        review_interval_months=review_interval,
+        # a value that could not be read (an error above) counts as not given
+        two_person_rule=two_person_rule if isinstance(data.get("two_person_rule"), bool) else None,
+        two_person_rule_reason=two_person_reason,
         grading=grading,
         path=shown,
         folder=path.parent,
     )
+    for key in ("review_due", "two_person_rule"):
+        if key in idx.top():
+            std.lines[key] = idx.top()[key]
 
     # outcomes
     outcome_headers = idx.headers("outcomes")
@@ -433,7 +468,16 @@ def read_question_file(
     topic = f.string("topic", required=False) or ""
     author = f.string("author", required=False) or ""
     raw = f._get("question", True, "array", "[[question]] blocks")
+    for key in [k for k in REVIEW_FIELDS if k in data]:
+        f.known.add(key)
+        f.add(
+            key,
+            f"question file: '{key}' belongs on each question a second person reviewed, not in the file's header",
+            f"move `{key}` into the [[question]] blocks it applies to (a header default would give questions "
+            "added later a review they never had)",
+        )
     f.unknown()
+    today = _today()
     if raw is None:
         return std, []
     if not isinstance(raw, list) or not all(isinstance(q, dict) for q in raw):
@@ -452,7 +496,7 @@ def read_question_file(
     out = []
     for i, q in enumerate(raw):
         qline, qkeys = blocks[i] if i < len(blocks) else (None, {})
-        plain = _plain_question(q, std or "", topic, author, shown, qline, qkeys)
+        plain = _plain_question(q, std or "", topic, author, shown, qline, qkeys, today)
         if plain is not None:
             out.append(plain)
             continue
@@ -481,12 +525,15 @@ def read_question_file(
         text_ = qf.string("text", example='"""\\nTalk me through...\\n"""')
         probes = qf.string_list("probes", required=False, allow_empty=True) or []
         guidance = (
-            qf.string("guidance", required=(status == "approved"), example='"""\\nA good answer shows...\\n"""') or ""
+            qf.string("guidance", required=(status in GUIDED), example='"""\\nA good answer shows...\\n"""') or ""
         )
         bands_t = qf.table("bands") or {}
         opener = qf.boolean("opener")
         qtopic = qf.string("topic", required=False) or topic
         qauthor = qf.string("author", required=False) or author
+        reviewer = qf.string("reviewer", required=False) or ""
+        reviewed = qf.date("reviewed", not_after=today) or ""
+        _check_review(qf, q, status)
         excludes = qf.string_list("excludes", required=False, allow_empty=True) or []
         tags_justification = qf.string("tags_justification", required=False) or ""
         qf.unknown()
@@ -551,6 +598,8 @@ def read_question_file(
                 opener=opener,
                 topic=qtopic,
                 author=qauthor,
+                reviewer=reviewer,
+                reviewed=reviewed,
                 excludes=tuple(excludes),
                 tags_justification=tags_justification,
                 path=shown,
@@ -561,15 +610,44 @@ def read_question_file(
     return std, out
 
 
+def _today() -> str:
+    """Today's date, "YYYY-MM-DD" (a review cannot be dated later)."""
+    return date.today().isoformat()
+
+
+REVIEW_FIELDS = ("reviewer", "reviewed")
+GUIDED = ("reviewed", "approved")  # statuses that need `guidance`: a reviewer reviews it too
+
+
+def _check_review(qf: Fields, q: dict, status: str | None) -> None:
+    """A review names its reviewer and its date, both or neither, and a question with status
+    "reviewed" has one. (A field given but unreadable has its own error: not reported again.)"""
+    given = [k for k in REVIEW_FIELDS if k in q]
+    if status == "reviewed" and not given:
+        qf.add(
+            "status",
+            f"{qf.w}status \"reviewed\" needs the review: 'reviewer' and 'reviewed' are missing",
+            'add `reviewer = "Full Name"` (the second person, never the author) and `reviewed = YYYY-MM-DD`',
+        )
+    elif len(given) == 1:
+        missing = "reviewed" if given == ["reviewer"] else "reviewer"
+        fix = (
+            "add `reviewed = YYYY-MM-DD`, the date of the review"
+            if missing == "reviewed"
+            else ('add `reviewer = "Full Name"`, the second person who reviewed it')
+        )
+        qf.add(None, f"{qf.w}missing field '{missing}': a review records who reviewed the question and when", fix)
+
+
 # every field a [[question]] may have: what the field-by-field checks above read
 QUESTION_FIELDS = frozenset(
     ("id", "version", "status", "methods", "outcomes", "minutes", "text", "probes", "guidance", "bands", "opener")
-    + ("topic", "author", "excludes", "tags_justification")
+    + ("topic", "author", "reviewer", "reviewed", "excludes", "tags_justification")
 )
 
 
 def _plain_question(
-    q: dict, std: str, topic: str, author: str, shown: str, qline: int | None, qkeys: dict[str, int]
+    q: dict, std: str, topic: str, author: str, shown: str, qline: int | None, qkeys: dict[str, int], today: str
 ) -> Question | None:
     """The question of a [[question]] table that every field check would pass, or None.
 
@@ -592,7 +670,7 @@ def _plain_question(
     probes = _plain_strings(q.get("probes", []))  # the one list that may be empty
     if not methods or not outcomes or probes is None:
         return None
-    if status == "approved" and "guidance" not in q:
+    if status in GUIDED and "guidance" not in q:
         return None
     guidance, bands = _plain_text(q, "guidance", ""), _plain_bands(q.get("bands", {}))
     qtopic, qauthor = _plain_text(q, "topic", topic), _plain_text(q, "author", author)
@@ -602,6 +680,12 @@ def _plain_question(
     justification = _plain_text(q, "tags_justification", "")
     if excludes is None or justification is None:
         return None
+    reviewer, when = _plain_text(q, "reviewer", ""), q.get("reviewed")
+    reviewed = "" if when is None else parse_date(when)
+    if reviewer is None or reviewed is None or reviewed > today:
+        return None
+    if bool(reviewer) != bool(reviewed) or (status == "reviewed" and not reviewer):
+        return None  # half a review, or status "reviewed" without one
     return Question(
         id=qid,
         version=version,
@@ -617,6 +701,8 @@ def _plain_question(
         opener=opener,
         topic=qtopic,
         author=qauthor,
+        reviewer=reviewer,
+        reviewed=reviewed or "",
         excludes=tuple(excludes),
         tags_justification=justification,
         path=shown,
@@ -732,6 +818,8 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
                 opener=bool(q.get("opener", False)),
                 topic=q.get("topic", ""),
                 author=q.get("author", ""),
+                reviewer=q.get("reviewer", ""),  # (absent from manifests written before reviews were recorded)
+                reviewed=q.get("reviewed", ""),
                 excludes=tuple(q.get("excludes", ())),
                 tags_justification=q.get("tags_justification", ""),
                 path=shown,

@@ -291,12 +291,15 @@ def cmd_release(args) -> int:
                     "created": result.created,
                     "path": str(result.path),
                     "questions": len(rel.items),
+                    "notices": list(result.notices),
                 },
                 indent=2,
             )
         )
     elif result.created:
         print(f"released {rel.standard} {rel.semver}: {len(rel.items)} approved question(s) frozen in {result.path}")
+        for notice in result.notices:
+            print(f"note: {notice}")
         print("commit the manifest, then run `qbank import` to load it into the store")
     else:
         print(f"{rel.standard} {rel.semver} is already released with exactly this content; nothing to do")

@@ -16,3 +16,4 @@ MIN_QUESTIONS_PER_OUTCOME = 3  # approved questions each outcome needs in each m
 EVIDENCE_LEVELS = ("not evidenced", "evidenced")  # evidence levels of a method without grading rules, lowest first
 
 ATTEMPTS = ("first", "resit", "retake")  # an apprentice's attempts at an assessment, as EPA plans name them
+REVIEW_INTERVAL_MONTHS = 12  # how old a question's review may be, unless the standard says otherwise

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .defaults import MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD
+from .defaults import MIN_QUESTIONS_PER_OUTCOME, NEAR_DUPLICATE_THRESHOLD, REVIEW_INTERVAL_MONTHS
 
 if TYPE_CHECKING:
     from .grading import GradingRules
@@ -26,7 +26,18 @@ if TYPE_CHECKING:
 KNOWN_KEYS = ("code", "title", "level", "version", "source", "outcomes", "methods", "checks", "grading")
 # text keys a definition holds only when the standard gives them (releases made before they were
 # frozen lack them): definition key -> ReleaseDefinition field
-OPTIONAL_TEXT = {"notes": "standard_notes", "clearance": "clearance", "clearance_reason": "clearance_reason"}
+OPTIONAL_TEXT = {
+    "notes": "standard_notes",
+    "clearance": "clearance",
+    "clearance_reason": "clearance_reason",
+    "review_due": "review_due",
+    "two_person_rule_reason": "two_person_rule_reason",
+}
+# other keys of that kind, each read only when of its type: definition key -> (field, type)
+OPTIONAL_VALUES: dict[str, tuple[str, type]] = {
+    "review_interval_months": ("review_interval_months", int),
+    "two_person_rule": ("two_person_rule", bool),
+}
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,13 @@ class ReleaseDefinition:
     standard_notes: str = ""
     clearance: str = ""  # "required", "not required", or "" when the release declares nothing
     clearance_reason: str = ""  # what rests on assumptions, when clearance is required
+    # review and sign-off, as the release froze them (empty / None when the release declares
+    # nothing, as every release made before they were recorded): the date the bank was next due
+    # for review, how old a question's review may be, and the two-person rule (off only with a reason)
+    review_due: str = ""
+    review_interval_months: int | None = None
+    two_person_rule: bool | None = None
+    two_person_rule_reason: str = ""
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -185,6 +203,7 @@ class ReleaseDefinition:
         absent |= {f"checks.{k}" for k in ("min_questions_per_outcome", "near_duplicate_threshold") if k not in checks}
         # read when given as text; anything else (never written by qbank) is kept as read in extra_json
         text = {k: d[k] for k in OPTIONAL_TEXT if isinstance(d.get(k), str) and d[k]}
+        text |= {k: d[k] for k, (_, kind) in OPTIONAL_VALUES.items() if _of_type(d.get(k), kind)}
         return cls(
             code=d["code"],
             title=d["title"],
@@ -203,7 +222,7 @@ class ReleaseDefinition:
             grading_json=_canonical(d.get("grading", {})),
             extra_json=_canonical({k: v for k, v in d.items() if k not in KNOWN_KEYS and k not in text}),
             absent=frozenset(absent),
-            **{OPTIONAL_TEXT[k]: v for k, v in text.items()},
+            **{(OPTIONAL_TEXT.get(k) or OPTIONAL_VALUES[k][0]): v for k, v in text.items()},
         )
 
     @classmethod
@@ -227,6 +246,7 @@ class ReleaseDefinition:
             "grading": json.loads(self.grading_json),
             **json.loads(self.extra_json),
             **{k: getattr(self, f) for k, f in OPTIONAL_TEXT.items() if getattr(self, f)},
+            **{k: getattr(self, f) for k, (f, _) in OPTIONAL_VALUES.items() if getattr(self, f) is not None},
         }
         return {k: v for k, v in d.items() if k not in self.absent}
 
@@ -253,6 +273,16 @@ class ReleaseDefinition:
         return {o.code: o.words for o in self.outcomes}
 
     @property
+    def review_months(self) -> int:
+        """How many months old a question's review may be before it is due again."""
+        return self.review_interval_months or REVIEW_INTERVAL_MONTHS
+
+    @property
+    def two_person(self) -> bool:
+        """Whether the release was made under the two-person rule (on unless set off)."""
+        return self.two_person_rule is not False
+
+    @property
     def grading(self) -> dict[str, Any]:
         """The [grading] table as released (a fresh copy)."""
         table: dict[str, Any] = json.loads(self.grading_json)
@@ -276,6 +306,11 @@ class ReleaseDefinition:
         """The methods a first attempt assesses unless told otherwise: those of the first overall
         grade, else every method."""
         return list(self.rules.overalls[0].methods) if self.rules.overalls else self.method_ids
+
+
+def _of_type(value: Any, kind: type) -> bool:
+    """Whether `value` is of `kind` as JSON reads it (a bool is not an int here)."""
+    return type(value) is kind
 
 
 def _canonical(value: Any) -> str:

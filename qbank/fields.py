@@ -7,6 +7,7 @@ does not give. Generic: bank files (`bankfiles`) and grading rules (`gradingfile
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import re
@@ -226,6 +227,32 @@ class Fields:
             return default
         return v
 
+    def date(self, name: str, *, required: bool = False, not_after: str | None = None) -> str | None:
+        """A calendar date, as a TOML date (`reviewed = 2026-11-20`) or the text "YYYY-MM-DD";
+        returned as that text. `not_after` ("YYYY-MM-DD"): a later date is an error (a date that
+        records something done cannot be in the future)."""
+        v = self._get(name, required, "date", "2026-11-20")
+        if v is None:
+            return None
+        text = parse_date(v)
+        if text is None:
+            if isinstance(v, dt.datetime):
+                problem = f"{self.w}'{name}' must be a date without a time, not {v.isoformat()}"
+            elif isinstance(v, str):
+                problem = f"{self.w}'{name}' = {v.strip()!r} is not a valid date"
+            else:
+                problem = f"{self.w}'{name}' must be a date, not {toml_type(v)} {v!r}"
+            self.add(name, problem, f"write `{name} = YYYY-MM-DD`, e.g. `{name} = 2026-11-20`")
+            return None
+        if not_after is not None and text > not_after:
+            self.add(
+                name,
+                f"{self.w}'{name}' = {text} is in the future",
+                f"give the date it was done (today, {not_after}, or earlier)",
+            )
+            return None
+        return text
+
     def string_list(
         self, name: str, *, required: bool = True, allow_empty: bool = False, example: str = '["..."]'
     ) -> list[str] | None:
@@ -281,6 +308,24 @@ class Fields:
                 self.add(k, f"{self.w}unknown field '{k}'", fix)
 
 
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date(v: object) -> str | None:
+    """A date field's value as "YYYY-MM-DD": a TOML date, or text in that form naming a real day
+    (surrounding spaces allowed); None for anything else (a date with a time, "2026-02-30", 5)."""
+    if type(v) is dt.date:
+        return v.isoformat()
+    if type(v) is str:
+        v = v.strip()
+        if _DATE_RE.match(v):
+            try:
+                return dt.date.fromisoformat(v).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
 def toml_type(v) -> str:
     """How a TOML value's type is named in a problem: "a string", "a list"..."""
     if isinstance(v, bool):
@@ -295,6 +340,10 @@ def toml_type(v) -> str:
         return "a list"
     if isinstance(v, dict):
         return "a table"
+    if isinstance(v, dt.datetime):
+        return "a date and time"
+    if isinstance(v, dt.date):
+        return "a date"
     return type(v).__name__
 
 

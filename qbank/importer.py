@@ -304,7 +304,15 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     s.add(rrow)
     s.flush()
     version_of = {i.question.id: have[(qid_by_code[i.question.id], i.question.version)][0] for i in rel.items}
-    items = [{"release_id": rrow.id, "question_version_id": v} for v in version_of.values()]
+    items = [
+        {
+            "release_id": rrow.id,
+            "question_version_id": version_of[i.question.id],
+            "reviewer": i.question.reviewer,  # as the manifest froze them ("" in one made before reviews)
+            "reviewed_on": i.question.reviewed,
+        }
+        for i in rel.items
+    ]
     _bulk_insert(s, table_of(ReleaseItemRow), items)
     rrow.near_duplicate_threshold = threshold = release_threshold(rel)
     if rel.near_duplicates is not None and rel.near_duplicate_threshold == threshold:

@@ -141,6 +141,10 @@ class ReleaseItemRow(SQLModel, table=True):
     __tablename__ = "release_item"
     release_id: int = Field(foreign_key="release.id", primary_key=True)
     question_version_id: int = Field(foreign_key="question_version.id", primary_key=True, index=True)
+    # who reviewed the version and when ("YYYY-MM-DD"), as the release froze them: not content, so
+    # kept per release (a later release may record a later review); "" when not recorded
+    reviewer: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
+    reviewed_on: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
 
 
 class ReleaseNearDuplicateRow(SQLModel, table=True):

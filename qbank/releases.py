@@ -12,9 +12,9 @@ from typing import Any
 
 from .bank_types import SEMVER_RE, Question, Release, ReleaseItem, content_hash, semver_key
 from .defaults import NEAR_DUPLICATE_THRESHOLD
-from .problems import BankError, display_path
+from .problems import BankError, Problem, display_path
 from .similarity import near_duplicates
-from .validation import Bank
+from .validation import Bank, same_person
 
 MANIFEST_FORMAT = 1
 
@@ -24,6 +24,8 @@ class ReleaseResult:
     release: Release
     path: Path
     created: bool  # False when an identical release already existed
+    # what `qbank release` should say besides (the two-person rule off, and why)
+    notices: list[str] = field(default_factory=list)
 
 
 def build_release(bank: Bank, code: str, semver: str, created: str | None = None) -> Release:
@@ -59,6 +61,8 @@ def manifest_text(rel: Release) -> str:
                 "version": i.question.version,
                 "hash": i.hash,
                 "author": i.question.author,
+                "reviewer": i.question.reviewer,
+                "reviewed": i.question.reviewed,
                 **i.question.content(),
             }
             for i in rel.items
@@ -110,17 +114,17 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
     existing = bank.releases.get(code, [])
     for old in existing:
         if old.semver == semver:
-            if old.manifest_hash() == rel.manifest_hash():
+            if _same(old, rel):
                 return ReleaseResult(release=old, path=path, created=False)
             raise BankError(
                 f"release {code} {semver} already exists with different content: releases are append-only; "
                 f"release the changes as a new number, e.g. {bump_minor(existing[-1].semver)}"
             )
-    if existing and rel.manifest_hash() == existing[-1].manifest_hash():
+    if existing and _same(rel, existing[-1]):
         raise BankError(
             f"{code} {semver} would be identical to release {existing[-1].semver}: nothing changed "
-            "(the same question versions and the same standard definition); approve, change or retire "
-            "questions, or change standard.toml, before releasing again"
+            "(the same question versions, reviews and standard definition); approve, change or retire "
+            "questions, record reviews, or change standard.toml, before releasing again"
         )
     if existing and semver_key(semver) <= existing[-1].key:
         raise BankError(
@@ -129,12 +133,83 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
         )
     if not rel.items:
         raise BankError(f"{code} has no approved questions to release")
+    notices = []
+    if not std.review_due:
+        notices.append(
+            f"{code} has no review_due: add `review_due = YYYY-MM-DD` to standard.toml, the date the bank must "
+            "next be reviewed (at least annually); `qbank validate` warns until it is there"
+        )
+    if std.two_person:
+        check_two_person_rule(rel, existing)
+    else:
+        notices.append(f"{code}: released without the two-person rule: {std.two_person_rule_reason}")
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(manifest_text(rel), encoding="utf-8")
     tmp.replace(path)
     rel.path = display_path(path)
-    return ReleaseResult(release=rel, path=path, created=True)
+    return ReleaseResult(release=rel, path=path, created=True, notices=notices)
+
+
+def reviews_of(rel: Release) -> dict[tuple[str, int], tuple[str, str]]:
+    """Who reviewed each question version of a release, and when (empty when not recorded)."""
+    return {(i.question.id, i.question.version): (i.question.reviewer, i.question.reviewed) for i in rel.items}
+
+
+def _same(a: Release, b: Release) -> bool:
+    """Whether two releases hold the same definition, question versions and reviews: a release that
+    only records reviews done since the last one is a release (the store learns of the reviews)."""
+    return a.manifest_hash() == b.manifest_hash() and reviews_of(a) == reviews_of(b)
+
+
+def check_two_person_rule(rel: Release, earlier: list[Release]) -> None:
+    """The two-person rule: every question version new in `rel` (in none of the standard's `earlier`
+    releases) names a reviewer who is not its author, in a review dated no earlier than the release
+    that froze the question's previous version (a review left over from that version is not one of
+    this). Versions released before stand: they were released before the rule, or under it.
+    BankError listing each version that breaks it."""
+    released = {(i.question.id, i.question.version) for r in earlier for i in r.items}
+    last_seen: dict[str, tuple[Release, int]] = {}  # id -> the latest earlier release holding it, its version
+    for r in earlier:
+        for i in r.items:
+            last_seen[i.question.id] = (r, i.question.version)
+    problems = []
+    for item in rel.items:
+        q = item.question
+        if (q.id, q.version) in released:
+            continue
+        before = last_seen.get(q.id)
+        if not q.reviewer:
+            why = "has no reviewer"
+        elif q.author and same_person(q.reviewer, q.author):
+            why = f"is reviewed only by its author, {q.author}"
+        elif before is not None and q.reviewed < before[0].created[:10]:
+            # the review predates the release that froze the earlier version: it is that version's
+            why = (
+                f"carries a review dated {q.reviewed}, before release {before[0].semver} froze v{before[1]}: "
+                "the changed version needs a new review"
+            )
+        else:
+            continue
+        problems.append(
+            Problem(
+                file=q.path,
+                line=q.field_line("reviewer"),
+                question=q.id,
+                field="reviewer",
+                check="review",
+                message=f"{q.id} v{q.version} {why}: the two-person rule needs a second person's review",
+                fix='a second person reviews it and sets `reviewer = "Full Name"` and `reviewed = YYYY-MM-DD`; '
+                'or keep it out of the release (status = "draft") until then',
+            )
+        )
+    if problems:
+        raise BankError(
+            f"{rel.standard} {rel.semver}: {len(problems)} new question version(s) were not reviewed by a second "
+            "person (the two-person rule); nothing was released. A standard may set the rule off in "
+            'standard.toml with `two_person_rule = false` and `two_person_rule_reason = "..."`',
+            problems,
+        )
 
 
 def bump_minor(semver: str) -> str:

@@ -25,7 +25,7 @@ from itertools import combinations, islice
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Engine, and_, func, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -1297,6 +1297,72 @@ def _current_plans(s: Session, standard: str | None, method: str | None) -> list
     return out
 
 
+REVIEW_NAMED = 5  # questions due for review named per standard in the health review
+
+
+def _months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the month's last day when it is shorter)."""
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(y, m + 1, d)
+        except ValueError:
+            continue
+    raise AssertionError("every month has 28 days")
+
+
+def _reviews_due(s: Session, standard: str | None, today: date) -> tuple[list[list[Any]], list[str]]:
+    """Per standard, from its newest release: whether the bank's review (`review_due`, as the release
+    froze it) has passed, and the approved questions with no review in the last
+    `review_interval_months` (12 unless the standard says otherwise), never-reviewed first, counted
+    in SQL with the first few named. Returns the table's rows and the flags."""
+    rows: list[list[Any]] = []
+    flags: list[str] = []
+    q = select(col(StandardRow.id), col(StandardRow.code)).order_by(col(StandardRow.code))
+    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
+        newest = s.execute(
+            select(ReleaseRow)
+            .where(col(ReleaseRow.standard_id) == std_id)
+            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
+            .limit(1)
+        ).scalar()
+        if newest is None:
+            continue
+        d = for_release(newest)
+        cutoff = _months_before(today, d.review_months).isoformat()
+        reviewed_on = col(ReleaseItemRow.reviewed_on)
+        due = and_(col(ReleaseItemRow.release_id) == newest.id, or_(reviewed_on == "", reviewed_on < cutoff))
+        approved = s.execute(
+            select(func.count()).select_from(ReleaseItemRow).where(col(ReleaseItemRow.release_id) == newest.id)
+        ).scalar_one()
+        n_due = s.execute(select(func.count()).select_from(ReleaseItemRow).where(due)).scalar_one()
+        named = [
+            f"{qcode} v{version}" + (f" ({when})" if when else "")
+            for qcode, version, when in s.execute(
+                select(col(QuestionRow.code), col(QuestionVersionRow.version), reviewed_on)
+                .join(QuestionVersionRow, col(QuestionVersionRow.id) == ReleaseItemRow.question_version_id)
+                .join(QuestionRow, col(QuestionRow.id) == QuestionVersionRow.question_id)
+                .where(due)
+                .order_by(reviewed_on, col(QuestionRow.code))
+                .limit(REVIEW_NAMED)
+            )
+        ]
+        listed = ", ".join(named) + (f" and {n_due - len(named)} more" if n_due > len(named) else "")
+        if not d.review_due:
+            state = "not recorded"
+        else:
+            late = (today - date.fromisoformat(d.review_due)).days
+            state = f"OVERDUE {late} day(s)" if late > 0 else f"in {-late} day(s)"
+            if late > 0:
+                flags.append(f"{code}: the bank's review was due on {d.review_due}, {late} day(s) ago")
+        if n_due:
+            flags.append(
+                f"{code}: {n_due} approved question(s) with no review in the last {d.review_months} months ({listed})"
+            )
+        rows.append([code, newest.semver, d.review_due or "-", state, approved, d.review_months, n_due, listed])
+    return rows, flags
+
+
 def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
     from .catalogue import list_questions, release_diff, stats
 
@@ -1347,7 +1413,9 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
             change_rows.append(
                 [code, f"{lst[-2].semver} -> {cur.semver}", len(diff.added), len(diff.changed), len(diff.retired)]
             )
-    drafts = _drafts(path, f.standard) if path else None
+    drafts, reviewed = _drafts(path, f.standard) if path else (None, None)
+    due_rows, due_flags = _reviews_due(s, f.standard, now.date())
+    flags += due_flags
     r = Report(
         kind="health",
         title="Bank health",
@@ -1355,16 +1423,19 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
         explanation=(
             "Sufficiency: approved questions in the current release per outcome and method, against "
             "the standard's minimum. Near-duplicates: approved texts scoring at least their standard's "
-            f"near-duplicate threshold ({NEAR_DUPLICATE_THRESHOLD} unless it sets its own). Drafts are "
-            "read from the bank files (--path) since the store holds only released questions."
+            f"near-duplicate threshold ({NEAR_DUPLICATE_THRESHOLD} unless it sets its own). Reviews: the "
+            "bank's review date (review_due) and each approved question's last review, as the current "
+            "release recorded them; a question is due when it has no review in the standard's "
+            "review_interval_months (12 unless set). Drafts are read from the bank files (--path) since "
+            "the store holds only released questions."
         ),
     )
     r.flags = flags
     r.summary = [
         f"{sum(approved.values())} approved, {sum(retired.values())} retired question(s)"
         + (
-            f"; {sum(drafts.values())} draft(s) waiting"
-            if drafts is not None
+            f"; {sum(drafts.values())} draft(s) and {sum(reviewed.values())} reviewed question(s) waiting"
+            if drafts is not None and reviewed is not None
             else "; drafts: give --path banks to count them"
         )
     ]
@@ -1389,8 +1460,24 @@ def review_health(s: Session, f: Filters, path: str | None = None) -> Report:
             ),
         ),
     ]
-    if drafts is not None:
-        r.tables.append(Table("Drafts waiting", ["standard", "drafts"], [[k, v] for k, v in sorted(drafts.items())]))
+    if drafts is not None and reviewed is not None:
+        r.tables.append(
+            Table(
+                "Drafts waiting",
+                ["standard", "drafts", "reviewed (to approve)"],
+                [[k, drafts[k], reviewed[k]] for k in sorted(set(drafts) | set(reviewed))],
+            )
+        )
+    r.tables.append(
+        Table(
+            "Reviews due (current release)",
+            ["standard", "release", "bank review due", "status", "approved", "interval (months)", "questions due"]
+            + ["first due"],
+            due_rows,
+            note="questions due: approved questions with no review in the interval, never-reviewed first, "
+            "then the oldest review",
+        )
+    )
     r.charts = [
         Chart(
             "Approved questions per outcome (lowest 30)",
@@ -1417,15 +1504,20 @@ def _parse_date(text: str) -> datetime | None:
         return None
 
 
-def _drafts(path: str, standard: str | None) -> Counter:
+def _drafts(path: str, standard: str | None) -> tuple[Counter, Counter]:
+    """Questions waiting in the bank files, per standard: drafts, and those reviewed but not approved."""
     from .validation import load_bank
 
     bank = load_bank(path, health=False)
-    out: Counter = Counter()
+    drafts: Counter = Counter()
+    reviewed: Counter = Counter()
     for q in bank.questions:
-        if getattr(q, "status", "") == "draft" and (not standard or q.standard == standard):
-            out[q.standard] += 1
-    return out
+        if not standard or q.standard == standard:
+            if q.status == "draft":
+                drafts[q.standard] += 1
+            elif q.status == "reviewed":
+                reviewed[q.standard] += 1
+    return drafts, reviewed
 
 
 # --------------------------------------------------------------------------- 7. ad-hoc questions

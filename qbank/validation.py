@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .bank_types import Method, PartialQuestion, Question, Release, ReleaseItem, Standard
@@ -214,6 +215,8 @@ def _load_bank(
         check_sufficiency(bank, skip=broken)
         check_tags(bank, skip=broken)
         check_authors(bank)
+        check_reviewers(bank)
+        check_review_dates(bank)
         check_near_duplicates(bank, skip=broken)
     return bank
 
@@ -629,7 +632,7 @@ def check_authors(bank: Bank, shown: int = 5) -> None:
         if q.status == "approved" and not q.author.strip():
             by_file[q.path].append(q)
     for path, qs in sorted(by_file.items()):
-        ids = ", ".join(q.id for q in qs[:shown]) + (f" and {len(qs) - shown} more" if len(qs) > shown else "")
+        ids = _ids(qs, shown)
         bank.problems.append(
             Problem(
                 file=path,
@@ -642,6 +645,95 @@ def check_authors(bank: Bank, shown: int = 5) -> None:
                 fix='add `author = "Full Name"` to the file\'s header, or to each question another writer wrote',
             )
         )
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names are the same as written, case and spacing aside ("jo  smith" is "Jo Smith";
+    nothing is guessed: "J. Smith" is not "Jo Smith")."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def check_reviewers(bank: Bank, shown: int = 5) -> None:
+    """Warnings, one per question file, for approved questions no second person reviewed: with no
+    `reviewer`, or reviewed by their own author. `qbank release` refuses such a version when it is
+    new (the two-person rule, banks/README.md "From draft to release"); versions released before
+    stand, so this is a warning: a second person reviews them and records it."""
+    unreviewed: dict[str, list[Question]] = defaultdict(list)
+    own: dict[str, list[Question]] = defaultdict(list)
+    for q in bank.questions:
+        if q.reviewer and q.author and q.status != "retired" and same_person(q.reviewer, q.author):
+            own[q.path].append(q)
+        elif q.status == "approved" and not q.reviewer:
+            unreviewed[q.path].append(q)
+    for path, qs in sorted(unreviewed.items()):
+        bank.problems.append(
+            Problem(
+                file=path,
+                line=1,
+                field="reviewer",
+                kind="warning",
+                check="reviewer",
+                message=f"no reviewer on {len(qs)} approved question(s) ({_ids(qs, shown)}): a second person "
+                "should review each question and be named",
+                fix='the reviewer adds `reviewer = "Full Name"` and `reviewed = YYYY-MM-DD` to each question '
+                "they reviewed; `qbank release` refuses new versions without",
+            )
+        )
+    for path, qs in sorted(own.items()):
+        bank.problems.append(
+            Problem(
+                file=path,
+                line=qs[0].field_line("reviewer"),
+                question=qs[0].id if len(qs) == 1 else None,
+                field="reviewer",
+                kind="warning",
+                check="review",
+                message=f"{len(qs)} question(s) reviewed by their own author ({_ids(qs, shown)}): a review "
+                "needs a second person",
+                fix="a second person reviews them and replaces `reviewer` and `reviewed`; "
+                "`qbank release` refuses new versions reviewed by their author",
+            )
+        )
+
+
+def _ids(qs: list[Question], shown: int) -> str:
+    return ", ".join(q.id for q in qs[:shown]) + (f" and {len(qs) - shown} more" if len(qs) > shown else "")
+
+
+def check_review_dates(bank: Bank, today: date | None = None) -> None:
+    """A warning for each standard whose review is due (`review_due` has passed), or that has been
+    released (is in use) and records no review date: an awarding body's bank is reviewed at least
+    once a year (the Senior Leader plan: "reviewed at least once a year")."""
+    today = today or date.today()
+    for code, std in sorted(bank.standards.items()):
+        if std.review_due:
+            late = (today - date.fromisoformat(std.review_due)).days
+            if late > 0:
+                bank.problems.append(
+                    Problem(
+                        file=std.path,
+                        line=std.lines.get("review_due"),
+                        field="review_due",
+                        kind="warning",
+                        check="review",
+                        message=f"{code}: the bank's review was due on {std.review_due}, {late} day(s) ago",
+                        fix="review the bank (questions, guidance, coverage; reviewers record `reviewed` on the "
+                        "questions), then set `review_due` to the next date, at most a year on",
+                    )
+                )
+        elif bank.releases.get(code):
+            bank.problems.append(
+                Problem(
+                    file=std.path,
+                    line=1,
+                    field="review_due",
+                    kind="warning",
+                    check="review",
+                    message=f"{code}: no review_due: a bank in use is reviewed at least annually, and the date "
+                    "of its next review is recorded",
+                    fix="add `review_due = YYYY-MM-DD` to standard.toml: the date the bank must next be reviewed",
+                )
+            )
 
 
 def _released_pairs(bank: Bank, std: Standard) -> Known | None:

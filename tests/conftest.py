@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,7 @@ def question_block(
     minutes: int = 6,
     text_: str | None = None,
     extra: str = "",
+    reviewer: str | None = "Test Reviewer",
 ) -> str:
     qid = qid or f"TST-{i + 1:03d}"
     outcomes = outcomes if outcomes is not None else OUTCOMES[i % len(OUTCOMES)]
@@ -144,6 +146,9 @@ def question_block(
         probes = ["What would you do differently?", "What evidence showed it worked?"]
         guidance = "A good answer gives a real example and evaluates it."
         ''')
+        # reviewed by a second person today (the two-person rule of `qbank release`: a version
+        # changed after a release needs a review dated since); None: not reviewed
+        + (f'reviewer = "{reviewer}"\nreviewed = {date.today().isoformat()}\n' if reviewer else "")
         + extra
     )
 

@@ -194,6 +194,8 @@ def _question(i: int, methods: str, outcomes: str, text: str) -> str:
     minutes = 5
     text = "{text}"
     guidance = "A real example, evaluated."
+    reviewer = "Test Reviewer"
+    reviewed = 2026-11-20
     ''')
 
 

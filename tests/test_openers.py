@@ -142,31 +142,3 @@ def test_with_openers_enough_for_every_set_the_plan_opens_every_set():
     p = plan(spec)
     assert sum(p.rates.get(f"O{i}", 0.0) for i in range(4)) >= 1 - 1e-6
     assert all(p.rates.get(f"O{i}", 0.0) <= 0.3 + 1e-6 for i in range(4))
-
-
-def test_the_planned_draw_builds_sets_nearer_the_plans_length(monkeypatch):
-    """ST0556's presentation questioning: 17 outcomes, sets of 6 to 8. A cover that takes
-    questions whose outcomes the set mostly has already builds 7.5 questions on average where the
-    plan's sets hold 6.5; weighing that down (qbank-draw/4) brings the sets nearer the plan's."""
-    from pathlib import Path
-
-    from qbank.draws import spec_from_bank
-    from qbank.floor import plan, valid
-    from qbank.validation import load_bank
-
-    banks = Path(__file__).parent.parent / "banks"
-    spec = spec_from_bank(load_bank(banks, health=False), "ST0556", "presentation-questioning")
-    p = plan(spec)
-
-    def measure() -> tuple[float, float]:
-        sets = run(spec, 400, targets=p.rates)
-        assert all(valid(spec, chosen) for _, chosen in sets)
-        counts = Counter(c.code for _, chosen in sets[100:] for c in chosen)
-        return sum(len(c) for _, c in sets[100:]) / 300, max(counts.values()) / 300
-
-    weighed, max_exposure = measure()
-    monkeypatch.setattr(draw, "REDUNDANCY_PLANNED", 0.0)
-    unweighed, _ = measure()
-    assert weighed < unweighed - 0.25, (weighed, unweighed)
-    assert abs(weighed - p.mean_length) < abs(unweighed - p.mean_length)
-    assert max_exposure <= 0.3 + 0.02

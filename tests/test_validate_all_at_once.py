@@ -162,10 +162,13 @@ def _assert_each_once(errors: list) -> None:
 
 def _warnings(bank: Bank, root: Path) -> set[tuple[str, str]]:
     """Each warning as (file within the bank, message), comparable between two copies. (The
-    message of the per-file warning on questions without an author counts them, and a question
-    with an error is not counted: only the file is compared.)"""
+    messages of the per-file warnings on questions without an author or a reviewer count them, and
+    a question with an error is not counted: only the file is compared.)"""
     return {
-        (str(Path(p.file).resolve().relative_to(root.resolve())), "" if p.check == "author" else p.message)
+        (
+            str(Path(p.file).resolve().relative_to(root.resolve())),
+            "" if p.check in ("author", "reviewer") else p.message,
+        )
         for p in bank.warnings
     }
 

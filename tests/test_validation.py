@@ -82,7 +82,7 @@ def test_unknown_method(bank_dir):
 def test_invalid_status_suggests(bank_dir):
     replace_in(qfile(bank_dir), 'status = "approved"', 'status = "aproved"', 1)
     p = only_error(bank_dir)
-    assert "'status' = 'aproved' is not one of draft, approved, retired" in p.message
+    assert "'status' = 'aproved' is not one of draft, reviewed, approved, retired" in p.message
     assert "did you mean 'approved'" in p.fix
 
 

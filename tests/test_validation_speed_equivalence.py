@@ -241,7 +241,7 @@ _MULTI = '"""\n  multi\n  line  \n\n"""'
 _VALID: dict[str, list[str | None]] = {
     "id": ['"Q-1"', '"Q-2"', '" Q-3 "'],
     "version": ["1", "2"],
-    "status": ['"approved"', '"draft"', '"retired"', '" draft "'],
+    "status": ['"approved"', '"draft"', '"retired"', '" draft "', '"reviewed"'],
     "methods": ['["pd"]', '["pd", "ab"]', '[" pd "]'],
     "outcomes": ['["K1"]', '["K2", "K1"]'],
     "minutes": ["5", "1"],
@@ -251,6 +251,10 @@ _VALID: dict[str, list[str | None]] = {
     "opener": [None, "true", "false"],
     "topic": [None, '"T"', '" T "'],
     "author": [None, '"ann"'],
+    # a review names its reviewer and its date, both or neither (and status "reviewed" needs one):
+    # the combinations the generator draws test that rule in both readers
+    "reviewer": [None, '"Bea Reviewer"', '" ann "', '"ANN"'],
+    "reviewed": [None, "2026-11-20", '"2026-11-20"', '" 2024-02-29 "', "2020-01-01"],
     "bands": [None, '{ pass = "ok" }', "{}", '{ distinction = "d", fail = " f " }'],
     "excludes": [None, "[]", '["Q-9"]', '["Q-9", " Q-8 "]'],
     "tags_justification": [None, '"Both are evidenced by one answer."', '" padded "'],
@@ -268,6 +272,8 @@ _BROKEN: dict[str, list[str]] = {
     "opener": ['"yes"', "1"],
     "topic": ['""', "1"],
     "author": ['""', "[]"],
+    "reviewer": ['""', "5", '"  "'],
+    "reviewed": ['"2026-02-30"', '"20/11/2026"', "2999-01-01", '"2999-01-01"', "2026-11-20T10:00:00", "20261120", '""'],
     "excludes": ['"Q-9"', '["Q-9", "Q-9"]', '[""]', "[1]"],
     "tags_justification": ['""', "3", '"  "'],
     "bands": ['"x"', '{ pass = "" }', '{ merit = "m", bogus = "b" }', "{ fail = 1 }"],
@@ -321,6 +327,10 @@ def _read(path: Path):
 @example(('standard = "TST"\n', [(_table(status='"approved"', guidance=None), None)]))
 @example(('standard = "TST"\n', [(_table(status='"draft"', guidance=None), None)]))
 @example(('standard = "TST"\n', [(_table(methods='["pd", " pd"]'), None), (_table(bands="{}"), "pass = 2")]))
+@example(('standard = "TST"\n', [(_table(status='"reviewed"'), None)]))  # status "reviewed" without a review
+@example(('standard = "TST"\n', [(_table(reviewer='"Bea Reviewer"'), None)]))  # a reviewer without a date
+@example(('standard = "TST"\n', [(_table(reviewer='"Bea Reviewer"', reviewed="2999-01-01"), None)]))  # future
+@example(('standard = "TST"\n', [(_table(status='"reviewed"', reviewer='"Bea"', reviewed='"2026-11-20"'), None)]))
 def test_plain_questions_are_read_as_the_field_checks_read_them(tmp_path_factory, file):
     path = tmp_path_factory.mktemp("q") / "q.toml"
     _write(path, *file)
