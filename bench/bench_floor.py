@@ -2,7 +2,7 @@
 
 For every method of the shipped banks' newest releases (and, with --synthetic N, a generated bank
 of N questions): the time to solve the plan, then `simulate` (10,000 draws, 20 % resits, 10 %
-retakes by default) without the plan (qbank-draw/1) and with it (qbank-draw/2), in the same
+retakes by default) without the plan (qbank-draw/3) and with it (qbank-draw/4), in the same
 process. Printed per method: max exposure against max(cap, LP floor), overlap against the formula
 floor (M·L/N − 1)/(M − 1) and against the least overlap the plan found, failed sets by attempt,
 selection p99.
@@ -64,7 +64,7 @@ def main() -> None:
                     + (f"; binding {', '.join(p.binding)}" if p.binding else "")
                     + (f"; {p.note}" if p.note else "")
                 )
-                for label, pl in (("v1 unplanned", None), ("v2 planned", p)):
+                for label, pl in (("v3 unplanned", None), ("v4 planned", p)):
                     o, _ = simulate(spec, SimConfig(draws=a.draws, seed=a.seed), pl)
                     fl = o.overlap_floor_ratio or 0.0
                     lp = o.overlap / p.overlap if p.overlap else 0.0
