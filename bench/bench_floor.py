@@ -64,8 +64,8 @@ def main() -> None:
                     + (f"; binding {', '.join(p.binding)}" if p.binding else "")
                     + (f"; {p.note}" if p.note else "")
                 )
-                for label, pl in (("v3 unplanned", None), ("v4 planned", p)):
-                    o, _ = simulate(spec, SimConfig(draws=a.draws, seed=a.seed), pl)
+                for label, steer in (("v3 production", False), ("v4 steered", True)):
+                    o, _ = simulate(spec, SimConfig(draws=a.draws, seed=a.seed), p, steer=steer)
                     fl = o.overlap_floor_ratio or 0.0
                     lp = o.overlap / p.overlap if p.overlap else 0.0
                     verdict = "ok" if o.exposure_max <= p.limit + 0.01 else "OVER"

@@ -136,7 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_path(p)
     p.add_argument("--seed", help="fix the simulated population and draws (simulation only)")
     p.add_argument(
-        "--unplanned", action="store_true", help="draw without the method's plan (qbank-draw/3), for comparison"
+        "--steer",
+        action="store_true",
+        help="steer the draw towards the plan's rates (qbank-draw/4), for comparison: production draws do not",
+    )
+    p.add_argument(
+        "--no-plan",
+        action="store_true",
+        help="skip the exposure plan: no linear-programming floors (faster where a plan must be solved)",
     )
     _add_format(p)
 
@@ -1075,6 +1082,8 @@ def cmd_simulate(args) -> int:
         raise UsageError("--draws must be at least 2")
     if not (0 <= args.resit_share <= 1 and 0 <= args.retake_share <= 1):
         raise UsageError("--resit-share and --retake-share are shares from 0 to 1")
+    if args.steer and args.no_plan:
+        raise UsageError("--steer steers towards the plan's rates: it cannot be used with --no-plan")
     if args.path:
         bank = _files_bank(args.path, args.standard)
         spec = spec_from_bank(bank, args.standard, args.method, exposure_cap=args.exposure_cap)
@@ -1086,7 +1095,7 @@ def cmd_simulate(args) -> int:
         )
         stored_plan = stored_plan_of(engine, args.standard, args.method)
     plan = None
-    if not args.unplanned:
+    if not args.no_plan:
         plan = stored_plan if stored_plan is not None and stored_plan.cap == spec.exposure_cap else None
         if plan is None:  # bank files, a release not planned yet, or another cap: solve it now
             from .draw import Infeasible
@@ -1110,6 +1119,7 @@ def cmd_simulate(args) -> int:
             seed=args.seed,
         ),
         plan,
+        steer=args.steer,
     )
     bank_floor = ExposureFloor.of(spec)
     if args.format == "json":
@@ -1203,7 +1213,7 @@ def cmd_simulate(args) -> int:
                 "  outcomes that hold the floor up (every set takes one of their few questions): "
                 + ", ".join(plan.binding)
             )
-    elif not args.unplanned:
+    elif not args.no_plan:
         print("  no plan: no set meets every constraint")
     if bank_floor.k:
         named = ", ".join(bank_floor.outcomes[:5]) + (

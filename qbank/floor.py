@@ -25,7 +25,8 @@ another set holds, as `simulate` measures it; L̄ = Σ_q π_q, the mean set leng
 linear by the Charnes-Cooper transformation and solved by the same column generation over
 tangents of π² (`_stage2`). Minimising Σ π² alone, as the first version did, favoured short
 sets, and its "least overlap" was not a floor: an unplanned draw with longer sets went below it.
-Its rates are what the draw steers towards (`draw.py`, qbank-draw/4) and its overlap is the
+Its rates are what a draw may steer towards (`draw.py`, qbank-draw/4: `qbank simulate --steer`;
+production draws do not, see `draws._draw_in`) and its overlap is the
 least any draw can reach under the limit. It keeps the draw's opener rule (a set opens with an
 opener while one is under the cap): every opener at the cap, or, when the openers can fill
 every set, an opener in every set.

@@ -1,10 +1,11 @@
-"""Exposure plans in the store: solved once per release and method, read by every draw.
+"""Exposure plans in the store: solved once per release and method, read by `qbank simulate`,
+`qbank gaps` and the health review (the floors a draw is measured against).
 
 `solve_missing` solves (`floor.plan`, linear programming) and stores the plan of every method of
 every release that has none: `qbank import` runs it after importing, `qbank plan` on its own (for
 releases imported before plans existed, or after a run was interrupted). A plan is derived data,
-like a release's pool: a release without one still draws, selecting without rates (qbank-draw/3).
-`plan_for` gives a draw the plan of its pool, read once per process (a release never changes).
+like a release's pool; draws do not read it (`draws._draw_in` says why). `plan_for` gives the plan
+of a pool, read once per process (a release never changes).
 """
 
 from __future__ import annotations

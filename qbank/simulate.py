@@ -291,10 +291,13 @@ def _measure(
     )
 
 
-def simulate(spec: DrawSpec, cfg: SimConfig, plan: Plan | None = None) -> tuple[SimStats, SimStats]:
+def simulate(
+    spec: DrawSpec, cfg: SimConfig, plan: Plan | None = None, *, steer: bool = False
+) -> tuple[SimStats, SimStats]:
     """(qbank's draw, uniform baseline) over the same population. With the method's `plan` the
-    draw steers towards its rates, as production does, and the figures are set against its floors."""
-    targets = plan.rates if plan is not None and plan.cap == spec.exposure_cap else None
+    figures are set against its floors; with `steer` too, the draw steers towards the plan's
+    rates (qbank-draw/4), which production does not (see `draws._draw_in`)."""
+    targets = plan.rates if steer and plan is not None and plan.cap == spec.exposure_cap else None
     attempts: Counter[str] = Counter()
     failed_attempts: Counter[str] = Counter()
     prng = random.Random(cfg.seed if cfg.seed is not None else secrets.token_hex(16))

@@ -293,7 +293,7 @@ def test_the_planned_draw_keeps_every_question_near_its_rate(monkeypatch: pytest
 
     monkeypatch.setattr(simulate, "select", recording)  # simulate's own loop, every set it draws recorded
     cfg = simulate.SimConfig(draws=3000, resit_share=0, retake_share=0, seed="t")
-    ours, _ = simulate.simulate(spec, cfg, p)
+    ours, _ = simulate.simulate(spec, cfg, p, steer=True)
 
     assert ours.failures == 0 and ours.sets == len(drawn) == 3000
     assert all(floor.valid(spec, s) for s in drawn)

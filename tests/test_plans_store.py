@@ -12,7 +12,7 @@ from test_draws_store import PD, big_bank
 
 from qbank import draws as draws_mod
 from qbank import plans
-from qbank.draw import ALGORITHM, ALGORITHM_PLANNED
+from qbank.draw import ALGORITHM
 from qbank.draws import DrawRequest, draw_set, replay
 from qbank.importer import import_bank
 from qbank.models import DrawRow
@@ -23,10 +23,12 @@ def _fresh_process_caches() -> None:
     plans.PLANS.clear()
 
 
-def test_a_planned_release_draws_towards_its_rates_and_replays(engine, tmp_path):
+def test_a_release_is_planned_once_and_its_draws_replay(engine, tmp_path):
+    """The plan is solved once per release and method and stored; draws, before and after it, are
+    qbank-draw/3 (they do not steer towards its rates: `draws._draw_in` says why) and replay."""
     import_bank(engine, big_bank(tmp_path / "banks"))
     _fresh_process_caches()
-    before = draw_set(engine, DrawRequest("TST01", PD, "APP-0"))  # no plan yet: as before
+    before = draw_set(engine, DrawRequest("TST01", PD, "APP-0"))  # no plan yet
     solved = plans.solve_missing(engine)
     assert [(x.standard, x.release, x.method) for x in solved] == [
         ("TST01", "1.0.0", m) for m in sorted(x.method for x in solved)
@@ -34,27 +36,20 @@ def test_a_planned_release_draws_towards_its_rates_and_replays(engine, tmp_path)
     pd = next(x for x in solved if x.method == PD)
     assert pd.plan is not None and pd.plan.proved and 0 < pd.plan.floor <= 1
     assert plans.solve_missing(engine) == []  # solved once: nothing left to solve
+    stored = plans.stored_plan_of(engine, "TST01", PD)
+    assert (
+        stored is not None and abs(stored.floor - pd.plan.floor) < 1e-6 and stored.rates.keys() == pd.plan.rates.keys()
+    )
     _fresh_process_caches()
     ids = [draw_set(engine, DrawRequest("TST01", PD, f"APP-{i}")).draw_id for i in range(1, 6)]
     with Session(engine) as s:
-        assert s.get(DrawRow, before.draw_id).algorithm == ALGORITHM
-        for i in ids:
+        for i in [before.draw_id, *ids]:
             row = s.get(DrawRow, i)
-            assert row.algorithm == ALGORITHM_PLANNED
-            assert json.loads(row.usage_json)["targets"]  # the rates the draw consulted, kept for replay
+            assert row.algorithm == ALGORITHM and "targets" not in json.loads(row.usage_json)
     _fresh_process_caches()
     for i in [before.draw_id, *ids]:
         rp = replay(engine, i)
         assert rp.identical and rp.stored
-
-
-def test_a_draw_with_another_cap_does_not_use_the_plan(engine, tmp_path):
-    import_bank(engine, big_bank(tmp_path / "banks"))
-    plans.solve_missing(engine)
-    _fresh_process_caches()
-    r = draw_set(engine, DrawRequest("TST01", PD, "APP-CAP", exposure_cap=0.5))
-    with Session(engine) as s:
-        assert s.get(DrawRow, r.draw_id).algorithm == ALGORITHM
 
 
 def test_qbank_plan_names_an_unknown_standard_and_solves_the_rest(db_url, tmp_path):
