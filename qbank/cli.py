@@ -788,15 +788,9 @@ def _write_or_print(text: str, output: str | None, what: str) -> None:
     if not output:
         sys.stdout.write(text)
         return
-    out = Path(output)
-    if out.is_dir():
-        raise UsageError(f"--output {out} is a folder; give a file name")
-    try:
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
-    except OSError as e:
-        raise UsageError(f"cannot write {out}: {e.strerror}") from None
+    from .safe_write import write_output
+
+    out = write_output(output, text)  # never through a link; a folder or missing folder: BankError (exit 1)
     print(f"wrote {what} to {out}", file=sys.stderr)
 
 

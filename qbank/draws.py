@@ -284,20 +284,25 @@ def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -
     )
     s.add(row)
     s.flush()
+    # One INSERT with a row per item, not an executemany: psycopg runs an executemany in pipeline
+    # mode, and when a concurrent draw took one of these questions (the unique no-repeat
+    # constraint) leaving the aborted pipeline logged "error ignored terminating <Pipeline>:
+    # pipeline aborted" on the terminal of a draw whose retry then succeeded (issue 14, item 12).
     s.execute(
-        insert(table_of(DrawItemRow)),
-        [
-            {
-                "draw_id": row.id,
-                "position": i + 1,
-                "question_id": pool.qid_by_code[c.code],
-                "question_version_id": c.qv_id,
-                "apprentice_id": apprentice_id,
-                "origin": "draw",
-                "active": True,
-            }
-            for i, c in enumerate(chosen)
-        ],
+        insert(table_of(DrawItemRow)).values(
+            [
+                {
+                    "draw_id": row.id,
+                    "position": i + 1,
+                    "question_id": pool.qid_by_code[c.code],
+                    "question_version_id": c.qv_id,
+                    "apprentice_id": apprentice_id,
+                    "origin": "draw",
+                    "active": True,
+                }
+                for i, c in enumerate(chosen)
+            ]
+        ),
     )
     return _Drawn(row=row, chosen=list(chosen), std=std, meth=meth, rel=rel, adhoc=adhoc)
 

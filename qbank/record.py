@@ -1,7 +1,8 @@
 """The assessor's record of one assessment, rendered by jinja2 as HTML (self-contained, A4) or Markdown.
 
 `record_context` gathers everything the record shows from an `AssessmentView`; the templates in
-`qbank/templates/` only lay it out. HTML is autoescaped; Markdown cells are escaped by `mdcell`.
+`qbank/templates/` only lay it out. HTML is autoescaped; Markdown cells are escaped by `mdcell`;
+terminal control characters (ESC, BEL, C1) are dropped from the whole output (`safe_text`).
 
 Questions are listed in the order they were asked (ad-hoc ones in their place); skipped ones
 apart, with their reasons; skips and swaps that were undone, and retracted evidence, stay in the
@@ -34,6 +35,7 @@ from .files import write_text_atomic
 from .grading import fmt_number
 from .iqa import AssessmentIQA, for_view
 from .problems import BankError
+from .safe_text import drop_controls
 from .views import AssessmentView, EvidenceView, MethodView, QuestionView
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -229,7 +231,8 @@ def render(
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not '{fmt}'")
     context = record_context(view, generated=generated, iqa=iqa)
-    return _env().get_template(f"record.{fmt}").render(**context, screen=screen)
+    # terminal control characters (ESC, BEL, C1...) never reach the record, whatever was stored
+    return drop_controls(_env().get_template(f"record.{fmt}").render(**context, screen=screen))
 
 
 @dataclass

@@ -8,6 +8,7 @@ import io
 import json
 
 from .record import _env
+from .safe_text import csv_cell, drop_controls, json_escape_controls
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -19,18 +20,20 @@ def render(report, fmt: str = "table") -> str:
 
 
 def _json(r) -> str:
-    return json.dumps(r.as_dict(), indent=2, default=str, ensure_ascii=False) + "\n"
+    return json_escape_controls(json.dumps(r.as_dict(), indent=2, default=str, ensure_ascii=False)) + "\n"
 
 
 def _csv(r) -> str:
+    """Every table, one after another. Cells pass through `csv_cell`: numbers stay numbers, text
+    that a spreadsheet would run as a formula (= + - @, tab, CR) gets a leading single quote."""
     out = io.StringIO()
     w = csv.writer(out)
     for i, t in enumerate(r.tables):
         if i:
             w.writerow([])
-        w.writerow([f"# {t.title}"])
-        w.writerow(t.columns)
-        w.writerows(t.rows)
+        w.writerow([csv_cell(f"# {t.title}")])
+        w.writerow([csv_cell(c) for c in t.columns])
+        w.writerows([csv_cell(c) for c in row] for row in t.rows)
     return out.getvalue()
 
 
@@ -56,12 +59,12 @@ def _text(r, max_rows: int = 40, width: int = 48) -> str:
         if len(t.rows) > max_rows:
             lines.append(f"  ... {len(t.rows) - max_rows} more (use --format csv or html for all)")
         lines.append("")
-    return "\n".join(lines)
+    return drop_controls("\n".join(lines))
 
 
 def _html(r) -> str:
     charts = [_chart_geometry(c) for c in r.charts if c.bars]
-    return _env().get_template("review.html").render(r=r, charts=charts)
+    return drop_controls(_env().get_template("review.html").render(r=r, charts=charts))
 
 
 def _chart_geometry(c) -> dict:

@@ -6,7 +6,6 @@ qbank uses `<data dir>/qbank/qbank.db`, created on first use, in WAL mode with f
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -50,21 +49,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class _PipelineNoise(logging.Filter):
-    """psycopg logs "error ignored terminating <Pipeline>: pipeline aborted" when a statement in a
-    pipeline fails, e.g. when two draws take the same question for an apprentice at once and one
-    of them retries (which then succeeds): noise on a user's terminal, never a problem of theirs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("error ignored terminating")
-
-
-def _quiet_pipeline_noise() -> None:
-    log = logging.getLogger("psycopg")
-    if not any(isinstance(f, _PipelineNoise) for f in log.filters):
-        log.addFilter(_PipelineNoise())
-
-
 def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Engine:
     """An engine for `url` (default: $QBANK_DATABASE_URL or the user's SQLite file), schema created
     or upgraded to the current revision (qbank.migrations) unless `create` is False."""
@@ -79,8 +63,6 @@ def make_engine(url: str | None = None, *, create: bool = True, **kwargs) -> Eng
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
     elif parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername.startswith("postgresql"):
-        _quiet_pipeline_noise()
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError) as e:

@@ -148,7 +148,7 @@ def test_record_cli(assessment, tmp_path, capsys, monkeypatch, db_url):
     with pytest.raises(SystemExit) as exit_:
         main(["record", str(aid), "--format", "pdf"])
     assert exit_.value.code == 2 and "invalid choice: 'pdf'" in capsys.readouterr().err
-    assert main(["record", str(aid), "-o", str(tmp_path)]) == 2
+    assert main(["record", str(aid), "-o", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
 
 
