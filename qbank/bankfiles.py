@@ -46,6 +46,7 @@ from .bank_types import (  # noqa: F401 - the types are re-exported for `from qb
     semver_key,
 )
 from .fields import (  # noqa: F401 - re-exported too
+    MAX_INTEGER,
     Fields,
     LineIndex,
     normalise_text,
@@ -60,6 +61,75 @@ from .problems import Problem, display_path
 # --------------------------------------------------------------------------- reading files
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+_NO_BOM_FIX = (
+    'save the file as UTF-8 without a byte order mark (in most editors: encoding "UTF-8", not "UTF-8 with BOM")'
+)
+
+
+def decode_bank_text(raw: bytes, shown: str, problems: list[Problem], *, check: str = "format") -> str | None:
+    """The text of a bank file, which must be UTF-8 without a byte order mark. A BOM or UTF-16 is
+    named as such (and the text still read, so that no false errors follow from it); other bytes
+    that are not UTF-8 are reported with their line, and give None."""
+    if raw.startswith(_UTF8_BOM):
+        problems.append(
+            Problem(
+                file=shown,
+                line=1,
+                check=check,
+                message="file starts with a UTF-8 byte order mark (BOM)",
+                fix=_NO_BOM_FIX,
+            )
+        )
+        raw = raw[len(_UTF8_BOM) :]
+    utf16 = _utf16_encoding(raw)
+    if utf16:
+        problems.append(
+            Problem(
+                file=shown,
+                line=1,
+                check=check,
+                message=f"file is {_UTF16_NAMES[utf16]} text, not UTF-8",
+                fix='save the file as UTF-8 (in most editors: "Save with encoding" > "UTF-8")',
+            )
+        )
+        try:
+            return raw.decode(utf16)
+        except UnicodeDecodeError:
+            return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad_line = raw[: e.start].count(b"\n") + 1
+        problems.append(
+            Problem(
+                file=shown,
+                line=bad_line,
+                check=check,
+                message="file is not valid UTF-8 text",
+                fix="save the file as UTF-8",
+            )
+        )
+        return None
+
+
+_UTF16_NAMES = {"utf-16": "UTF-16", "utf-16-le": "UTF-16 (little-endian)", "utf-16-be": "UTF-16 (big-endian)"}
+
+
+def _utf16_encoding(raw: bytes) -> str | None:
+    """ "utf-16" when `raw` starts with a UTF-16 byte order mark, "utf-16-le"/"utf-16-be" when it
+    has none but every other byte of its start is NUL (ASCII text saved as UTF-16), else None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = raw[:200]
+    if len(head) >= 4 and len(head) % 2 == 0:
+        if not any(head[1::2]) and all(head[0::2]):
+            return "utf-16-le"
+        if not any(head[0::2]) and all(head[1::2]):
+            return "utf-16-be"
+    return None
+
+
 def read_toml(path: Path, problems: list[Problem]) -> tuple[dict | None, str]:
     shown = display_path(path)
     try:
@@ -69,27 +139,52 @@ def read_toml(path: Path, problems: list[Problem]) -> tuple[dict | None, str]:
             Problem(file=shown, message=f"cannot read file: {e.strerror or e}", fix="check the path and permissions")
         )
         return None, ""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        bad_line = raw[: e.start].count(b"\n") + 1
-        problems.append(
-            Problem(file=shown, line=bad_line, message="file is not valid UTF-8 text", fix="save the file as UTF-8")
-        )
+    text = decode_bank_text(raw, shown, problems)
+    if text is None:
         return None, ""
     try:
         return toml_parser.loads(text), text
+    except RecursionError:
+        problems.append(
+            Problem(
+                file=shown,
+                line=_most_nested_line(text, "[{."),
+                message="malformed TOML: values, tables or keys are nested too deeply to read",
+                fix="a bank file needs at most a few levels of [ ], { } and dotted keys: remove the deep nesting",
+            )
+        )
+        return None, text
     except toml_parser.TOMLDecodeError as e:
         msg = str(e)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m[1]) if m else None
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
         if m:
             reason += f" (column {m[2]})"
-        problems.append(
-            Problem(file=shown, line=line, message=f"malformed TOML: {reason}", fix=_toml_fix(reason, text, line))
-        )
+        fix = _toml_fix(reason, text, line)
+        if "at end of document" in msg:  # the file stops in the middle of something: half-saved?
+            line = _unclosed_string_line(text) or text.count("\n") + 1
+            reason += ": the file ends before it is complete (truncated?)"
+            fix += "; if the file was cut short, restore it from git"
+        problems.append(Problem(file=shown, line=line, message=f"malformed TOML: {reason}", fix=fix))
         return None, text
+
+
+def _most_nested_line(text: str, chars: str) -> int | None:
+    """The line with the most of `chars` (where deep nesting is), for an error on the whole file."""
+    lines = text.splitlines()
+    if not lines:
+        return None
+    counts = [sum(ln.count(c) for c in chars) for ln in lines]
+    return counts.index(max(counts)) + 1
+
+
+def _unclosed_string_line(text: str) -> int | None:
+    """The line where a multi-line string that never closes opens (odd number of its quotes)."""
+    for quote in ('"""', "'''"):
+        if text.count(quote) % 2:
+            return text[: text.rindex(quote)].count("\n") + 1
+    return None
 
 
 def _toml_fix(reason: str, text: str, line: int | None) -> str:
@@ -664,7 +759,9 @@ def _plain_question(
     version, minutes, opener = q.get("version"), q.get("minutes"), q.get("opener", False)
     if not qid or not ID_RE.match(qid) or status not in STATUSES or not text:
         return None
-    if type(version) is not int or type(minutes) is not int or version < 1 or minutes < 1 or type(opener) is not bool:
+    if type(version) is not int or type(minutes) is not int or type(opener) is not bool:
+        return None
+    if not 1 <= version <= MAX_INTEGER or not 1 <= minutes <= MAX_INTEGER:
         return None
     methods, outcomes = _plain_strings(q.get("methods")), _plain_strings(q.get("outcomes"))
     probes = _plain_strings(q.get("probes", []))  # the one list that may be empty
@@ -750,8 +847,7 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
     shown = display_path(path)
     restore = "restore the file from git; releases are written by `qbank release` and never edited"
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
+        raw = path.read_bytes()
     except OSError as e:
         problems.append(
             Problem(
@@ -759,21 +855,43 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
             )
         )
         return None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    text = decode_bank_text(raw, shown, problems, check="release")
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except RecursionError:
         problems.append(
             Problem(
                 file=shown,
-                line=getattr(e, "lineno", None),
+                line=_most_nested_line(text, "[{"),
                 check="release",
-                message=f"release manifest is not valid JSON: {getattr(e, 'msg', e)}",
+                message="release manifest is nested too deeply to read (not as `qbank release` writes it)",
+                fix=restore,
+            )
+        )
+        return None
+    except json.JSONDecodeError as e:
+        cut = not text.rstrip().endswith("}")  # a manifest ends with the brace closing it
+        problems.append(
+            Problem(
+                file=shown,
+                line=e.lineno,
+                check="release",
+                message=f"release manifest is not valid JSON: {e.msg}"
+                + (": the file ends before it is complete (truncated?)" if cut else ""),
                 fix=restore,
             )
         )
         return None
     id_lines = _item_id_lines(text)
     try:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         std, semver, created = data["standard"], data["release"], data["created"]
         definition, entries = data["definition"], data["items"]
+        if not isinstance(std, str) or not isinstance(created, str) or not isinstance(semver, str):
+            raise ValueError("standard, release and created must be text")
         if not SEMVER_RE.match(semver) or not isinstance(definition, dict) or not isinstance(entries, list):
             raise ValueError("bad release number, definition or items")
     except (KeyError, TypeError, ValueError) as e:
@@ -799,44 +917,66 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
                 fix=restore,
             )
         )
+    else:
+        damaged = definition_problem(definition, std)
+        if damaged:
+            problems.append(
+                Problem(
+                    file=shown,
+                    check="release",
+                    field="definition",
+                    message=f"release {semver}: the standard definition is damaged ({damaged})",
+                    fix=restore,
+                )
+            )
+            return None
+    if "manifest_hash" in data and data["manifest_hash"] != manifest_digest(data):
+        problems.append(
+            Problem(
+                file=shown,
+                check="release",
+                message=f"release {semver}: the manifest was edited after release (its created date, release "
+                "number, authors, reviewers or near-duplicate list no longer match its manifest_hash)",
+                fix=restore,
+            )
+        )
     items = []
     for i, q in enumerate(entries):
         line = id_lines[i] if i < len(id_lines) else None
-        try:
-            question = Question(
-                id=q["id"],
-                version=int(q["version"]),
-                status="approved",
-                standard=std,
-                methods=tuple(q["methods"]),
-                outcomes=tuple(q["outcomes"]),
-                minutes=int(q["minutes"]),
-                text=q["text"],
-                probes=tuple(q.get("probes", ())),
-                guidance=q.get("guidance", ""),
-                bands=dict(q.get("bands", {})),
-                opener=bool(q.get("opener", False)),
-                topic=q.get("topic", ""),
-                author=q.get("author", ""),
-                reviewer=q.get("reviewer", ""),  # (absent from manifests written before reviews were recorded)
-                reviewed=q.get("reviewed", ""),
-                excludes=tuple(q.get("excludes", ())),
-                tags_justification=q.get("tags_justification", ""),
-                path=shown,
-                line=line,
-            )
-            question.content_hash  # noqa: B018 - hashed here, so a value of the wrong type is reported below
-        except (KeyError, TypeError, ValueError) as e:
+        wrong = _item_problem(q)
+        if wrong:
             problems.append(
                 Problem(
                     file=shown,
                     line=line,
                     check="release",
-                    message=f"release {semver}: question entry #{i + 1} is incomplete ({e})",
+                    message=f"release {semver}: question entry #{i + 1} is damaged ({wrong})",
                     fix=restore,
                 )
             )
             continue
+        question = Question(
+            id=q["id"],
+            version=q["version"],
+            status="approved",
+            standard=std,
+            methods=tuple(q["methods"]),
+            outcomes=tuple(q["outcomes"]),
+            minutes=q["minutes"],
+            text=q["text"],
+            probes=tuple(q.get("probes", ())),
+            guidance=q.get("guidance", ""),
+            bands=dict(q.get("bands", {})),
+            opener=q.get("opener", False),
+            topic=q.get("topic", ""),
+            author=q.get("author", ""),
+            reviewer=q.get("reviewer", ""),  # (absent from manifests written before reviews were recorded)
+            reviewed=q.get("reviewed", ""),
+            excludes=tuple(q.get("excludes", ())),
+            tags_justification=q.get("tags_justification", ""),
+            path=shown,
+            line=line,
+        )
         if q.get("hash") != question.content_hash:
             problems.append(
                 Problem(
@@ -853,6 +993,98 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
     if "near_duplicates" in data:  # written by `qbank release` since issue 12; older manifests lack it
         _read_near_duplicates(rel, data["near_duplicates"], shown, problems, restore)
     return rel
+
+
+# what `manifest_hash` covers besides each item's content (its `hash`) and the definition (its
+# `definition_hash`): everything else a manifest says
+_DIGEST_KEYS = ("format", "standard", "release", "created", "questions", "definition_hash", "near_duplicates")
+_DIGEST_ITEM_KEYS = ("id", "version", "hash", "author", "reviewer", "reviewed")
+
+
+def manifest_digest(doc: dict) -> str:
+    """The `manifest_hash` of a manifest document: the hash of everything it says that the item
+    hashes and the definition hash do not cover (created, release number, authors, reviews, ...),
+    so that an edit of any of it is detected. Cheap: the texts are hashed once, by the items."""
+    items = doc.get("items")
+    return content_hash(
+        {
+            **{k: doc.get(k) for k in _DIGEST_KEYS},
+            "items": [[q.get(k) for k in _DIGEST_ITEM_KEYS] if isinstance(q, dict) else q for q in items]
+            if isinstance(items, list)
+            else items,
+        }
+    )
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int and 0 <= v <= MAX_INTEGER
+
+
+def _is_strs(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+# each item field with the check of its value and what it must be
+_ITEM_FIELDS: dict[str, tuple[Any, str]] = {
+    "id": (lambda v: isinstance(v, str) and bool(ID_RE.match(v)), "a question id in quotes"),
+    "version": (lambda v: _is_int(v) and v >= 1, f"a whole number from 1 to {MAX_INTEGER:,}"),
+    "minutes": (lambda v: _is_int(v) and v >= 1, f"a whole number from 1 to {MAX_INTEGER:,}"),
+    "methods": (_is_strs, "a list of method ids"),
+    "outcomes": (_is_strs, "a list of outcome codes"),
+    "text": (lambda v: isinstance(v, str), "text"),
+    "probes": (_is_strs, "a list of texts"),
+    "excludes": (_is_strs, "a list of question ids"),
+    "bands": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "a table of band texts",
+    ),
+    "opener": (lambda v: isinstance(v, bool), "true or false"),
+}
+_ITEM_REQUIRED = ("id", "version", "methods", "outcomes", "minutes", "text")
+_ITEM_TEXTS = ("guidance", "topic", "author", "reviewer", "reviewed", "tags_justification", "hash")
+
+
+def _item_problem(q: object) -> str | None:
+    """What is wrong with one manifest item's fields (their names and types), or None."""
+    if not isinstance(q, dict):
+        return f"an entry must be a JSON object, not {type(q).__name__}"
+    for name in _ITEM_REQUIRED:
+        if name not in q:
+            return f"no {name!r}"
+    for name, (ok, what) in _ITEM_FIELDS.items():
+        if name in q and not ok(q[name]):
+            return f"{name!r} must be {what}, not {json.dumps(q[name])[:40]}"
+    for name in _ITEM_TEXTS:
+        if name in q and not isinstance(q[name], str):
+            return f"{name!r} must be text, not {json.dumps(q[name])[:40]}"
+    return None
+
+
+def definition_problem(d: dict, code: str) -> str | None:
+    """What is wrong with the shape of a frozen standard definition (as `Standard.definition()`
+    writes it), or None: import stores it field by field."""
+    for key, kind in (("code", str), ("title", str), ("level", int), ("version", str), ("outcomes", list)):
+        if not isinstance(d.get(key), kind) or isinstance(d.get(key), bool):
+            return f"no {key!r}" if key not in d else f"{key!r} has the wrong type"
+    if d["code"] != code:
+        return f"it is the definition of {d['code']}, not {code}"
+    for o in d["outcomes"]:
+        if not isinstance(o, dict) or not all(isinstance(o.get(k), str) for k in ("code", "title", "group")):
+            return "an outcome lacks its code, title or group"
+    methods = d.get("methods")
+    if not isinstance(methods, list):
+        return "no 'methods'"
+    for m in methods:
+        if (
+            not isinstance(m, dict)
+            or not all(isinstance(m.get(k), str) for k in ("id", "name", "kind"))
+            or not all(_is_int(m.get(k)) for k in ("minutes", "min_questions"))
+            or not _is_strs(m.get("assesses"))
+        ):
+            return "a method lacks its id, name, kind, minutes, min_questions or assesses"
+    if not isinstance(d.get("checks", {}), dict) or not isinstance(d.get("grading", {}), dict):
+        return "'checks' and 'grading' must be tables"
+    return None
 
 
 def _read_near_duplicates(rel: Release, near: Any, shown: str, problems: list[Problem], restore: str) -> None:

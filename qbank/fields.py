@@ -28,6 +28,9 @@ def normalise_text(s: str) -> str:
 # --------------------------------------------------------------------------- line index
 
 
+# the largest whole number a bank file may hold: what both stores' INTEGER columns hold (32 bits)
+MAX_INTEGER = 2**31 - 1
+
 _HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")  # a whole line
 _KEY_RE = re.compile(r"""^\s*("[^"]+"|'[^']+'|[A-Za-z0-9_-]+)\s*=""")  # the start of a line
 # `_KEY_RE` for every line of a text at once, one match per line (re.findall's n-th row is line n):
@@ -211,6 +214,13 @@ class Fields:
             return None
         if minimum is not None and v < minimum:
             self.add(name, f"{self.w}'{name}' = {v} must be at least {minimum}", f"set `{name}` to {minimum} or more")
+            return None
+        if v > MAX_INTEGER:
+            self.add(
+                name,
+                f"{self.w}'{name}' = {v} is too large (at most {MAX_INTEGER:,})",
+                f"set `{name}` to a realistic number",
+            )
             return None
         return v
 

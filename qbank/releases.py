@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .bank_types import SEMVER_RE, Question, Release, ReleaseItem, content_hash, semver_key
+from .bankfiles import manifest_digest
 from .defaults import NEAR_DUPLICATE_THRESHOLD
 from .problems import BankError, Problem, display_path
 from .similarity import near_duplicates
@@ -68,6 +69,10 @@ def manifest_text(rel: Release) -> str:
             for i in rel.items
         ],
     }
+    # the hash of everything the item hashes and the definition hash do not cover (created, authors,
+    # reviews, ...): an edit of any of it is detected (`bankfiles.read_release`)
+    keys = list(doc.items())  # (placed after definition_hash)
+    doc = {**dict(keys[:7]), "manifest_hash": manifest_digest(doc), **dict(keys[7:])}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -101,6 +106,8 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
     """Write banks/<std>/releases/<semver>.json. The bank must validate without errors."""
     if not SEMVER_RE.match(semver):
         raise BankError(f"'{semver}' is not a semantic version: use MAJOR.MINOR.PATCH, e.g. 1.2.0")
+    if code not in bank.standards and bank.errors:  # (perhaps its standard.toml could not be read)
+        raise BankError(f"the bank has {len(bank.errors)} problem(s); fix them before releasing", bank.errors)
     if code not in bank.standards:
         known = ", ".join(sorted(bank.standards)) or "none"
         raise BankError(f"no standard {code} in {display_path(bank.root)} (standards: {known})")

@@ -151,6 +151,7 @@ def _load_bank(
         bank.standards[std.code] = std
         folder_of[std.code] = folder
 
+        _check_links(folder, problems)
         question_files, strays = _bank_files(folder) if questions else ([], [])
         for qf in question_files:
             partial: list[PartialQuestion] = []
@@ -198,6 +199,7 @@ def _load_bank(
 
     check_references(bank)
     check_excludes(bank)
+    check_release_order(bank)
     check_ids_and_versions(bank, files_read=questions)
     if health:
         broken = _standards_with_errors(bank, folder_of)
@@ -244,6 +246,22 @@ def _bank_files(folder: Path) -> tuple[list[Path], list[Path]]:
         elif not _hidden(p, root) and p.is_file():
             strays.append(p)
     return sorted(read), strays
+
+
+def _check_links(folder: Path, problems: list[Problem]) -> None:
+    """A standard's questions/ or releases/ that is a symbolic link leading nowhere (a loop, or a
+    missing target) is named: otherwise its files would silently be missing."""
+    for name in ("questions", "releases"):
+        p = folder / name
+        if p.is_symlink() and not p.exists():
+            problems.append(
+                Problem(
+                    file=display_path(p),
+                    check="format",
+                    message=f"{name}/ is a symbolic link that leads nowhere (a loop, or its target is missing)",
+                    fix=f"replace the link with the real {name} folder",
+                )
+            )
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -338,6 +356,51 @@ def check_references(bank: Bank) -> None:
                         fix=f"did you mean '{guess}'?" if guess else f"add {o} to {std.path} [outcomes] or remove it",
                     )
                 )
+
+
+def check_release_order(bank: Bank) -> None:
+    """Each release comes after the one before it: made later, and no question's version going
+    down. An older manifest copied over a newer one (v1 brought back after v2) breaks both."""
+    restore = "restore the file from git (`git log -p -- FILE` shows what it held); releases are never edited"
+    for rels in bank.releases.values():
+        for before, after in zip(rels, rels[1:]):
+            if after.created < before.created or (after.created == before.created and _copy(after, before)):
+                bank.problems.append(
+                    Problem(
+                        file=after.path,
+                        check="release",
+                        message=f"release {after.semver} is older than release {before.semver} (created "
+                        f"{after.created}, before {before.created}): an older manifest copied over a newer one?",
+                        fix=restore,
+                    )
+                )
+                continue
+            earlier = {i.question.id: i.question.version for i in before.items}
+            for item in after.items:
+                q = item.question
+                was = earlier.get(q.id)
+                if was is not None and q.version < was:
+                    bank.problems.append(
+                        Problem(
+                            file=after.path,
+                            line=q.line,
+                            question=q.id,
+                            check="release",
+                            message=f"release {after.semver} has {q.id} v{q.version}, older than v{was} "
+                            f"in release {before.semver}: versions never go down (an older manifest copied over?)",
+                            fix=restore,
+                        )
+                    )
+
+
+def _copy(a: Release, b: Release) -> bool:
+    """Whether two releases hold the same question versions, definition and reviews (which
+    `qbank release` never writes twice: the later one is a copy)."""
+
+    def reviews(r: Release) -> list[tuple[str, str]]:
+        return [(i.question.reviewer, i.question.reviewed) for i in r.items]
+
+    return a.manifest_hash() == b.manifest_hash() and reviews(a) == reviews(b)
 
 
 def check_excludes(bank: Bank) -> None:
