@@ -1200,22 +1200,31 @@ def _evidence_levels_by_assessor(s: Session, f: Filters) -> list[list]:
 # --------------------------------------------------------------------------- 6. bank health
 
 
-def _current_release_sizes(s: Session, standard: str | None) -> dict[str, int]:
-    """Approved questions per standard: the question versions of its newest release."""
-    out: dict[str, int] = {}
-    q = select(col(StandardRow.id), col(StandardRow.code))
-    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
+def _newest_releases(s: Session, standard: str | None) -> list[tuple[str, ReleaseRow]]:
+    """(standard code, its newest release) for every standard in the store (or `standard`) that has
+    one, by code: the release the health review's tables describe."""
+    out = []
+    q = select(col(StandardRow.id), col(StandardRow.code)).order_by(col(StandardRow.code))
+    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q).all():
         newest = s.execute(
-            select(col(ReleaseRow.id))
+            select(ReleaseRow)
             .where(col(ReleaseRow.standard_id) == std_id)
             .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
             .limit(1)
         ).scalar()
         if newest is not None:
-            out[code] = s.execute(
-                select(func.count()).select_from(ReleaseItemRow).where(col(ReleaseItemRow.release_id) == newest)
-            ).scalar_one()
+            out.append((code, newest))
     return out
+
+
+def _current_release_sizes(s: Session, standard: str | None) -> dict[str, int]:
+    """Approved questions per standard: the question versions of its newest release."""
+    return {
+        code: s.execute(
+            select(func.count()).select_from(ReleaseItemRow).where(col(ReleaseItemRow.release_id) == newest.id)
+        ).scalar_one()
+        for code, newest in _newest_releases(s, standard)
+    }
 
 
 def _current_near_duplicates(s: Session, standards: set[str]) -> list[list[Any]]:
@@ -1253,16 +1262,7 @@ def _current_plans(s: Session, standard: str | None, method: str | None) -> list
     from .exposure import ALGORITHM, Plan
 
     out: list[list[Any]] = []
-    q = select(col(StandardRow.id), col(StandardRow.code))
-    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
-        newest = s.execute(
-            select(ReleaseRow)
-            .where(col(ReleaseRow.standard_id) == std_id)
-            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
-            .limit(1)
-        ).scalar()
-        if newest is None:
-            continue
+    for code, newest in _newest_releases(s, standard):
         keys = {m.id for m in for_release(newest).methods}
         stored = {
             key: (alg, payload)
@@ -1318,16 +1318,7 @@ def _reviews_due(s: Session, standard: str | None, today: date) -> tuple[list[li
     in SQL with the first few named. Returns the table's rows and the flags."""
     rows: list[list[Any]] = []
     flags: list[str] = []
-    q = select(col(StandardRow.id), col(StandardRow.code)).order_by(col(StandardRow.code))
-    for std_id, code in s.execute(q.where(col(StandardRow.code) == standard) if standard else q):
-        newest = s.execute(
-            select(ReleaseRow)
-            .where(col(ReleaseRow.standard_id) == std_id)
-            .order_by(col(ReleaseRow.major).desc(), col(ReleaseRow.minor).desc(), col(ReleaseRow.patch).desc())
-            .limit(1)
-        ).scalar()
-        if newest is None:
-            continue
+    for code, newest in _newest_releases(s, standard):
         d = for_release(newest)
         cutoff = _months_before(today, d.review_months).isoformat()
         reviewed_on = col(ReleaseItemRow.reviewed_on)
