@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,22 @@ from .fields import (  # noqa: F401 - re-exported too
     toml_type,
 )
 from .gradingfile import read_grading
+from .limits import (
+    MAX_ID,
+    MAX_LEVEL,
+    MAX_METHOD_MINUTES,
+    MAX_PER_OUTCOME,
+    MAX_PERCENT,
+    MAX_QUESTION_MINUTES,
+    MAX_QUESTIONS_PER_SET,
+    MAX_REVIEW_MONTHS,
+    MAX_TEXT,
+    MAY_HOLD_CONTROL_RE,
+    TEXT_LIMITS,
+    control_character,
+    semver_problem,
+    text_limit,
+)
 from .problems import Problem, display_path
 
 # --------------------------------------------------------------------------- reading files
@@ -143,7 +160,7 @@ def read_toml(path: Path, problems: list[Problem]) -> tuple[dict | None, str]:
     if text is None:
         return None, ""
     try:
-        return toml_parser.loads(text), text
+        data = toml_parser.loads(text)
     except RecursionError:
         problems.append(
             Problem(
@@ -168,6 +185,78 @@ def read_toml(path: Path, problems: list[Problem]) -> tuple[dict | None, str]:
             fix += "; if the file was cut short, restore it from git"
         problems.append(Problem(file=shown, line=line, message=f"malformed TOML: {reason}", fix=fix))
         return None, text
+    if MAY_HOLD_CONTROL_RE.search(text):  # rare: only then is every string looked at
+        _check_toml_controls(data, text, shown, problems)
+    return data, text
+
+
+_CONTROL_FIX = (
+    "remove it: texts may hold line breaks and tabs, but no other control characters (NUL, ESC, BEL, ...), "
+    "which the store cannot hold or which act on the screen that shows them (look for an escape such as "
+    "\\u0000 or \\u001b)"
+)
+
+
+def control_strings(value: object, path: tuple = ()) -> Iterator[tuple[tuple, int, str]]:
+    """(path, position, name) of each string or key in a parsed document that holds a control
+    character a bank may not hold (qbank.limits.CONTROL_RE); a key's path ends with the key."""
+    if isinstance(value, str):
+        found = control_character(value)
+        if found:
+            yield path, *found
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found = control_character(k) if isinstance(k, str) else None
+            if found:
+                yield (*path, k), *found
+            else:
+                yield from control_strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from control_strings(v, (*path, i))
+
+
+def shown_path(path: tuple) -> str:
+    """A path into a document as a writer reads it: "method[2].name", "bands.pass"."""
+    out = ""
+    for p in path:
+        out += f"[{p + 1}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return "".join(c if c.isprintable() else "?" for c in out)
+
+
+def _check_toml_controls(data: dict, text: str, shown: str, problems: list[Problem]) -> None:
+    """An error for each text (or key) of a TOML bank file holding a control character, with the
+    question it belongs to and the best line known."""
+    idx = LineIndex(text)
+    for path, pos, name in control_strings(data):
+        top = str(path[0])
+        line, question, where = idx.top().get(top) or next((h[0] for h in idx.headers(top)), 1), None, ""
+        field = next((p for p in reversed(path) if isinstance(p, str)), None)
+        block = list(path[:2])
+        if len(block) == 2 and isinstance(block[1], int):
+            headers = idx.headers(str(block[0]))
+            if block[1] < len(headers):
+                bline, keys = headers[block[1]]
+                line = keys.get(str(path[2]), bline) if len(path) > 2 else bline
+            raw = data.get(block[0])
+            entry = raw[block[1]] if isinstance(raw, list) and block[1] < len(raw) else None
+            qid = entry.get("id") if isinstance(entry, dict) and block[0] == "question" else None
+            if isinstance(qid, str) and qid.strip() and not control_character(qid):
+                question, where = qid.strip(), ""
+                path = path[2:] or path
+            elif block[0] == "question":
+                where = f"question #{block[1] + 1}: "
+                path = path[2:] or path
+        problems.append(
+            Problem(
+                file=shown,
+                line=line,
+                question=question,
+                field=field if field is None or field.isprintable() else None,
+                message=f"{where}'{shown_path(path)}' holds a control character ({name}, character {pos + 1})",
+                fix=_CONTROL_FIX,
+            )
+        )
 
 
 def _most_nested_line(text: str, chars: str) -> int | None:
@@ -211,7 +300,7 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     f = Fields(data, file=shown, where="standard", lines=idx.top(), base_line=1, problems=problems)
     code = f.string("code", pattern=ID_RE, pattern_help="letters, digits, '.', '_' or '-'", example='"ST0556"')
     title = f.string("title", example='"Improvement Leader"')
-    level = f.integer("level", minimum=1, example="6")
+    level = f.integer("level", minimum=1, maximum=MAX_LEVEL, why="the RQF levels run from 1 to 8", example="6")
     version = f.string("version", example='"1.0"')
     source = f.string("source", required=False, allow_empty=True) or ""
     notes = f.string("notes", required=False, allow_empty=True) or ""
@@ -224,7 +313,9 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             'add `clearance_reason = "..."` saying what rests on assumptions (shown until a release is cleared)',
         )
     review_due = f.date("review_due") or ""
-    review_interval = f.integer("review_interval_months", required=False, minimum=1, example="12")
+    review_interval = f.integer(
+        "review_interval_months", required=False, minimum=1, maximum=MAX_REVIEW_MONTHS, example="12"
+    )
     two_person_rule = f.boolean("two_person_rule", default=True) if "two_person_rule" in data else None
     two_person_reason = f.string("two_person_rule_reason", required=False) or ""
     if two_person_rule is False and not two_person_reason and "two_person_rule_reason" not in data:
@@ -286,14 +377,15 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
         oline = outcome_lines[1].get(ocode, outcome_lines[0])
         std.lines[f"outcome:{ocode}"] = oline or 1
         std.unreadable_outcomes.add(ocode)  # until it is read below
-        if not OUTCOME_RE.match(ocode):
+        if not OUTCOME_RE.match(ocode) or len(ocode) > MAX_ID:
             problems.append(
                 Problem(
                     file=shown,
                     line=oline,
                     field="outcomes",
-                    message=f"outcome code {ocode!r} is not valid",
-                    fix='use letters, digits and . / _ - only, e.g. K1 or "M3.55/1.2"',
+                    message=f"outcome code {ocode!r} is not valid"
+                    + (f": it is {len(ocode):,} characters long (at most {MAX_ID})" if len(ocode) > MAX_ID else ""),
+                    fix=f'use at most {MAX_ID} letters, digits and . / _ - only, e.g. K1 or "M3.55/1.2"',
                 )
             )
             continue
@@ -359,8 +451,12 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
             mf.where = f"method {mid}"
         name = mf.string("name")
         kind = mf.string("kind", choices=METHOD_KINDS, example='"professional discussion"')
-        minutes = mf.integer("minutes", minimum=1, example="60")
-        minq = mf.integer("min_questions", minimum=0, example="8")
+        minutes = mf.integer(
+            "minutes", minimum=1, maximum=MAX_METHOD_MINUTES, why="a method lasts a day at most", example="60"
+        )
+        minq = mf.integer(
+            "min_questions", minimum=0, maximum=MAX_QUESTIONS_PER_SET, why="questions in one set", example="8"
+        )
         assesses = mf.string_list("assesses", example='["K1", "S1"]')
         formats = mf.string_list("report_formats", required=False, example='["written", "oral"]') or []
         for fmt in formats:
@@ -431,26 +527,20 @@ def read_standard(path: Path, problems: list[Problem]) -> Standard | None:
     if checks_t is not None:
         cl = (idx.headers("checks") or [(1, {})])[0]
         cf = Fields(checks_t, file=shown, where="checks", lines=cl[1], base_line=cl[0], problems=problems)
-        mpo = cf.integer("min_questions_per_outcome", required=False, minimum=1)
-        ndt = cf.integer("near_duplicate_threshold", required=False, minimum=1)
-        mopq = cf.integer("max_outcomes_per_question", required=False, minimum=1)
-        simw = cf.integer("similar_warning", required=False, minimum=1)
+        mpo = cf.integer("min_questions_per_outcome", required=False, minimum=1, maximum=MAX_PER_OUTCOME)
+        score = "a similarity score runs from 1 to 100"
+        ndt = cf.integer("near_duplicate_threshold", required=False, minimum=1, maximum=MAX_PERCENT, why=score)
+        mopq = cf.integer("max_outcomes_per_question", required=False, minimum=1, maximum=MAX_PER_OUTCOME)
+        simw = cf.integer("similar_warning", required=False, minimum=1, maximum=MAX_PERCENT, why=score)
         cf.unknown()
         if mpo is not None:
             std.min_per_outcome = mpo
         if mopq is not None:
             std.max_outcomes_per_question = mopq
         if simw is not None:
-            std.similar_warning = min(simw, 100)
+            std.similar_warning = simw
         if ndt is not None:
-            if ndt > 100:
-                cf.add(
-                    "near_duplicate_threshold",
-                    "checks: near_duplicate_threshold must be at most 100",
-                    "use a score from 1 to 100",
-                )
-            else:
-                std.near_duplicate_threshold = ndt
+            std.near_duplicate_threshold = ndt
     # grading rules (checked against the outcomes and methods read above)
     if grading:
         std.grading_rules = read_grading(
@@ -528,7 +618,9 @@ def _read_themes(
         if name:
             tf.where = f"{mf.where} theme {name!r}"
         outcomes = tf.string_list("outcomes", example='["K1", "S1"]')
-        least = tf.integer("min_questions", minimum=1, example="2")
+        least = tf.integer(
+            "min_questions", minimum=1, maximum=MAX_QUESTIONS_PER_SET, why="questions in one set", example="2"
+        )
         tf.unknown()
         if name is None or outcomes is None or least is None:
             continue
@@ -612,11 +704,17 @@ def read_question_file(
         qid = qf.string(
             "id", pattern=ID_RE, pattern_help="letters, digits, '.', '_' or '-', e.g. IL-PD-014", example='"IL-PD-014"'
         )
-        version = qf.integer("version", minimum=1)
+        version = qf.integer("version", minimum=1)  # (at most MAX_INTEGER: what the store holds)
         status = qf.string("status", choices=STATUSES, example='"draft"')
         methods = qf.string_list("methods", example='["professional-discussion"]')
         outcomes = qf.string_list("outcomes", example='["K1", "S2"]')
-        minutes = qf.integer("minutes", minimum=1, example="8")
+        minutes = qf.integer(
+            "minutes",
+            minimum=1,
+            maximum=MAX_QUESTION_MINUTES,
+            why="one question's estimated minutes; a longer one is a method of its own",
+            example="8",
+        )
         text_ = qf.string("text", example='"""\\nTalk me through...\\n"""')
         probes = qf.string_list("probes", required=False, allow_empty=True) or []
         guidance = (
@@ -761,7 +859,9 @@ def _plain_question(
         return None
     if type(version) is not int or type(minutes) is not int or type(opener) is not bool:
         return None
-    if not 1 <= version <= MAX_INTEGER or not 1 <= minutes <= MAX_INTEGER:
+    if not 1 <= version <= MAX_INTEGER or not 1 <= minutes <= MAX_QUESTION_MINUTES:
+        return None
+    if not _plain_lengths(q):
         return None
     methods, outcomes = _plain_strings(q.get("methods")), _plain_strings(q.get("outcomes"))
     probes = _plain_strings(q.get("probes", []))  # the one list that may be empty
@@ -806,6 +906,24 @@ def _plain_question(
         line=qline,
         lines=dict(qkeys),
     )
+
+
+def _plain_lengths(q: dict) -> bool:
+    """Whether every text of a [[question]] table is within its limit (qbank.limits): a longer one
+    goes through the field checks, which report it. (Measured before trimming: only a text within a
+    few spaces of its limit is checked again, trimmed, by the field checks.)"""
+    limit_of = TEXT_LIMITS.get
+    for name, v in q.items():
+        kind = type(v)
+        if kind is str:
+            if len(v) > limit_of(name, MAX_TEXT):
+                return False
+        elif kind is list or kind is dict:  # probes, methods, ...; bands
+            limit = limit_of(name, MAX_TEXT)
+            for x in v if kind is list else v.values():
+                if type(x) is str and len(x) > limit:
+                    return False
+    return True
 
 
 def _plain_text(q: dict, name: str, default: str) -> str | None:
@@ -899,6 +1017,31 @@ def read_release(path: Path, problems: list[Problem]) -> Release | None:
             Problem(file=shown, check="release", message=f"release manifest is incomplete ({e})", fix=restore)
         )
         return None
+    too_big = semver_problem(semver)
+    if too_big:
+        problems.append(
+            Problem(
+                file=shown,
+                check="release",
+                field="release",
+                message=too_big,
+                fix="release under a realistic number (e.g. 1.2.0) with `qbank release`; remove this file",
+            )
+        )
+        return None
+    if MAY_HOLD_CONTROL_RE.search(text):  # rare: only then is every string looked at
+        for where, pos, name in control_strings(data):
+            at = where[1] if len(where) > 1 and where[0] == "items" and isinstance(where[1], int) else None
+            problems.append(
+                Problem(
+                    file=shown,
+                    line=id_lines[at] if at is not None and at < len(id_lines) else None,
+                    check="release",
+                    message=f"release {semver}: '{shown_path(where)}' holds a control character ({name}, "
+                    f"character {pos + 1}), which no release written by `qbank release` holds",
+                    fix=restore,
+                )
+            )
     if f"{semver}.json" != path.name:
         problems.append(
             Problem(
@@ -1020,23 +1163,36 @@ def _is_int(v: object) -> bool:
     return type(v) is int and 0 <= v <= MAX_INTEGER
 
 
-def _is_strs(v: object) -> bool:
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+def _is_strs(v: object, limit: int | None = None) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) and (limit is None or len(x) <= limit) for x in v)
+
+
+def _is_text(v: object, limit: int) -> bool:
+    return isinstance(v, str) and len(v) <= limit
 
 
 # each item field with the check of its value and what it must be
 _ITEM_FIELDS: dict[str, tuple[Any, str]] = {
-    "id": (lambda v: isinstance(v, str) and bool(ID_RE.match(v)), "a question id in quotes"),
+    "id": (
+        lambda v: _is_text(v, MAX_ID) and bool(ID_RE.match(v)),
+        f"a question id in quotes, at most {MAX_ID} characters",
+    ),
     "version": (lambda v: _is_int(v) and v >= 1, f"a whole number from 1 to {MAX_INTEGER:,}"),
-    "minutes": (lambda v: _is_int(v) and v >= 1, f"a whole number from 1 to {MAX_INTEGER:,}"),
-    "methods": (_is_strs, "a list of method ids"),
-    "outcomes": (_is_strs, "a list of outcome codes"),
-    "text": (lambda v: isinstance(v, str), "text"),
-    "probes": (_is_strs, "a list of texts"),
-    "excludes": (_is_strs, "a list of question ids"),
+    "minutes": (
+        lambda v: _is_int(v) and 1 <= v <= MAX_QUESTION_MINUTES,
+        f"a whole number from 1 to {MAX_QUESTION_MINUTES}",
+    ),
+    "methods": (lambda v: _is_strs(v, MAX_ID), f"a list of method ids (each at most {MAX_ID} characters)"),
+    "outcomes": (lambda v: _is_strs(v, MAX_ID), f"a list of outcome codes (each at most {MAX_ID} characters)"),
+    "text": (lambda v: _is_text(v, text_limit("text")), f"text of at most {text_limit('text'):,} characters"),
+    "probes": (
+        lambda v: _is_strs(v, text_limit("probes")),
+        f"a list of texts of at most {text_limit('probes'):,} characters",
+    ),
+    "excludes": (lambda v: _is_strs(v, MAX_ID), f"a list of question ids (each at most {MAX_ID} characters)"),
     "bands": (
-        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
-        "a table of band texts",
+        lambda v: isinstance(v, dict) and all(_is_text(x, text_limit("bands")) for x in v.values()),
+        f"a table of band texts (each at most {text_limit('bands'):,} characters)",
     ),
     "opener": (lambda v: isinstance(v, bool), "true or false"),
 }
@@ -1057,6 +1213,8 @@ def _item_problem(q: object) -> str | None:
     for name in _ITEM_TEXTS:
         if name in q and not isinstance(q[name], str):
             return f"{name!r} must be text, not {json.dumps(q[name])[:40]}"
+        if name in q and len(q[name]) > text_limit(name):
+            return f"{name!r} is {len(q[name]):,} characters long (at most {text_limit(name):,})"
     return None
 
 
@@ -1068,9 +1226,18 @@ def definition_problem(d: dict, code: str) -> str | None:
             return f"no {key!r}" if key not in d else f"{key!r} has the wrong type"
     if d["code"] != code:
         return f"it is the definition of {d['code']}, not {code}"
+    if not 1 <= d["level"] <= MAX_LEVEL:
+        return f"level {d['level']} is not from 1 to {MAX_LEVEL}"
+    for key in ("title", "version", "source"):
+        if len(d.get(key) or "") > text_limit(key):
+            return f"its {key} is over {text_limit(key):,} characters long"
     for o in d["outcomes"]:
         if not isinstance(o, dict) or not all(isinstance(o.get(k), str) for k in ("code", "title", "group")):
             return "an outcome lacks its code, title or group"
+        if len(o["code"]) > MAX_ID or o["group"] not in GROUPS or len(o["title"]) > text_limit("title"):
+            return (
+                f"outcome {o['code'][:MAX_ID]!r}: a code over {MAX_ID} characters, an unknown group or a title too long"
+            )
     methods = d.get("methods")
     if not isinstance(methods, list):
         return "no 'methods'"
@@ -1078,12 +1245,23 @@ def definition_problem(d: dict, code: str) -> str | None:
         if (
             not isinstance(m, dict)
             or not all(isinstance(m.get(k), str) for k in ("id", "name", "kind"))
-            or not all(_is_int(m.get(k)) for k in ("minutes", "min_questions"))
+            or not all(type(m.get(k)) is int for k in ("minutes", "min_questions"))
             or not _is_strs(m.get("assesses"))
         ):
             return "a method lacks its id, name, kind, minutes, min_questions or assesses"
-    if not isinstance(d.get("checks", {}), dict) or not isinstance(d.get("grading", {}), dict):
+        if len(m["id"]) > MAX_ID or not _is_strs(m["assesses"], MAX_ID) or len(m["name"]) > text_limit("name"):
+            return f"method {m['id'][:MAX_ID]!r}: an id or outcome code over {MAX_ID} characters, or a name too long"
+        if not 1 <= m["minutes"] <= MAX_METHOD_MINUTES or not 0 <= m["min_questions"] <= MAX_QUESTIONS_PER_SET:
+            return (
+                f"method {m['id']!r}: minutes must be from 1 to {MAX_METHOD_MINUTES} and min_questions at most "
+                f"{MAX_QUESTIONS_PER_SET}"
+            )
+    checks = d.get("checks", {})
+    if not isinstance(checks, dict) or not isinstance(d.get("grading", {}), dict):
         return "'checks' and 'grading' must be tables"
+    for key, top in (("min_questions_per_outcome", MAX_PER_OUTCOME), ("near_duplicate_threshold", MAX_PERCENT)):
+        if key in checks and not (_is_int(checks[key]) and 1 <= checks[key] <= top):
+            return f"checks.{key} must be a whole number from 1 to {top}"
     return None
 
 

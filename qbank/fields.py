@@ -14,6 +14,7 @@ import re
 
 from rapidfuzz import fuzz, process
 
+from .limits import MAX_INTEGER, text_limit
 from .problems import Problem
 
 
@@ -27,9 +28,6 @@ def normalise_text(s: str) -> str:
 
 # --------------------------------------------------------------------------- line index
 
-
-# the largest whole number a bank file may hold: what both stores' INTEGER columns hold (32 bits)
-MAX_INTEGER = 2**31 - 1
 
 _HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")  # a whole line
 _KEY_RE = re.compile(r"""^\s*("[^"]+"|'[^']+'|[A-Za-z0-9_-]+)\s*=""")  # the start of a line
@@ -184,6 +182,9 @@ class Fields:
         if not v and not allow_empty:
             self.add(name, f"{self.w}'{name}' is empty", f"write the {name.replace('_', ' ')}, or remove the field")
             return None
+        if len(v) > (limit := text_limit(name)):
+            self.add(name, f"{self.w}{too_long(name, v, limit)}", f"shorten `{name}` to {limit:,} characters or fewer")
+            return None
         if pattern and v and not pattern.match(v):
             self.add(name, f"{self.w}'{name}' = {v!r} is not valid: {pattern_help}", f"use {pattern_help}")
             return None
@@ -199,8 +200,16 @@ class Fields:
         return v
 
     def integer(
-        self, name: str, *, required: bool = True, minimum: int | None = None, example: str = "1"
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        minimum: int | None = None,
+        maximum: int = MAX_INTEGER,
+        why: str = "",
+        example: str = "1",
     ) -> int | None:
+        """A whole number from `minimum` to `maximum` (qbank.limits; `why` says what the maximum is)."""
         v = self._get(name, required, "integer", example)
         if v is None:
             return None
@@ -215,11 +224,13 @@ class Fields:
         if minimum is not None and v < minimum:
             self.add(name, f"{self.w}'{name}' = {v} must be at least {minimum}", f"set `{name}` to {minimum} or more")
             return None
-        if v > MAX_INTEGER:
+        if v > maximum:
             self.add(
                 name,
-                f"{self.w}'{name}' = {v} is too large (at most {MAX_INTEGER:,})",
-                f"set `{name}` to a realistic number",
+                f"{self.w}'{name}' = {v} is too large (at most {maximum:,}{': ' + why if why else ''})",
+                f"set `{name}` to {maximum:,} or less"
+                if maximum < MAX_INTEGER
+                else f"set `{name}` to a realistic number",
             )
             return None
         return v
@@ -286,6 +297,15 @@ class Fields:
             )
             return None
         items = [normalise_text(x) for x in v]
+        limit = text_limit(name)
+        long = next((x for x in items if len(x) > limit), None)
+        if long is not None:
+            self.add(
+                name,
+                f"{self.w}'{name}' has an item that {too_long('', long, limit)}",
+                f"shorten each item of `{name}` to {limit:,} characters or fewer",
+            )
+            return None
         if "" in items:
             self.add(name, f"{self.w}'{name}' has an empty item", f"remove the empty item from `{name}`")
             items = [x for x in items if x]
@@ -315,7 +335,15 @@ class Fields:
             if k not in known:
                 guess = suggest(k, tuple(sorted(known)))
                 fix = f"did you mean '{guess}'?" if guess else f"remove it; known fields: {', '.join(sorted(known))}"
-                self.add(k, f"{self.w}unknown field '{k}'", fix)
+                shown = k if k.isprintable() else repr(k)[1:-1]  # (a control character is reported on its own)
+                self.add(k, f"{self.w}unknown field '{shown}'", fix)
+
+
+def too_long(name: str, v: str, limit: int) -> str:
+    """How a text over its limit is named: "'id' is 70 characters long (at most 64): 'IL-PD-...'"."""
+    what = f"'{name}' is" if name else "is"
+    shown = v[:24].replace("\n", " ") + "..."
+    return f"{what} {len(v):,} characters long (at most {limit:,}): {shown!r}"
 
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -16,7 +16,7 @@ from pathlib import Path
 import tomli
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -38,7 +38,7 @@ from .models import (
     table_of,
 )
 from .pools import POOL_FORMAT, PoolEntry, pool_payload
-from .problems import BankError
+from .problems import BankError, Problem
 from .releases import declared_pairs, release_threshold
 from .similarity import NearDuplicate, near_duplicates
 from .validation import Bank, find_standard_folders
@@ -145,7 +145,10 @@ def import_bank(engine: Engine, bank: Bank) -> ImportReport:
                 if not rels:
                     report.unreleased.append(code)
                 for rel in rels:
-                    _import_release(s, rel, report)
+                    try:
+                        _import_release(s, rel, report)
+                    except _RowsRefused as e:
+                        raise _refused(rel, e) from None
     except BankError:
         raise
     except SQLAlchemyError as e:
@@ -366,29 +369,72 @@ def _import_release(s: Session, rel: Release, report: ImportReport) -> None:
     report.new_releases.append(label)
 
 
+class _RowsRefused(Exception):
+    """The store refused a bulk insert: the table and the database's reason."""
+
+    def __init__(self, table: str, reason: str, *, content: bool = True):
+        super().__init__(f"{table}: {reason}")
+        self.table, self.reason = table, reason
+        self.content = content  # False: not the rows' fault (the connection, a lock)
+
+
+def _refused(rel: Release, e: _RowsRefused) -> BankError:
+    """A store's refusal of a release's rows, reported like every other import failure. `validate`
+    refuses everything either store is known not to hold (qbank.limits), so this names a gap in it."""
+    message = (
+        f"import failed and was rolled back, the store is unchanged: release {rel.standard} {rel.semver}: "
+        f"the store refused its rows for {e.table} ({e.reason})"
+    )
+    fix = (
+        f"run `qbank validate` on the bank and fix what it reports; if it reports nothing, the store refused "
+        f"something validation does not check: report it with this message (the release is {rel.path})"
+        if e.content
+        else "check the connection to the store and run the import again"
+    )
+    said = f"release {rel.semver}: the store refused its rows for {e.table} ({e.reason}); nothing was imported"
+    return BankError(message, [Problem(file=rel.path, check="import", message=said, fix=fix)])
+
+
 def _bulk_insert(s: Session, table, rows: list[dict]) -> None:
     """Insert many rows in the session's transaction: COPY on PostgreSQL (one round trip instead
-    of one statement per row), the driver's executemany on SQLite."""
+    of one statement per row), the driver's executemany on SQLite. A row the store refuses raises
+    `_RowsRefused` (COPY raises the driver's own errors, which SQLAlchemy never sees)."""
     if not rows:
         return
     conn = s.connection()
     cols = list(rows[0])
     if conn.dialect.name == "sqlite":  # the driver's executemany: no per-row parameter processing
         quoted = ", ".join(f'"{c}"' for c in cols)
-        conn.exec_driver_sql(
-            f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(cols))})',
-            [tuple(r[c] for c in cols) for r in rows],
-        )
+        try:
+            conn.exec_driver_sql(
+                f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(cols))})',
+                [tuple(r[c] for c in cols) for r in rows],
+            )
+        except (IntegrityError, DataError) as e:
+            raise _RowsRefused(table.name, _first_line(e.orig or e)) from None
+        except OverflowError as e:  # a whole number beyond SQLite's 64 bits, refused by the driver
+            raise _RowsRefused(table.name, _first_line(e)) from None
         return
     if conn.dialect.name != "postgresql":
         s.execute(insert(table), rows)
         return
+    import psycopg  # the PostgreSQL driver: present whenever the dialect is
+
     driver = conn.connection.driver_connection
     assert driver is not None  # a connection checked out of the pool always has its driver's connection
     cursor = driver.cursor()
-    with cursor.copy(f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) FROM STDIN') as copy:
-        for r in rows:
-            copy.write_row([r[c] for c in cols])
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) FROM STDIN') as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in cols])
+    except (psycopg.DataError, psycopg.IntegrityError, OverflowError, ValueError) as e:  # (or cannot send)
+        raise _RowsRefused(table.name, _first_line(e)) from None
+    except psycopg.Error as e:
+        raise _RowsRefused(table.name, _first_line(e), content=False) from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _upsert_definition(s: Session, std: StandardRow | None, d: dict, *, update: bool) -> StandardRow:

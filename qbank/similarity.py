@@ -38,6 +38,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -73,8 +74,10 @@ def similarity(a: str, b: str) -> float:
     return fuzz.ratio(normalise(a), normalise(b))
 
 
-@dataclass(frozen=True)
-class NearDuplicate:
+class NearDuplicate(NamedTuple):
+    """Two texts at or above the threshold (a tuple: a scan of 2,000 copies of one text holds
+    1,999,000 of them, and a tuple takes a third of a dataclass's memory)."""
+
     a: str  # key of the first text
     b: str
     score: float
@@ -229,7 +232,9 @@ def _scan(
             workers = 2 if len(keys) >= PARALLEL_FROM and _can_fork() else 1
         found = _probe_in_processes(state, workers) if workers > 1 else state.probe(0, 1)
     out = [NearDuplicate(min(keys[i], keys[j]), max(keys[i], keys[j]), round(s, 1)) for (i, j), s in found.items()]
-    return sorted(out, key=lambda d: (d.a, d.b))
+    del found  # (held with `out`, the pairs twice over: 2,000 copies of a text make 1,999,000 pairs)
+    out.sort()  # by (a, b): each pair is found once, so its score never decides the order
+    return out
 
 
 @dataclass
@@ -265,8 +270,9 @@ class _ScanState:
         shortest = self.threshold / (200 - self.threshold)
         found: dict[tuple[int, int], float] = {}
         for i in range(part, len(sigs), parts):
-            if not sigs[i]:  # nothing rare to go by: score it against every text
-                self.score(found, i, [j for j in range(len(sigs)) if j != i])
+            if not sigs[i]:  # nothing rare to go by: score it against every text (once: a later
+                # text with nothing rare to go by scores itself against this one)
+                self.score(found, i, [j for j in range(len(sigs)) if j < i or (j > i and sigs[j])])
                 continue
             first = bisect_left(lengths, math.floor(lengths[i] * shortest), 0, i)  # the first text long enough
             cand = [j for j, c in self.counts(i, first, i).items() if c >= need[i] or c >= need[j]]
@@ -328,3 +334,58 @@ def _probe_in_processes(state: _ScanState, workers: int) -> dict[tuple[int, int]
     for part in parts:
         found.update(part)
     return found
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A connected group of near-duplicates: texts joined by pairs at the threshold, directly or
+    through others (A~B and B~C make one group of three even when A and C score lower)."""
+
+    members: tuple[str, ...]  # sorted
+    pairs: int
+    low: float  # the lowest and highest score of its pairs
+    high: float
+
+
+def clusters(pairs: list[NearDuplicate]) -> list[Cluster]:
+    """The connected groups the pairs make (union-find: memory grows with the texts, not the
+    pairs), ordered by their first member."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        up = parent.get(x)
+        if up is None:
+            parent[x] = x
+            return x
+        if up == x or parent[up] == up:  # a root, or one step below one (most, after compression)
+            return up
+        root = up
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b, _ in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if rb < ra:
+                ra, rb = rb, ra
+            parent[rb] = ra
+    stats: dict[str, list[float]] = {}  # root -> [pairs, low, high]
+    for a, _, score in pairs:
+        root = find(a)
+        s = stats.get(root)
+        if s is None:
+            stats[root] = [1, score, score]
+            continue
+        s[0] += 1
+        if score < s[1]:
+            s[1] = score
+        elif score > s[2]:
+            s[2] = score
+    members: dict[str, list[str]] = {}
+    for x in parent:
+        members.setdefault(find(x), []).append(x)
+    out = [Cluster(tuple(sorted(ms)), int(stats[r][0]), stats[r][1], stats[r][2]) for r, ms in members.items()]
+    return sorted(out, key=lambda c: c.members[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +20,7 @@ from .draw import Candidate, theme_counts
 from .fields import suggest
 from .memory import gc_paused
 from .problems import Problem, display_path
-from .similarity import Known, NearDuplicate, near_duplicates, normalise, pairs_touching
+from .similarity import Cluster, Known, NearDuplicate, clusters, near_duplicates, normalise, pairs_touching
 
 
 @dataclass
@@ -811,27 +811,69 @@ def _released_pairs(bank: Bank, std: Standard) -> Known | None:
     )
 
 
+NEAR_DUPLICATE_GROUPS_LISTED = 50  # groups of near-duplicates listed per standard; the rest are counted
+GROUP_IDS_SHOWN = 10  # members named in one group's problem; the rest are counted
+
+
 def check_near_duplicates(bank: Bank, skip: AbstractSet[str] = frozenset()) -> None:
+    """One error per group of near-duplicates (questions joined by pairs at the threshold), at most
+    `NEAR_DUPLICATE_GROUPS_LISTED` per standard, then one saying how many more: 2,000 copies of a
+    question are one problem naming ten of them, not 1,999,000. (The pairs themselves are kept
+    whole where they matter: `qbank release` writes every pair into the manifest, and the draw
+    keeps each pair apart.)"""
     for std in bank.standards.values():
         if std.code in skip:
             continue
         approved = {q.id: q for q in bank.questions_of(std.code) if q.status == "approved"}
         texts = {qid: q.text for qid, q in approved.items()}
-        for d in near_duplicates(texts, std.near_duplicate_threshold, known=_released_pairs(bank, std)):
-            qa, qb = approved[d.a], approved[d.b]
+        groups = clusters(near_duplicates(texts, std.near_duplicate_threshold, known=_released_pairs(bank, std)))
+        groups.sort(key=lambda c: (approved[c.members[0]].path, approved[c.members[0]].line or 0, c.members[0]))
+        threshold = std.near_duplicate_threshold
+        for c in groups[:NEAR_DUPLICATE_GROUPS_LISTED]:
+            bank.problems.append(_near_duplicate_problem(c, approved, threshold))
+        hidden = groups[NEAR_DUPLICATE_GROUPS_LISTED:]
+        if hidden:
+            n = sum(len(c.members) for c in hidden)
             bank.problems.append(
                 Problem(
-                    file=qa.path,
-                    line=qa.field_line("text"),
-                    question=qa.id,
-                    field="text",
+                    file=std.path,
                     check="near-duplicate",
-                    message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) are near-duplicates: similarity {d.score:g} "
-                    f"(threshold {std.near_duplicate_threshold})",
-                    fix=f"reword one of them, or retire {qb.id}",
+                    message=f"{std.code}: {len(hidden):,} more group(s) of near-duplicates ({n:,} questions) are "
+                    f"not listed; only the first {NEAR_DUPLICATE_GROUPS_LISTED} are",
+                    fix="reword or retire the near-duplicates listed, then validate again to see the rest",
                 )
             )
-        _warn_similar(bank, std, approved, texts)
+        _warn_similar(bank, std, approved, texts, groups)
+
+
+def _near_duplicate_problem(c: Cluster, approved: dict[str, Question], threshold: int) -> Problem:
+    qa = approved[c.members[0]]
+    if len(c.members) == 2:
+        qb = approved[c.members[1]]
+        message = (
+            f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) are near-duplicates: similarity {c.high:g} "
+            f"(threshold {threshold})"
+        )
+        fix = f"reword one of them, or retire {qb.id}"
+    else:
+        shown = ", ".join(c.members[:GROUP_IDS_SHOWN])
+        more = len(c.members) - GROUP_IDS_SHOWN
+        scores = f"{c.low:g}" if c.low == c.high else f"{c.low:g} to {c.high:g}"
+        message = (
+            f"{len(c.members):,} questions are near-duplicates of one another: {shown}"
+            + (f" and {more:,} more" if more > 0 else "")
+            + f" ({c.pairs:,} pairs, similarity {scores}, threshold {threshold})"
+        )
+        fix = "reword them so that each asks something different, or retire all but one of them"
+    return Problem(
+        file=qa.path,
+        line=qa.field_line("text"),
+        question=qa.id,
+        field="text",
+        check="near-duplicate",
+        message=message,
+        fix=fix,
+    )
 
 
 _STOP_WORDS = frozenset(
@@ -852,9 +894,12 @@ def content_words(text: str) -> frozenset[str]:
 SHARED_CONTENT = 0.4  # share of the shorter text's content words two texts must have in common
 SIMILAR_KEYS = 32  # signature keys of the band's scan: finds every such pair in the shipped banks
 SIMILAR_UP_TO = 2_000  # new or changed questions the band's scan looks at (about a second)
+SIMILAR_LISTED = 50  # similar-wording warnings listed per standard; the rest are counted
 
 
-def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], texts: dict[str, str]) -> None:
+def _warn_similar(
+    bank: Bank, std: Standard, approved: dict[str, Question], texts: dict[str, str], groups: Sequence[Cluster] = ()
+) -> None:
     """A warning band below the duplicate threshold: pairs scoring at least `similar_warning` whose
     texts share most of their content words may ask the same thing in other words. The writer
     rewords one, or declares the pair in `excludes` so that no set holds both (declared pairs are
@@ -868,6 +913,15 @@ def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], text
     rel = bank.latest_release(std.code)
     released = {i.question.id: i.question.text for i in rel.items} if rel is not None else {}
     changed = {k for k, t in texts.items() if released.get(k) != t}
+    # a group of near-duplicates is looked at as one of its members (a changed one, if any): the
+    # others read almost the same, and 2,000 copies of a text are not scanned twice over
+    others: set[str] = set()
+    for c in groups:
+        keep = next((m for m in c.members if m in changed), c.members[0])
+        others.update(m for m in c.members if m != keep)
+    if others:
+        texts = {k: t for k, t in texts.items() if k not in others}
+        changed -= others
     if not changed:
         return
     if len(changed) > SIMILAR_UP_TO:
@@ -884,6 +938,7 @@ def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], text
         return
     declared = {frozenset((q.id, x)) for q in approved.values() for x in q.excludes}
     words: dict[str, frozenset[str]] = {}
+    listed = 0
     for d in pairs_touching(texts, low, changed, keys=SIMILAR_KEYS):
         if d.score >= std.near_duplicate_threshold or frozenset((d.a, d.b)) in declared:
             continue
@@ -891,6 +946,9 @@ def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], text
         wb = words.get(d.b) or words.setdefault(d.b, content_words(texts[d.b]))
         shared = wa & wb
         if not wa or not wb or len(shared) < SHARED_CONTENT * min(len(wa), len(wb)):
+            continue
+        listed += 1
+        if listed > SIMILAR_LISTED:
             continue
         qa, qb = approved[d.a], approved[d.b]
         bank.problems.append(
@@ -904,5 +962,16 @@ def _warn_similar(bank: Bank, std: Standard, approved: dict[str, Question], text
                 message=f"{qa.id} and {qb.id} ({qb.path}:{qb.line}) may ask the same thing: similarity "
                 f"{d.score:g}, sharing {', '.join(sorted(shared)[:6])}",
                 fix=f'reword one, or if they must never meet in one set add `excludes = ["{qb.id}"]` to {qa.id}',
+            )
+        )
+    if listed > SIMILAR_LISTED:
+        bank.problems.append(
+            Problem(
+                file=std.path,
+                kind="warning",
+                check="similar-wording",
+                message=f"{std.code}: {listed - SIMILAR_LISTED:,} more pair(s) of questions that may ask the same "
+                f"thing are not listed; only the first {SIMILAR_LISTED} are",
+                fix="reword or declare the pairs listed, then validate again to see the rest",
             )
         )

@@ -1,20 +1,23 @@
-"""A corpus of hostile and careless inputs (issue 14, items 6, 8 and 9).
+"""A corpus of hostile and careless inputs (issue 14, items 6 to 10).
 
 Each case damages a copy of a small valid bank that already has release 1.0.0 (imported into the
 store first), runs one command, and checks what a question writer would need: exit 1, a message
-naming the file and the problem, never a traceback or the "unexpected error" catch-all, and, for
-`import`, a store left exactly as it was (imports are all-or-nothing).
+naming the file and the problem with a fix, never a traceback or the "unexpected error" catch-all,
+and a store left exactly as it was (imports are all-or-nothing). Every case runs on SQLite; the
+cases that reach the store (`import`) run on PostgreSQL too when it is enabled (item 7: what one
+store cannot hold is refused before either is touched). Command-line mistakes get exit 2.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import write_bank
+from conftest import PG_ENV, TEXTS, question_block, write_bank
 
 from qbank.cli import main
 from qbank.releases import make_release
@@ -192,6 +195,84 @@ def version_goes_down(root: Path) -> None:
     (root / "TST01/releases/1.2.0.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
+def forged(edit: Callable[[dict], None], name: str = "1.1.0") -> Callable[[Path], None]:
+    """A release made from 1.0.0 by `edit` with every hash recomputed (each item's, the
+    definition's, the manifest's): what a forger who knows the format writes, which only the
+    limits on its contents can catch."""
+
+    def build(root: Path) -> None:
+        from qbank.bank_types import Question, content_hash
+        from qbank.bankfiles import manifest_digest
+
+        doc = json.loads((root / V1).read_text(encoding="utf-8"))
+        doc["release"] = name
+        edit(doc)
+        for q in doc["items"]:
+            fields = {k: q.get(k, d) for k, d in (("probes", ()), ("guidance", ""), ("bands", {}), ("topic", ""))}
+            q["hash"] = Question(
+                id=q["id"],
+                version=q["version"],
+                status="approved",
+                standard="TST01",
+                methods=tuple(q["methods"]),
+                outcomes=tuple(q["outcomes"]),
+                minutes=q["minutes"],
+                text=q["text"],
+                probes=tuple(fields["probes"]),
+                guidance=fields["guidance"],
+                bands=dict(fields["bands"]),
+                opener=q.get("opener", False),
+                topic=fields["topic"],
+                excludes=tuple(q.get("excludes", ())),
+                tags_justification=q.get("tags_justification", ""),
+            ).content_hash
+        doc["definition_hash"] = content_hash(doc["definition"])
+        doc["manifest_hash"] = manifest_digest(doc)
+        (root / f"TST01/releases/{name}.json").write_text(
+            json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+
+    return build
+
+
+def _method(key: str, value) -> Callable[[dict], None]:
+    def edit(doc: dict) -> None:
+        doc["definition"]["methods"][0][key] = value
+
+    return edit
+
+
+def _definition(key: str, value) -> Callable[[dict], None]:
+    def edit(doc: dict) -> None:
+        *parents, last = key.split(".")
+        target = doc["definition"]
+        for k in parents:
+            target = target[int(k)] if isinstance(target, list) else target[k]
+        target[last] = value
+
+    return edit
+
+
+def copies_of_first(n: int) -> Callable[[Path], None]:
+    """n new approved questions asking exactly what TST-001 asks: one group of n + 1 near-duplicates."""
+    return append(QFILE, "".join(question_block(0, qid=f"DUP-{k:02d}", text_=TEXTS[0]) for k in range(1, n + 1)))
+
+
+def many_pairs(n: int) -> Callable[[Path], None]:
+    """n pairs of near-duplicates, each pair unlike every other: n groups of two."""
+    rng = random.Random(14)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    blocks = []
+    for k in range(n):
+        text = " ".join("".join(rng.choice(letters) for _ in range(7)) for _ in range(12)) + "?"
+        blocks += [question_block(0, qid=f"PAIR-{k:03d}-{x}", text_=text) for x in "ab"]
+    return append(QFILE, "".join(blocks))
+
+
+LONG = 10_001  # one character over the longest text a bank may hold (qbank.limits.MAX_TEXT)
+BIG = 2**31  # one over the largest whole number either store holds
+
+
 # (name, build, command, message fragments that must all appear)
 CASES: list[tuple[str, Callable[[Path], None], str, list[str]]] = [
     # ---- 6: recursion
@@ -262,15 +343,244 @@ CASES: list[tuple[str, Callable[[Path], None], str, list[str]]] = [
     ("older-copied-verbatim", older_copied_verbatim, "validate", [V2, "older"]),
     ("version-goes-down", version_goes_down, "validate", ["1.2.0.json", "TST-001 v1", "go down"]),
     ("version-goes-down-import", version_goes_down, "import", ["1.2.0.json", "TST-001 v1", "go down"]),
+    # ---- 7: ids longer than their columns (64 characters; release numbers 32)
+    ("question-id-65", replace(QFILE, 'id = "TST-002"', f'id = "{"Q" * 65}"'), "validate", [QFILE, "'id'", "64"]),
+    ("question-id-65-release", replace(QFILE, 'id = "TST-002"', f'id = "{"Q" * 65}"'), "release", [QFILE, "64"]),
+    ("outcome-code-65", replace(STD, "K2 = {", f"{'K' * 65} = {{"), "validate", [STD, "outcome code", "64"]),
+    (
+        "method-id-65",
+        replace(STD, 'id = "presentation-questioning"', f'id = "{"p" * 65}"'),
+        "validate",
+        [STD, "'id'", "64"],
+    ),
+    ("standard-code-65", replace(STD, 'code = "TST01"', f'code = "{"T" * 65}"'), "validate", [STD, "'code'", "64"]),
+    (
+        "excludes-item-65",
+        replace(QFILE, 'guidance = "A good', f'excludes = ["{"X" * 65}"]\nguidance = "A good'),
+        "validate",
+        [QFILE, "excludes"],
+    ),
+    ("manifest-id-65", forged(_set("items.0.id", "Q" * 65)), "import", [V2, "id", "64"]),
+    ("manifest-outcome-65", forged(_set("items.0.outcomes", ["K" * 65])), "import", [V2, "outcome", "64"]),
+    ("manifest-definition-method-id-65", forged(_method("id", "m" * 65)), "import", [V2, "definition", "64"]),
+    (
+        "manifest-definition-outcome-65",
+        forged(_definition("outcomes.0.code", "K" * 65)),
+        "import",
+        [V2, "definition", "64"],
+    ),
+    ("manifest-definition-group-long", forged(_definition("outcomes.0.group", "g" * 17)), "import", [V2, "group"]),
+    (
+        "manifest-release-number-huge",
+        forged(lambda d: None, name=f"{BIG}.0.0"),
+        "import",
+        [f"{BIG}.0.0.json", "release number"],
+    ),
+    (
+        "manifest-release-number-huge-validate",
+        forged(lambda d: None, name=f"{10**40}.0.0"),
+        "validate",
+        ["release number"],
+    ),
+    # ---- 7: whole numbers beyond 32 bits
+    (
+        "question-version-2^31",
+        replace(QFILE, "version = 1", f"version = {BIG}"),
+        "validate",
+        [QFILE, "version", "2,147,483,647"],
+    ),
+    ("question-minutes-2^31", replace(QFILE, "minutes = 6", f"minutes = {BIG}"), "validate", [QFILE, "minutes", "120"]),
+    ("method-minutes-2^31", replace(STD, "minutes = 60", f"minutes = {BIG}"), "validate", [STD, "minutes", "1,440"]),
+    (
+        "method-min-questions-2^31",
+        replace(STD, "min_questions = 4", f"min_questions = {BIG}"),
+        "validate",
+        [STD, "min_questions"],
+    ),
+    ("standard-level-2^31", replace(STD, "level = 5", f"level = {BIG}"), "validate", [STD, "level"]),
+    (
+        "checks-min-per-outcome-2^31",
+        replace(STD, "min_questions_per_outcome = 2", f"min_questions_per_outcome = {BIG}"),
+        "validate",
+        [STD, "min_questions_per_outcome"],
+    ),
+    (
+        "checks-threshold-2^31",
+        replace(STD, "[checks]\n", f"[checks]\nnear_duplicate_threshold = {BIG}\n"),
+        "validate",
+        [STD, "near_duplicate_threshold"],
+    ),
+    (
+        "review-interval-2^31",
+        replace(STD, 'version = "1.0"', f'version = "1.0"\nreview_interval_months = {BIG}'),
+        "validate",
+        [STD, "review_interval_months"],
+    ),
+    ("manifest-version-2^31", forged(_set("items.0.version", BIG)), "import", [V2, "version"]),
+    ("manifest-definition-minutes-2^31", forged(_method("minutes", BIG)), "import", [V2, "definition"]),
+    ("manifest-definition-level-2^31", forged(_definition("level", BIG)), "import", [V2, "definition", "level"]),
+    (
+        "manifest-definition-threshold-2^40",
+        forged(_definition("checks.near_duplicate_threshold", 2**40)),
+        "import",
+        [V2, "near_duplicate_threshold"],
+    ),
+    # ---- 7: absurd values
+    (
+        "question-minutes-100000",
+        replace(QFILE, "minutes = 6", "minutes = 100000"),
+        "validate",
+        [QFILE, "minutes", "120"],
+    ),
+    (
+        "question-minutes-100000-release",
+        replace(QFILE, "minutes = 6", "minutes = 100000"),
+        "release",
+        [QFILE, "minutes"],
+    ),
+    ("question-minutes-121", replace(QFILE, "minutes = 6", "minutes = 121"), "validate", [QFILE, "minutes"]),
+    ("method-minutes-100000", replace(STD, "minutes = 60", "minutes = 100000"), "validate", [STD, "minutes", "1,440"]),
+    ("standard-level-99", replace(STD, "level = 5", "level = 99"), "validate", [STD, "level", "8"]),
+    (
+        "threshold-101",
+        replace(STD, "[checks]\n", "[checks]\nnear_duplicate_threshold = 101\n"),
+        "validate",
+        [STD, "near_duplicate_threshold", "100"],
+    ),
+    (
+        "similar-warning-150",
+        replace(STD, "[checks]\n", "[checks]\nsimilar_warning = 150\n"),
+        "validate",
+        [STD, "similar_warning", "100"],
+    ),
+    ("manifest-minutes-100000", forged(_set("items.0.minutes", 100000)), "import", [V2, "minutes", "120"]),
+    ("manifest-definition-minutes-100000", forged(_method("minutes", 100000)), "import", [V2, "minutes"]),
+    # ---- 7: control characters (TOML and JSON escapes make them)
+    (
+        "text-nul",
+        replace(QFILE, "Talk me through", "Talk\\u0000 me through"),
+        "validate",
+        [QFILE, "control character", "NUL"],
+    ),
+    ("text-nul-release", replace(QFILE, "Talk me through", "Talk\\u0000 me through"), "release", [QFILE, "NUL"]),
+    (
+        "text-esc",
+        replace(QFILE, "Talk me through", "Talk \\u001b[2J me through"),
+        "validate",
+        [QFILE, "ESC", "TST-001"],
+    ),
+    ("guidance-bel", replace(QFILE, "A good answer", "A good\\u0007 answer"), "validate", [QFILE, "BEL", "guidance"]),
+    ("guidance-del", replace(QFILE, "A good answer", "A good\\u007f answer"), "validate", [QFILE, "DEL"]),
+    (
+        "probe-c1",
+        replace(QFILE, "What would you do", "What\\u009b would you do"),
+        "validate",
+        [QFILE, "U+009B", "probes"],
+    ),
+    (
+        "guidance-carriage-return",
+        replace(QFILE, "A good answer", "A good\\r answer"),
+        "validate",
+        [QFILE, "carriage return"],
+    ),
+    ("guidance-backspace", replace(QFILE, "A good answer", "A good\\b answer"), "validate", [QFILE, "backspace"]),
+    (
+        "author-esc",
+        replace(QFILE, 'author = "Test Writer"', 'author = "Test\\u001b]0;pwned\\u0007 Writer"'),
+        "validate",
+        [QFILE, "ESC"],
+    ),
+    (
+        "standard-title-esc",
+        replace(STD, 'title = "Test Standard"', 'title = "Test\\u001b[31m Standard"'),
+        "validate",
+        [STD, "ESC", "title"],
+    ),
+    (
+        "outcome-title-nul",
+        replace(STD, 'title = "Knows strategy"', 'title = "Knows\\u0000 strategy"'),
+        "validate",
+        [STD, "NUL", "outcomes"],
+    ),
+    ("grading-notes-esc", append(STD, 'notes = "rules\\u001b[5m"\n'), "validate", [STD, "ESC", "grading"]),
+    ("key-with-nul", append(QFILE, '"odd\\u0000key" = 1\n'), "validate", [QFILE, "NUL"]),
+    (
+        "manifest-text-nul",
+        forged(_set("items.0.text", "Talk\u0000 me through it")),
+        "import",
+        [V2, "control character", "NUL"],
+    ),
+    ("manifest-text-esc", forged(_set("items.0.text", "Talk \u001b[2J me through it")), "import", [V2, "ESC"]),
+    ("manifest-definition-title-bel", forged(_definition("title", "Test\u0007 Standard")), "import", [V2, "BEL"]),
+    ("manifest-text-nul-validate", forged(_set("items.0.guidance", "A good\u0000 answer")), "validate", [V2, "NUL"]),
+    # ---- 7: texts beyond their limits (qbank.limits)
+    ("text-10001", replace(QFILE, "Talk me through", "x" * LONG), "validate", [QFILE, "'text'", "10,000"]),
+    ("guidance-10001", replace(QFILE, "A good answer", "y" * LONG), "validate", [QFILE, "guidance", "10,000"]),
+    ("probe-10001", replace(QFILE, "What would you do", "z" * LONG), "validate", [QFILE, "probes", "10,000"]),
+    (
+        "standard-title-501",
+        replace(STD, 'title = "Test Standard"', f'title = "{"t" * 501}"'),
+        "validate",
+        [STD, "title", "500"],
+    ),
+    (
+        "author-129",
+        replace(QFILE, 'author = "Test Writer"', f'author = "{"a" * 129}"'),
+        "validate",
+        [QFILE, "author", "128"],
+    ),
+    ("manifest-text-10001", forged(_set("items.0.text", "x" * LONG)), "import", [V2, "text", "10,000"]),
+    ("manifest-author-129", forged(_set("items.0.author", "a" * 129)), "import", [V2, "author"]),
+    # ---- 10: the near-duplicate report is bounded
+    (
+        "near-duplicate-group",
+        copies_of_first(12),
+        "validate",
+        [QFILE, "13 questions are near-duplicates", "and 3 more"],
+    ),
+    ("near-duplicate-groups-capped", many_pairs(60), "validate", [STD, "10 more group(s)"]),
+    ("near-duplicate-group-release", copies_of_first(12), "release", [QFILE, "near-duplicates"]),
+]
+
+# command-line mistakes: exit 2, the option named, nothing stored
+USAGE: list[tuple[str, list[str], list[str]]] = [
+    ("unknown-option", ["validate", "banks", "--bogus"], ["--bogus"]),
+    ("min-per-outcome-not-a-number", ["validate", "banks", "--min-per-outcome", "abc"], ["--min-per-outcome"]),
+    ("similarity-1e400", ["validate", "banks", "--similarity", "1e400"], ["--similarity"]),
+    ("import-two-paths", ["import", "banks", "banks", "banks"], ["unrecognized arguments"]),
+    ("release-no-number", ["release", "TST01"], ["semver"]),
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """The store's URL: a SQLite file, or a schema of its own on PostgreSQL (when enabled)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    from uuid import uuid4
+
+    from sqlalchemy import text
+
+    schema = f"qbank_test_{uuid4().hex[:12]}"
+    admin = make_engine(base, create=False)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture
-def bank(tmp_path, monkeypatch) -> Path:
+def bank(tmp_path, monkeypatch, store) -> Path:
     root = write_bank(tmp_path / "banks")
     make_release(load_bank(root), "TST01", "1.0.0")
     monkeypatch.chdir(tmp_path)  # files are named relative to the working directory
-    monkeypatch.setenv("QBANK_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("QBANK_DATABASE_URL", store)
     monkeypatch.delenv("QBANK_DEBUG", raising=False)
     assert main(["import", str(root)]) == 0
     return root
@@ -284,8 +594,17 @@ def _counts() -> dict[str, int]:
         engine.dispose()
 
 
-@pytest.mark.parametrize(("name", "build", "command", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_hostile_input(bank, capsys, name, build, command, expected):
+def _runs(case: tuple) -> list[str]:
+    """The stores a case runs on: all of them when it reaches the store (import), else SQLite."""
+    return ["sqlite", "postgres"] if case[2] == "import" else ["sqlite"]
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "command", "expected", "store"),
+    [pytest.param(*c, s, id=f"{c[0]}-{s}") for c in CASES for s in _runs(c)],
+    indirect=["store"],
+)
+def test_hostile_input(bank, capsys, name, build, command, expected, store):
     build(bank)
     capsys.readouterr()
     before = _counts()
@@ -307,5 +626,25 @@ def test_hostile_input(bank, capsys, name, build, command, expected):
     assert _counts() == before
 
 
+@pytest.mark.parametrize(("name", "argv", "expected"), USAGE, ids=[u[0] for u in USAGE])
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_usage_mistake(bank, capsys, name, argv, expected, store):
+    capsys.readouterr()
+    before = _counts()
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own exit
+        code = e.code
+    out, err = capsys.readouterr()
+    said = out + err
+    assert code == 2, said
+    assert "Traceback" not in said and "unexpected error" not in said, said
+    for fragment in expected:
+        assert fragment.lower() in said.lower(), f"{fragment!r} not in:\n{said}"
+    assert "--help" in said, said  # the fix: where the right usage is
+    assert _counts() == before
+
+
 def test_corpus_is_large_enough():
-    assert len(CASES) >= 25
+    assert len(CASES) + len(USAGE) >= 75
+    assert len({c[0] for c in CASES} | {u[0] for u in USAGE}) == len(CASES) + len(USAGE)  # names unique
