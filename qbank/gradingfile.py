@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
@@ -776,6 +777,9 @@ def _number(f: Fields, name: str, *, required: bool, positive: bool = False) -> 
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         f.add(name, f"{f.w}'{name}' must be a number, not {toml_type(v)} {v!r}", f"write `{name} = 10` (no quotes)")
+        return None
+    if not math.isfinite(v):
+        f.add(name, f"{f.w}'{name}' must be a finite number, not {v!r}", f"write a number such as `{name} = 10`")
         return None
     if positive and v <= 0:
         f.add(name, f"{f.w}'{name}' must be more than 0", f"set `{name}` above 0")

@@ -106,6 +106,10 @@ def make_release(bank: Bank, code: str, semver: str) -> ReleaseResult:
     """Write banks/<std>/releases/<semver>.json. The bank must validate without errors."""
     if not SEMVER_RE.match(semver):
         raise BankError(f"'{semver}' is not a semantic version: use MAJOR.MINOR.PATCH, e.g. 1.2.0")
+    from .limits import semver_problem
+
+    if too_large := semver_problem(semver):
+        raise BankError(f"{too_large}; nothing was written")
     if code not in bank.standards and bank.errors:  # (perhaps its standard.toml could not be read)
         raise BankError(f"the bank has {len(bank.errors)} problem(s); fix them before releasing", bank.errors)
     if code not in bank.standards:

@@ -106,6 +106,8 @@ def test_good_rules_validate_and_are_read(tmp_path):
             'outcomes = ["K1", "B1"]\nmax = 30',
             ["outcome B1 is not assessed by method presentation-questioning"],
         ),
+        ("max = 30\nmin = 10", "max = inf\nmin = 10", ["'max' must be a finite number, not inf"]),
+        ("max = 10\nmin = 5", "max = 10\nmin = nan", ["'min' must be a finite number, not nan"]),
         (
             'method = "professional-discussion"\nscheme',
             'method = "profesional-discussion"\nscheme',

@@ -102,3 +102,10 @@ def test_many_copies_are_one_problem_and_every_pair_is_still_found(tmp_path):
     # what the release and the import use (every pair, so that no draw puts two in one set): unbounded
     texts = {f"DUP-{i:03d}": TEXTS[0] for i in range(n)}
     assert len(near_duplicates(texts, 90)) == n * (n - 1) // 2
+
+
+def test_a_release_number_too_large_for_the_store_is_refused_before_writing(tmp_path):
+    root = write_bank(tmp_path / "banks")
+    with pytest.raises(BankError, match="release number '99999999999.0.0' is too large.*nothing was written"):
+        make_release(load_bank(root), "TST01", "99999999999.0.0")
+    assert not (root / "TST01" / "releases").exists() or not list((root / "TST01" / "releases").iterdir())
