@@ -12,24 +12,37 @@ swap brought in when the swap is undone (`undo_swap_in`). The apprentice's histo
 Bank questions that are near-duplicates of ad-hoc questions already put to the apprentice are
 avoided too (`pools.adhoc_avoid`), and stored with the draw so a replay reproduces it.
 
+Draws for one apprentice and method are serialised: each takes a lock before it reads the
+apprentice's history (PostgreSQL: a transaction-scoped advisory lock on the pair; SQLite: the
+database's write lock, taken first). `draw_set(..., reuse_within=seconds)` makes a request
+idempotent (issue 14, item 4; `qbank draw` passes REUSE_WINDOW): when an identical request (same
+apprentice, method, release, attempt, cohort, extra time and exposure cap) drew a set within the
+window, that set is not voided and no assessment method uses it, the set is returned
+(`DrawResult.existing`) instead of drawing another and using up the apprentice's unseen questions.
+Draws made for an assessment (`draw_in`) never reuse one: an assessment method always gets a set
+of its own.
+
 The pools and the lookups a draw starts with are in `pools`, recent usage in `usage`; the names
 callers import from here (`DrawError`, `resolve_release`, `method_spec`, ...) are re-exported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from . import audit, roles
 from .defaults import ATTEMPTS, EXPOSURE_CAP
 from .definition import ReleaseDefinition, for_release
 from .draw import ALGORITHM, ALGORITHMS, Candidate, DrawSpec, Infeasible, Usage, choose_swap
@@ -37,6 +50,7 @@ from .draw import select as select_set
 from .memory import gc_paused
 from .models import (
     ApprenticeRow,
+    AssessmentMethodRow,
     DrawItemRow,
     DrawRow,
     DrawSwapRow,
@@ -62,6 +76,7 @@ from .pools import (
     resolve_release,
     spec_from_bank,
 )
+from .text_input import LIMITS, strip_controls
 from .usage import CACHES, UsageCache, recent_usage
 
 __all__ = [  # with the names re-exported from `pools`
@@ -69,6 +84,7 @@ __all__ = [  # with the names re-exported from `pools`
     "DrawRequest",
     "DrawResult",
     "DrawnQuestion",
+    "REUSE_WINDOW",
     "Replay",
     "SwapResult",
     "check_request",
@@ -90,6 +106,14 @@ __all__ = [  # with the names re-exported from `pools`
 ]
 
 RETRIES = 8
+APPRENTICE_REF_MAX = 64  # the apprentice and draw columns' lengths (models)
+COHORT_MAX = 128
+
+# Seconds within which `qbank draw` returns the set an identical earlier request drew (unvoided and
+# not used by an assessment) instead of drawing another: long enough to cover simultaneous
+# commands, a double submission and a retry after a timeout; short enough that a set wanted
+# deliberately later is drawn anew. Change a parameter (e.g. --cohort) to get a second set at once.
+REUSE_WINDOW = 120
 
 # the process-wide caches under the names they had when they lived here (the tests still use them)
 _POOLS, _USAGE, _UsageCache, _usage = POOLS, CACHES, UsageCache, recent_usage
@@ -138,6 +162,7 @@ class DrawResult:
     required: list[str]
     adhoc_excluded: list[str] = field(default_factory=list)  # avoided: near-duplicates of ad-hoc questions asked
     voided: bool = False  # the draw's assessment was voided unused: its questions count for nobody
+    existing: bool = False  # an identical request drew this set moments ago: returned, nothing new drawn
 
     @property
     def minutes(self) -> int:
@@ -155,6 +180,12 @@ def ensure_apprentice(engine: Engine, ref: str) -> int:
     ref = ref.strip()
     if not ref:
         raise DrawError("the apprentice reference is empty: give the EPAO's pseudonymous reference")
+    if strip_controls(ref) != ref or "\n" in ref or "\t" in ref:
+        raise DrawError(f"the apprentice reference {ref!r} contains control characters: give the reference as printed")
+    if len(ref) > APPRENTICE_REF_MAX:
+        raise DrawError(
+            f"the apprentice reference is {len(ref)} characters long; at most {APPRENTICE_REF_MAX} can be stored"
+        )
     for _ in range(RETRIES):
         with Session(engine) as s:
             row = s.execute(select(col(ApprenticeRow.id)).where(col(ApprenticeRow.ref) == ref)).scalar()
@@ -173,7 +204,9 @@ def ensure_apprentice(engine: Engine, ref: str) -> int:
 
 
 def _history(s: Session, apprentice_id: int) -> frozenset[str]:
-    """Every question that counts as drawn for the apprentice (voided items do not)."""
+    """Every question that counts as drawn for the apprentice (voided items do not), once the audit
+    log confirms that none of their draws was deleted or altered behind qbank's back."""
+    audit.require_intact_history(s.connection(), apprentice_id)
     return frozenset(
         s.execute(
             select(col(QuestionRow.code))
@@ -193,18 +226,90 @@ def check_request(req: DrawRequest) -> None:
         raise DrawError(f"extra time must be a percentage from 0 to 200, not {req.extra_time_pct}")
     if not 0 < req.exposure_cap <= 1:
         raise DrawError(f"the exposure cap must be a share between 0 and 1, not {req.exposure_cap}")
+    if strip_controls(req.cohort) != req.cohort or "\n" in req.cohort or "\t" in req.cohort:
+        raise DrawError(f"the cohort {req.cohort!r} contains control characters: give its name as printed")
+    if len(req.cohort) > COHORT_MAX:
+        raise DrawError(f"the cohort name is {len(req.cohort)} characters long; at most {COHORT_MAX} can be stored")
 
 
-def draw_set(engine: Engine, req: DrawRequest) -> DrawResult:
-    """Draw, store and return a set; DrawError names what cannot be met and why."""
+def draw_set(engine: Engine, req: DrawRequest, *, reuse_within: float | None = None) -> DrawResult:
+    """Draw, store and return a set; DrawError names what cannot be met and why.
+
+    With `reuse_within` (seconds), an identical request's set drawn that recently, not voided and
+    not used by any assessment method, is returned instead (`existing` is True) and nothing is
+    drawn: simultaneous or repeated identical requests give one set. The check and the draw run
+    under the apprentice and method's lock, so of several simultaneous requests exactly one draws."""
     check_request(req)
     apprentice_id = ensure_apprentice(engine, req.apprentice)
 
-    def work(s: Session) -> DrawResult:
-        drawn = _draw_in(s, engine, req, apprentice_id)
+    def work(s: Session) -> DrawResult | int:
+        std, meth, rel = resolve_method(s, req.standard, req.method, req.release)
+        # the pool first (cached per process): one missing from the store is stored in a transaction
+        # of its own, which on SQLite could not start once this one holds the write lock
+        pool_for(s, engine, std, meth, rel)
+        _serialise(s, apprentice_id, meth.id)
+        if reuse_within is not None and reuse_within > 0:
+            found = _identical_unused(s, req, apprentice_id, meth.id, rel.id, reuse_within)
+            if found is not None:
+                return found
+        drawn = _draw_locked(s, engine, req, apprentice_id, std, meth, rel)
         return _result_of(s, drawn, req)
 
-    return with_retries(engine, work)
+    out = with_retries(engine, work)
+    if isinstance(out, int):  # the identical request's set, read back once the lock is released
+        again = load_draw(engine, out)
+        again.existing = True
+        return again
+    return out
+
+
+def _lock_key(apprentice_id: int, method_id: int) -> int:
+    """A signed 64-bit key for PostgreSQL's advisory lock on one apprentice and method, in a space
+    of its own (the hash of a qbank-specific name), so no other advisory lock collides with it."""
+    digest = hashlib.blake2b(f"qbank.draw/{apprentice_id}/{method_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _serialise(s: Session, apprentice_id: int, method_id: int) -> None:
+    """Inside the draw's transaction, before the apprentice's history is read: one draw at a time
+    for this apprentice and method. PostgreSQL: an advisory lock held until the transaction ends.
+    SQLite: a no-op update of the apprentice takes the database's write lock now (a plain read
+    would not), so the history and the identical-request check are read under it."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(apprentice_id, method_id)})
+    else:
+        s.execute(
+            update(ApprenticeRow)
+            .where(col(ApprenticeRow.id) == apprentice_id)
+            .values(ref=ApprenticeRow.ref)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _identical_unused(
+    s: Session, req: DrawRequest, apprentice_id: int, method_id: int, release_id: int, within: float
+) -> int | None:
+    """The newest draw made for an identical request within `within` seconds that is not voided and
+    that no assessment method uses, if any (its id)."""
+    used = exists().where(col(AssessmentMethodRow.draw_id) == DrawRow.id)
+    return s.execute(
+        select(col(DrawRow.id))
+        .where(
+            col(DrawRow.apprentice_id) == apprentice_id,
+            col(DrawRow.method_id) == method_id,
+            col(DrawRow.release_id) == release_id,
+            col(DrawRow.attempt) == req.attempt,
+            col(DrawRow.cohort) == req.cohort,
+            col(DrawRow.extra_time_pct) == req.extra_time_pct,
+            col(DrawRow.exposure_cap) == req.exposure_cap,
+            col(DrawRow.voided_at).is_(None),
+            col(DrawRow.created_at) >= utcnow() - timedelta(seconds=within),
+            ~used,
+            col(DrawRow.owner) == (s.info.get("audit_actor") or audit.actor(s.connection())),  # one's own
+        )
+        .order_by(col(DrawRow.id).desc())
+        .limit(1)
+    ).scalar()
 
 
 def with_retries(engine: Engine, work, what: str = "the draw"):
@@ -241,6 +346,21 @@ class _Drawn:
 
 def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -> _Drawn:
     std, meth, rel = resolve_method(s, req.standard, req.method, req.release)
+    pool_for(s, engine, std, meth, rel)  # before the lock (see draw_set)
+    _serialise(s, apprentice_id, meth.id)
+    return _draw_locked(s, engine, req, apprentice_id, std, meth, rel)
+
+
+def _draw_locked(
+    s: Session,
+    engine: Engine,
+    req: DrawRequest,
+    apprentice_id: int,
+    std: StandardRow,
+    meth: MethodRow,
+    rel: ReleaseRow,
+) -> _Drawn:
+    """The draw itself, under the apprentice and method's lock (`_serialise`)."""
     pool = pool_for(s, engine, std, meth, rel)
     exclude = _history(s, apprentice_id)
     adhoc = adhoc_avoid(s, pool, adhoc_texts(s, apprentice_id))
@@ -304,6 +424,7 @@ def _draw_in(s: Session, engine: Engine, req: DrawRequest, apprentice_id: int) -
             ]
         ),
     )
+    audit.touch(s, DrawItemRow, col(DrawItemRow.draw_id) == row.id, new=True)  # Core: named for the audit log
     return _Drawn(row=row, chosen=list(chosen), std=std, meth=meth, rel=rel, adhoc=adhoc)
 
 
@@ -525,7 +646,7 @@ class SwapResult:
 
 def swap(engine: Engine, draw_id: int, question: str, reason: str) -> SwapResult:
     """Replace one question of a stored set with another keeping every constraint; recorded with its reason."""
-    reason = reason.strip()
+    reason = strip_controls(reason).strip()
     for attempt in range(RETRIES):
         try:
             with Session(engine) as s, s.begin():
@@ -539,12 +660,17 @@ def swap(engine: Engine, draw_id: int, question: str, reason: str) -> SwapResult
 def swap_in(s: Session, engine: Engine, draw_id: int, question: str, reason: str) -> str:
     """Inside the caller's transaction: swap `question` out of the draw for another question that
     keeps every constraint, recorded with the reason; returns the code of the question brought in."""
-    reason = reason.strip()
+    reason = strip_controls(reason).strip()  # typed text: no control character is stored (text_input)
     if not reason:
         raise DrawError("a swap needs a reason (it is recorded for standardisation)")
+    if len(reason) > LIMITS["reason"]:
+        raise DrawError(
+            f"swap reason: {len(reason):,} characters, and at most {LIMITS['reason']:,} can be stored; shorten it"
+        )
     d = s.get(DrawRow, draw_id)
     if d is None:
         raise DrawError(f"no draw {draw_id} in the store")
+    roles.check_owner(s, d.owner, f"draw {draw_id}")
     std = s.get_one(StandardRow, d.standard_id)  # get_one: foreign keys, so they are there
     meth = s.get_one(MethodRow, d.method_id)
     rel = s.get_one(ReleaseRow, d.release_id)
@@ -597,6 +723,9 @@ def undo_swap_in(s: Session, draw_id: int, question_in: str) -> str:
     the draw. The question swapped out is active again; `question_in`'s item is kept but no longer
     counts against the apprentice (void_key = its id); the swap row is kept, marked undone. Returns
     the code of the question restored."""
+    d = s.get(DrawRow, draw_id)
+    if d is not None:
+        roles.check_owner(s, d.owner, f"draw {draw_id}")
     in_item = table_of(DrawItemRow).alias("in_item")
     qi = table_of(QuestionRow).alias("qi")
     row = (
@@ -650,6 +779,8 @@ def void_draws(s: Session, draw_ids: list[int]) -> None:
         .values(voided_at=now)
         .execution_options(synchronize_session=False)
     )
+    audit.touch(s, DrawItemRow, col(DrawItemRow.draw_id).in_(draw_ids))  # written by Core: name them for the log
+    audit.touch(s, DrawRow, col(DrawRow.id).in_(draw_ids))
 
 
 def draw_count(engine: Engine) -> int:

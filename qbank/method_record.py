@@ -8,14 +8,30 @@ level (retracted with a reason, never deleted), and records marks, strengths and
 improvement. The first thing recorded starts the method's timer. A method whose questioning is
 the assessor's option (ILM's report: questions after an oral report) has no set until the
 assessor asks for one (`draw_questions`). `sessions` re-exports all of it.
+
+Text typed by the assessor goes through `text_input.clean` here, at the service boundary: control
+characters removed, each field's length limit enforced.
+
+Two people may have one assessment open (an assessor and a second assessor, two browser tabs).
+What is overwritten in place (an answer's notes; a criterion's mark, strengths and areas for
+improvement; a method's strengths and areas for improvement) is written compare-and-set when the
+caller says what it last read (`previous=`): each field the caller changed is written only if the
+store still holds what the caller read (or already holds the caller's value); a field the caller
+did not change is left as it is, whoever changed it. Otherwise nothing is written and
+`EditConflict` carries both texts (and when the other change was stored, when known), so the
+caller can show them and nothing is lost. The check and the write run with the assessment
+locked (`require_open_method(lock=True)`), so two writers cannot both pass it. Appends (asks,
+evidence, skips) need no such check. Without `previous` a write overwrites, as before.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -27,6 +43,7 @@ from .models import (
     AskRow,
     AssessmentMethodRow,
     AssessmentRow,
+    AuditEventRow,
     CriterionMarkRow,
     DrawItemRow,
     EvidenceRow,
@@ -36,6 +53,90 @@ from .models import (
     utcnow,
 )
 from .session_guards import SessionError, method_and_scheme, method_of, require_open_method, start_timer
+from .text_input import clean, strip_controls
+
+# --------------------------------------------------------------------------- edit conflicts
+
+
+@dataclass(frozen=True)
+class FieldConflict:
+    """One field two people changed: what the store holds now (the other person's), and what this
+    writer tried to store (not written; kept here so it is not lost)."""
+
+    field: str  # notes | mark | strengths | improvements
+    stored: str | float | None
+    yours: str | float | None
+
+
+class EditConflict(SessionError):
+    """Someone else changed what this writer was editing since it was read: nothing was written.
+    `conflicts` has both values of each field; `changed_at` (UTC) is when the other change was
+    stored, `by` who made it, when the store knows."""
+
+    def __init__(
+        self,
+        what: str,
+        conflicts: list[FieldConflict],
+        *,
+        changed_at: datetime | None = None,
+        by: str | None = None,
+    ):
+        self.what = what
+        self.conflicts = conflicts
+        self.changed_at = changed_at
+        self.by = by
+        fields = ", ".join(c.field for c in conflicts)
+        who = by or "someone else"
+        when = f" at {changed_at:%H:%M:%S} UTC" if changed_at is not None else ""
+        super().__init__(
+            f"{what}: {who} changed it{when} after you read it ({fields}); nothing of yours was stored. "
+            "Read it again and put your changes into it"
+        )
+
+
+@dataclass(frozen=True)
+class CriterionState:
+    """A criterion's mark, strengths and areas for improvement as an editor read them (`set_mark`'s
+    `previous`)."""
+
+    mark: float | None = None
+    strengths: str = ""
+    improvements: str = ""
+
+
+@dataclass(frozen=True)
+class FeedbackState:
+    """A method's strengths and areas for improvement as an editor read them
+    (`set_method_feedback`'s `previous`)."""
+
+    strengths: str = ""
+    improvements: str = ""
+
+
+def _last_writer(s: Session, table: str, key: int) -> tuple[str | None, datetime | None]:
+    """Who last wrote a row and when, from the audit log (`qbank.audit`): (None, None) when the log
+    has no event for it or this database user may not read the log (PostgreSQL roles)."""
+    try:
+        row = s.execute(
+            select(col(AuditEventRow.actor), col(AuditEventRow.at))
+            .where(col(AuditEventRow.table_name) == table, col(AuditEventRow.row_key) == str(key))
+            .order_by(col(AuditEventRow.seq).desc())
+            .limit(1)
+        ).first()
+    except DBAPIError:  # not allowed to read the log: the conflict is still reported, without a name
+        return None, None
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _three_way(field: str, stored, yours, previous, conflicts: list[FieldConflict]) -> bool:
+    """Whether to write `yours` over `stored`, given what the writer read (`previous`); a change
+    someone else made meanwhile that `yours` would overwrite is added to `conflicts` instead."""
+    if yours == previous:  # this writer did not change it: whatever is stored stays
+        return False
+    if stored in (previous, yours):
+        return stored != yours
+    conflicts.append(FieldConflict(field, stored, yours))
+    return False
 
 
 def _set_item(s: Session, am: AssessmentMethodRow, question: str, step: str):
@@ -143,7 +244,7 @@ def draw_questions(engine: Engine, am_id: int) -> int:
 
 def add_adhoc(engine: Engine, am_id: int, text: str, outcomes: list[str]) -> int:
     """Record a question the assessor asked in their own words, tagged with outcomes."""
-    text = " ".join(text.split())
+    text = " ".join(clean(text, "ad-hoc question").split())
     if not text:
         raise SessionError("the ad-hoc question is empty: type the question as asked")
     with Session(engine) as s, s.begin():
@@ -168,12 +269,25 @@ def add_adhoc(engine: Engine, am_id: int, text: str, outcomes: list[str]) -> int
         return row.id
 
 
-def set_notes(engine: Engine, ask_id: int, notes: str) -> None:
+def set_notes(engine: Engine, ask_id: int, notes: str, *, previous: str | None = None) -> None:
+    """Store the notes on an answer (control characters removed; at most LIMITS["notes"]
+    characters). With `previous` (the notes as the editor read them), EditConflict when someone
+    else changed them since, and nothing is written."""
+    notes = clean(notes, "notes")
     with Session(engine) as s, s.begin():
         row = s.get(AskRow, ask_id)
         if row is None:
             raise SessionError(f"no ask {ask_id}")
-        require_open_method(s, row.assessment_method_id)
+        require_open_method(s, row.assessment_method_id, lock=True)
+        s.refresh(row)  # as it stands now that the assessment is locked
+        if previous is not None:
+            conflicts: list[FieldConflict] = []
+            write = _three_way("notes", row.notes, notes, strip_controls(previous), conflicts)
+            if conflicts:
+                by, _at = _last_writer(s, "ask", ask_id)
+                raise EditConflict("saving the notes", conflicts, changed_at=row.updated_at, by=by)
+            if not write:
+                return
         if row.notes != notes:
             row.notes = notes
             row.updated_at = utcnow()
@@ -182,7 +296,7 @@ def set_notes(engine: Engine, ask_id: int, notes: str) -> None:
 def skip(engine: Engine, am_id: int, question: str, reason: str) -> int:
     """Record that a drawn question was deliberately not asked, and why (for standardisation);
     returns the ask id. `undo_skip` puts it back among the questions to ask."""
-    reason = " ".join(reason.split())
+    reason = " ".join(clean(reason, "reason", what="skip reason").split())
     if not reason:
         raise SessionError(f"skipping {question}: give the reason it is not asked (it is kept for standardisation)")
     with Session(engine) as s, s.begin():
@@ -270,6 +384,7 @@ def undo_skip(engine: Engine, am_id: int, question: str) -> None:
 def swap_question(engine: Engine, am_id: int, question: str, reason: str) -> str:
     """Swap a drawn question not yet asked for another keeping every constraint; returns the new id.
     Checked and stored in one transaction (tried again if a concurrent draw took the question)."""
+    reason = clean(reason, "reason", what="swap reason")
 
     def work(s: Session) -> str:
         am = require_open_method(s, am_id, lock=True)
@@ -331,6 +446,7 @@ def log_evidence(
     ask_id: int | None = None,
 ) -> int:
     """Log that the answers evidenced a criterion (or some of its outcomes) at a level."""
+    note = clean(note, "evidence note")
     with Session(engine) as s, s.begin():
         am = require_open_method(s, am_id, lock=True)
         method, scheme = method_and_scheme(s, am)
@@ -399,7 +515,7 @@ def resolve_criterion(
 def retract_evidence(engine: Engine, evidence_id: int, reason: str = "") -> None:
     """Withdraw a mistaken evidence entry: the row is kept, marked retracted (with the reason, if
     given) and no longer counts. Retracting it again only adds a reason it lacked."""
-    reason = " ".join(reason.split())
+    reason = " ".join(clean(reason, "reason", what="retraction reason").split())
     with Session(engine) as s, s.begin():
         row = s.get(EvidenceRow, evidence_id)
         if row is None:
@@ -421,8 +537,16 @@ def set_mark(
     strengths: str | None = None,
     improvements: str | None = None,
     clear_mark: bool = False,
+    previous: CriterionState | None = None,
 ) -> None:
-    """Record a criterion's mark (marks / weighted schemes) and/or its strengths and areas for improvement."""
+    """Record a criterion's mark (marks / weighted schemes) and/or its strengths and areas for
+    improvement (None: left as it is). With `previous` (the criterion as the editor read it),
+    compare-and-set: EditConflict, and nothing written, when someone else changed a field this
+    writer changed too."""
+    if strengths is not None:
+        strengths = clean(strengths, "strengths").strip()
+    if improvements is not None:
+        improvements = clean(improvements, "improvements").strip()
     with Session(engine) as s, s.begin():
         am = require_open_method(s, am_id, lock=True)
         method, scheme = method_and_scheme(s, am)
@@ -448,29 +572,82 @@ def set_mark(
             .scalars()
             .first()
         )
+        new_mark = None if clear_mark or mark is None else float(mark)
+        set_mark_too = mark is not None or clear_mark
+        if previous is not None:
+            stored = CriterionState(
+                mark=row.mark if row else None,
+                strengths=row.strengths if row else "",
+                improvements=row.improvements if row else "",
+            )
+            conflicts: list[FieldConflict] = []
+            set_mark_too = set_mark_too and _three_way("mark", stored.mark, new_mark, previous.mark, conflicts)
+            if strengths is not None:
+                before = strip_controls(previous.strengths).strip()
+                if not _three_way("strengths", stored.strengths, strengths, before, conflicts):
+                    strengths = None
+            if improvements is not None:
+                before = strip_controls(previous.improvements).strip()
+                if not _three_way("improvements", stored.improvements, improvements, before, conflicts):
+                    improvements = None
+            if conflicts:
+                by, _at = _last_writer(s, "criterion_mark", row.id) if row is not None else (None, None)
+                raise EditConflict(
+                    f"saving {c.id}'s marks and feedback",
+                    conflicts,
+                    changed_at=row.updated_at if row else None,
+                    by=by,
+                )
+            if not set_mark_too and strengths is None and improvements is None:
+                return  # nothing this writer changed
         if row is None:
             row = CriterionMarkRow(assessment_method_id=am_id, criterion=c.id)
             s.add(row)
         if am.draw_id is None:  # a method marked with no questioning (a written report): marking starts it
             start_timer(am)
-        if mark is not None or clear_mark:
-            row.mark = None if clear_mark or mark is None else float(mark)
+        if set_mark_too:
+            row.mark = new_mark
         if strengths is not None:
-            row.strengths = strengths.strip()
+            row.strengths = strengths
         if improvements is not None:
-            row.improvements = improvements.strip()
+            row.improvements = improvements
         row.updated_at = utcnow()
 
 
 def set_method_feedback(
-    engine: Engine, am_id: int, *, strengths: str | None = None, improvements: str | None = None
+    engine: Engine,
+    am_id: int,
+    *,
+    strengths: str | None = None,
+    improvements: str | None = None,
+    previous: FeedbackState | None = None,
 ) -> None:
+    """The method's strengths and areas for improvement (None: left as it is). With `previous`
+    (as the editor read them), compare-and-set as `set_mark`."""
+    if strengths is not None:
+        strengths = clean(strengths, "strengths").strip()
+    if improvements is not None:
+        improvements = clean(improvements, "improvements").strip()
     with Session(engine) as s, s.begin():
         am = require_open_method(s, am_id, lock=True)
+        s.refresh(am)  # as it stands now that the assessment is locked
+        if previous is not None:
+            conflicts: list[FieldConflict] = []
+            if strengths is not None:
+                before = strip_controls(previous.strengths).strip()
+                if not _three_way("strengths", am.strengths, strengths, before, conflicts):
+                    strengths = None
+            if improvements is not None:
+                before = strip_controls(previous.improvements).strip()
+                if not _three_way("improvements", am.improvements, improvements, before, conflicts):
+                    improvements = None
+            if conflicts:
+                by, at = _last_writer(s, "assessment_method", am_id)
+                raise EditConflict("saving the method's feedback", conflicts, changed_at=at, by=by)
         if strengths is not None:
-            am.strengths = strengths.strip()
+            am.strengths = strengths
         if improvements is not None:
-            am.improvements = improvements.strip()
+            am.improvements = improvements
 
 
 def set_elapsed(engine: Engine, am_id: int, seconds: float) -> None:

@@ -128,7 +128,7 @@ def test_draw_replay_swap_by_cli(imported):
 
 def test_infeasible_draw_exits_1_with_named_reason(imported):
     last = None
-    for _ in range(6):  # 8 questions: the apprentice runs out after a couple of draws
+    for i in range(6):  # 8 questions: the apprentice runs out after a couple of draws
         last = run(
             "draw",
             "--standard",
@@ -137,6 +137,8 @@ def test_infeasible_draw_exits_1_with_named_reason(imported):
             "professional-discussion",
             "--apprentice",
             "APP-2",
+            "--cohort",  # a different request each time (an identical one within 120 s returns the set)
+            f"run {i}",
             env_extra=imported,
         )
         if last.returncode:

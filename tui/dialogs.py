@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 
 from qbank.evidence import EvidencePlanError, PlannedEntry, default_level, descriptor, plan_entries
 from qbank.grading import MethodScheme
-from qbank.sessions import Declarations, MethodView, QuestionView
+from qbank.sessions import Declarations, MarkView, MethodView, QuestionView
 
 from .app import QBankModal
 from .widgets import Tick, TickList
@@ -363,21 +363,29 @@ class Feedback:
 class FeedbackDialog(Dialog):
     """A criterion's mark (marks / weighted schemes), strengths and areas for improvement. A mark
     out of range is said inline and kept as typed; the running total and each section's minimum
-    are shown as marks are entered."""
+    are shown as marks are entered.
 
-    def __init__(self, m: MethodView):
+    Reopened after an edit conflict (someone else saved this criterion meanwhile), it shows the
+    assessor's own values as typed (`mine`) and, above them, what is stored now (`conflict`): Save
+    puts the assessor's values in their place, Cancel keeps the stored ones."""
+
+    def __init__(self, m: MethodView, *, mine: Feedback | None = None, conflict: str = ""):
         super().__init__()
         self.m = m
         assert m.scheme is not None  # opened only for a method with marking rules
         self.scheme: MethodScheme = m.scheme
+        self.mine = mine
+        self.conflict = conflict
 
     def compose(self) -> ComposeResult:
         scheme = self.scheme
         with Vertical(classes="dialog"):
             yield Label(f"Marks and feedback: {escape(self.m.method.name)}", classes="dialog-title")
+            if self.conflict:
+                yield Static(escape(self.conflict), id="conflict", classes="error-line")
             yield Select(
                 [(f"{c.id} {c.title or c.theme}", c.id) for c in scheme.criteria],
-                value=scheme.criteria[0].id,
+                value=self.mine.criterion if self.mine else scheme.criteria[0].id,
                 allow_blank=False,
                 id="criterion",
                 compact=True,
@@ -407,6 +415,8 @@ class FeedbackDialog(Dialog):
     def _load(self) -> None:
         c = self._criterion()
         mv = self.m.marks.get(c.id)
+        if self.mine is not None and self.mine.criterion == c.id:  # after a conflict: the assessor's own, as typed
+            mv = MarkView(c.id, self.mine.mark, self.mine.strengths, self.mine.improvements)
         if self.scheme.scheme != "descriptors":
             unit = " marks" if self.scheme.scheme == "marks" else "%"
             mn = f", minimum {c.min:g}" if c.min is not None else ""

@@ -5,6 +5,12 @@ method must assesses, UNCOVERED first, then not met, then evidenced with the lev
 be focused and scrolled), and the next-question suggestions. Notes are saved half a second after
 typing stops and at once on leaving the editor; everything else is stored the moment it is done.
 Every store call runs off the event loop (`QBankApp.call`).
+
+Two people may have the same assessment open. Notes and marks are saved compare-and-set (the
+`previous=` of `set_notes` / `set_mark`: what this screen last read): when someone else saved
+them meanwhile, nothing is overwritten. The notes box then shows their text, a marker line and
+the assessor's own text below it (saved like that, so both are kept until the assessor merges
+them); the marks dialog opens again with the assessor's values and what is stored now.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from textual.widgets import Footer, Header, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from qbank import sessions
+from qbank.method_record import CriterionState, EditConflict
 from qbank.suggest import rank
 
 from .app import Command, QBankScreen, ServiceFailed
@@ -33,6 +40,7 @@ from .dialogs import (
     EndMethodDialog,
     EvidenceDialog,
     EvidenceEntry,
+    Feedback,
     FeedbackDialog,
     ReasonDialog,
     UndoChoice,
@@ -44,6 +52,46 @@ from .widgets import ClearanceBanner
 
 SAVE_AFTER = 0.5  # seconds of quiet typing before notes are stored
 TIMER_SAVE_EVERY = 5  # seconds
+
+
+def conflict_marker(e: EditConflict) -> str:
+    """The line put between the other person's notes (above) and the assessor's own (below)."""
+    when = f" at {e.changed_at:%H:%M:%S} UTC" if e.changed_at is not None else ""
+    who = e.by or "someone else"
+    return f"──── above: as {who} saved them{when}; below: yours. Merge, then delete this line ────"
+
+
+def _set_notes_checked(engine, ask_id: int, text: str, previous: str) -> EditConflict | None:
+    """`set_notes` compare-and-set; a conflict is returned for the screen to show, not raised."""
+    try:
+        sessions.set_notes(engine, ask_id, text, previous=previous)
+    except EditConflict as e:
+        return e
+    return None
+
+
+def _set_mark_checked(engine, am_id: int, f: Feedback, previous: CriterionState, clear: bool) -> EditConflict | None:
+    """`set_mark` compare-and-set; a conflict is returned for the screen to show, not raised."""
+    try:
+        sessions.set_mark(
+            engine,
+            am_id,
+            f.criterion,
+            mark=f.mark,
+            strengths=f.strengths,
+            improvements=f.improvements,
+            clear_mark=clear,
+            previous=previous,
+        )
+    except EditConflict as e:
+        return e
+    return None
+
+
+def _shown(value: str | float | None) -> str:
+    if value is None or value == "":
+        return "(none)"
+    return f"{value:g}" if isinstance(value, float) else f"'{value}'"
 
 
 def clock_text(seconds: float) -> str:
@@ -270,7 +318,9 @@ class MethodScreen(QBankScreen):
             self._shown_question = shown
             self.query_one("#question-text", Static).update(shown)
         notes.disabled = False
-        if notes.text != q.notes and self.dirty_since is None:
+        if self.dirty_since is not None:
+            return  # being typed: what was read when typing began stays the base the save is checked against
+        if notes.text != q.notes:
             notes.load_text(q.notes)
             notes.move_cursor(notes.document.end)  # carry on writing where the notes end
         self.saved_notes = q.notes
@@ -418,14 +468,40 @@ class MethodScreen(QBankScreen):
                 self.dirty_since = None
                 return True
             try:
-                await self.qapp.call("Saving notes", sessions.set_notes, self.qapp.engine, self.current_ask, text)
+                conflict = await self.qapp.call(
+                    "Saving notes", _set_notes_checked, self.qapp.engine, self.current_ask, text, self.saved_notes
+                )
             except ServiceFailed:
                 return False  # kept on screen and dirty: the next tick tries again
+            if conflict is not None:
+                self._notes_conflict(conflict, text)
+                return False
             self.saved_notes = text
             if self.query_one("#notes", TextArea).text == text:
                 self.dirty_since = None
                 self.query_one("#notes").border_subtitle = "saved"
             return True
+
+    def _notes_conflict(self, e: EditConflict, mine: str) -> None:
+        """Someone else saved these notes since this screen read them: show theirs, a marker line
+        and the assessor's own below it. The box stays unsaved, so the merged text is stored at the
+        next save (checked against theirs): both are kept until the assessor merges them."""
+        theirs = str(e.conflicts[0].stored or "")
+        area = self.query_one("#notes", TextArea)
+        merged = f"{theirs.rstrip()}\n\n{conflict_marker(e)}\n{mine}" if theirs.strip() else mine
+        self.saved_notes = theirs
+        area.load_text(merged)
+        area.move_cursor(area.document.end)
+        self.dirty_since = self.qapp.clock()
+        area.border_subtitle = "changed elsewhere: merge"
+        when = f" at {e.changed_at:%H:%M:%S} UTC" if e.changed_at is not None else ""
+        self.notify(
+            f"{e.by or 'Someone else'} saved these notes{when}, after you began. Nothing was overwritten: theirs "
+            "are above the line, yours below it, and both are kept. Merge them.",
+            title="Someone else changed these notes",
+            severity="warning",
+            timeout=12,
+        )
 
     async def action_save_notes(self) -> None:
         await self.save_notes()
@@ -608,28 +684,51 @@ class MethodScreen(QBankScreen):
         if self.m is None or self.m.scheme is None:
             self.notify("This method has no criteria to mark", severity="warning")
             return
-        self.app.push_screen(FeedbackDialog(self.m), self._feedback)
+        m = self.m
+        self.app.push_screen(FeedbackDialog(m), lambda f: self._feedback(f, m))
 
-    async def _feedback(self, f) -> None:
+    async def _feedback(self, f: Feedback | None, read: sessions.MethodView) -> None:
+        """Store what the dialog gave, checked against what the dialog was opened with (`read`)."""
         if f is None:
             return
-        assert self.m is not None and self.m.scheme is not None  # the dialog opens only for a method with rules
+        assert read.scheme is not None  # the dialog opens only for a method with rules
+        mv = read.marks.get(f.criterion)
+        previous = CriterionState(mv.mark, mv.strengths, mv.improvements) if mv else CriterionState()
         try:
-            await self.qapp.call(
+            conflict = await self.qapp.call(
                 "Saving marks and feedback",
-                sessions.set_mark,
+                _set_mark_checked,
                 self.qapp.engine,
                 self.am_id,
-                f.criterion,
-                mark=f.mark,
-                strengths=f.strengths,
-                improvements=f.improvements,
-                clear_mark=f.mark is None and self.m.scheme.scheme != "descriptors",
+                f,
+                previous,
+                f.mark is None and read.scheme.scheme != "descriptors",
             )
         except ServiceFailed:
             return
         await self.refresh_view()
-        self.notify(f"Saved {f.criterion}", timeout=3)
+        if conflict is None:
+            self.notify(f"Saved {f.criterion}", timeout=3)
+            return
+        assert self.m is not None  # read again just now
+        when = f" at {conflict.changed_at:%H:%M:%S} UTC" if conflict.changed_at is not None else ""
+        stored = "; ".join(f"{c.field} {_shown(c.stored)}" for c in conflict.conflicts)
+        note = (
+            f"{conflict.by or 'Someone else'} saved {f.criterion}{when}, after you opened it. Stored now: {stored}. "
+            "Yours are below, unsaved: Save puts them in its place; Cancel keeps what is stored."
+        )
+        m = self.m  # (said in the dialog itself: a toast would cover its fields at 80x24)
+        now = m.marks.get(f.criterion)
+        # the dialog again: what the assessor changed, as typed; everything else as it is stored now
+        merged = Feedback(
+            criterion=f.criterion,
+            mark=f.mark if f.mark != previous.mark else (now.mark if now else None),
+            strengths=f.strengths if f.strengths.strip() != previous.strengths else (now.strengths if now else ""),
+            improvements=(
+                f.improvements if f.improvements.strip() != previous.improvements else (now.improvements if now else "")
+            ),
+        )
+        self.app.push_screen(FeedbackDialog(m, mine=merged, conflict=note), lambda again: self._feedback(again, m))
 
     # ------------------------------------------------------------------ undo
 
