@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from . import roles
 from .definition import ReleaseDefinition, for_release
 from .models import ReleaseClearanceRow, ReleaseRow, StandardRow, utcnow
 from .pools import DrawError, resolve_release
@@ -238,12 +239,7 @@ def _record(engine: Engine, standard: str, release: str, action: str, by: str, n
         std, rel = _resolve(s, standard, release)
         # take the release's row lock (PostgreSQL) or the write lock (SQLite) before reading, so two
         # clearances at once cannot both pass the checks below
-        s.execute(
-            update(ReleaseRow)
-            .where(col(ReleaseRow.id) == rel.id)
-            .values(semver=ReleaseRow.semver)
-            .execution_options(synchronize_session=False)
-        )
+        roles.lock_row(s, ReleaseRow, rel.id)
         now = release_clearance(s, std.code, rel)
         label = f"{std.code} {rel.semver}"
         if not now.required:

@@ -227,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_writers  # `qbank new`, `qbank grade`
 
     cli_writers.register(sub, _Parser)
+    from . import cli_trust  # `qbank verify`, `qbank erase`, `qbank admin`
+
+    cli_trust.register(sub, _Parser)
+    from . import cli_interop  # `qbank convert`, `qbank export`
+
+    cli_interop.register(sub, _Parser)
     return parser
 
 
@@ -237,6 +243,19 @@ def _engine():
     from .store import make_engine
 
     return make_engine()
+
+
+def _login() -> str | None:
+    """The database login of $QBANK_DATABASE_URL, to name in a refusal (None if none is given)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from .store import database_url
+
+    try:
+        return make_url(database_url()).username
+    except ArgumentError:
+        return None
 
 
 def _check_threshold(value: int | None, name: str, lo: int, hi: int | None) -> None:
@@ -671,7 +690,7 @@ def _print_draw(r) -> None:
 
 
 def cmd_draw(args) -> int:
-    from .draws import DrawRequest, draw_set, load_draw, replay
+    from .draws import REUSE_WINDOW, DrawRequest, draw_set, load_draw, replay
 
     engine = _engine()
     if args.replay is not None:
@@ -712,10 +731,17 @@ def cmd_draw(args) -> int:
                 release=args.release,
                 exposure_cap=args.exposure_cap,
             ),
+            reuse_within=REUSE_WINDOW,
         )
     if args.format == "json":
-        print(json.dumps(r.as_dict(), indent=2))
+        print(json.dumps(r.as_dict(), indent=2))  # "existing": true says a set was returned, not drawn
     else:
+        if r.existing:
+            print(
+                f"qbank draw: an identical request drew this set in the last {REUSE_WINDOW} s (draw {r.draw_id}): "
+                "it is returned and nothing new was drawn",
+                file=sys.stderr,
+            )
         _print_draw(r)
     _warn_not_cleared(engine, r.standard, r.release)
     return EXIT_OK
@@ -1325,9 +1351,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        from . import cli_writers
+        from . import cli_interop, cli_trust, cli_writers
 
-        return (COMMANDS.get(args.command) or cli_writers.COMMANDS[args.command])(args)
+        command = (
+            COMMANDS.get(args.command)
+            or cli_writers.COMMANDS.get(args.command)
+            or cli_trust.COMMANDS.get(args.command)
+            or cli_interop.COMMANDS[args.command]
+        )
+        return command(args)
     except UsageError as e:
         print(f"qbank {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -1351,7 +1383,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-        if isinstance(e, OperationalError):
+        from .roles import denial_message
+
+        denied = denial_message(e, _login())
+        if denied:
+            msg = denied
+        elif isinstance(e, OperationalError):
             msg = f"cannot reach the store: {getattr(e, 'orig', e)}".strip()
         elif isinstance(e, SQLAlchemyError):
             msg = f"database error: {getattr(e, 'orig', e)}".strip()

@@ -15,6 +15,7 @@ import json
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from . import roles
 from .assessment_view import read_assessment, read_method
 from .declarations import Declarations, authenticity_refusal
 from .grading import MethodResult, OverallResult
@@ -26,6 +27,7 @@ from .session_guards import (
     require_open_assessment,
     require_open_method,
 )
+from .text_input import clean
 from .views import MethodView
 
 
@@ -56,7 +58,7 @@ def end_method(
     Ending short (see `end_warnings`) needs the assessor's reason; it is stored with the warnings.
     `elapsed_seconds`, when given, is stored as the timer first. The method is read, graded and
     closed in one transaction, with the assessment locked first."""
-    reason = reason.strip()
+    reason = clean(reason, "reason", what="reason for ending early").strip()
     with Session(engine) as s, s.begin():
         am = require_open_method(s, am_id, lock=True)
         if elapsed_seconds is not None:
@@ -80,6 +82,7 @@ def end_method(
 
 def confirm_grade(engine: Engine, am_id: int, grade: str | None = None, disagreement: str = "") -> str:
     """The assessor confirms the computed grade, or gives another with the reason they disagree."""
+    disagreement = clean(disagreement, "disagreement")
     with Session(engine) as s, s.begin():
         am = s.get(AssessmentMethodRow, am_id)
         if am is None:
@@ -129,6 +132,8 @@ def reopen_method(engine: Engine, am_id: int) -> None:
 
 def record_override(engine: Engine, assessment_id: int, by: str, reason: str) -> None:
     """Lift the resit/retake cap: an exceptional-circumstances decision, with who made it and why."""
+    by = clean(by, "name", what="name of who decided")
+    reason = clean(reason, "reason", what="override reason")
     if not by.strip() or not reason.strip():
         raise SessionError("an override needs who made the decision and the reason")
     with Session(engine) as s, s.begin():
@@ -143,6 +148,7 @@ def complete(engine: Engine, assessment_id: int) -> list[OverallResult]:
     Checked and stored in one transaction, with the assessment locked first."""
     with Session(engine) as s, s.begin():
         a = lock_assessment(s, assessment_id)
+        roles.check_owner(s, a.owner, f"assessment {assessment_id}")
         view = read_assessment(s, assessment_id)
         if view.status == "complete":
             raise SessionError(f"assessment {assessment_id} is already complete")

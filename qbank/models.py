@@ -226,6 +226,7 @@ class DrawRow(SQLModel, table=True):
     voided_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
     )
+    owner: str = Field(default="", sa_column=Column(String(128), nullable=False, default="", server_default=""))
 
 
 class DrawItemRow(SQLModel, table=True):
@@ -274,6 +275,11 @@ class AssessmentRow(SQLModel, table=True):
     release_id: int = Field(foreign_key="release.id")
     apprentice_id: int = Field(foreign_key="apprentice.id", index=True)
     assessor: str = Field(max_length=128, index=True)
+    # the database user who started it (PostgreSQL's current_user; the operating-system user on
+    # SQLite): row-level security lets only them (and an admin) see and change it
+    owner: str = Field(
+        default="", sa_column=Column(String(128), nullable=False, default="", server_default="", index=True)
+    )
     attempt: str = Field(max_length=16)  # first | resit | retake
     cohort: str = Field(default="", max_length=128)
     previous_id: int | None = Field(default=None, foreign_key="assessment.id")
@@ -397,6 +403,7 @@ class SecondMarkRow(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     assessment_method_id: int = Field(foreign_key="assessment_method.id", index=True)
     marker: str = Field(max_length=128)
+    owner: str = Field(default="", sa_column=Column(String(128), nullable=False, default="", server_default=""))
     marks_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # criterion -> mark
     levels_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))  # criterion -> level
     grade: str | None = Field(default=None, max_length=64)  # what the rules give the second marker's judgement
@@ -412,6 +419,28 @@ class ReleaseClearanceRow(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True)
     cleared_by: str = Field(max_length=128)
+    owner: str = Field(default="", sa_column=Column(String(128), nullable=False, default="", server_default=""))
     action: str = Field(default="clear", max_length=16)  # clear | withdraw
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """The audit log (qbank.audit): one event per write to a record row, in the same transaction,
+    append-only and hash-chained. `row_hash` is the row's content as written (never the content
+    itself, so erasing a person's data leaves the log intact); `hash` covers this event and the
+    previous event's hash, so a changed, removed or re-ordered event breaks the chain."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_table_row", "table_name", "row_key", "seq"),)
+    seq: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor: str = Field(sa_column=Column(String(128), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))  # insert | update | delete | seal | import | erase
+    table_name: str = Field(sa_column=Column(String(32), nullable=False))
+    row_key: str = Field(sa_column=Column(String(64), nullable=False))
+    apprentice_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True, index=True))
+    row_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))

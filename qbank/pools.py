@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -259,7 +259,13 @@ def resolve_release(s: Session, standard: str, release: str | None) -> tuple[Sta
 
 
 def adhoc_texts(s: Session, apprentice_id: int) -> list[str]:
-    """The ad-hoc questions assessors put to the apprentice, in any assessment."""
+    """The ad-hoc questions assessors put to the apprentice, in any assessment (on PostgreSQL with
+    row-level security, other assessors' too, through `roles.definer`)."""
+    from . import roles
+
+    if roles.definer(s):
+        found = s.execute(text("SELECT * FROM qbank_adhoc_texts(:a)"), {"a": apprentice_id}).scalars()
+        return [t for t in found if t is not None]
     texts = s.execute(
         select(col(AskRow.adhoc_text))
         .join(AssessmentMethodRow, col(AssessmentMethodRow.id) == AskRow.assessment_method_id)
@@ -278,9 +284,9 @@ def adhoc_avoid(s: Session, pool: Pool, texts: list[str]) -> frozenset[str]:
     if not texts:
         return frozenset()
     normalised = _normalised_texts(s, pool)
-    for text in dict.fromkeys(texts):
+    for adhoc in dict.fromkeys(texts):
         for _, _, i in process.extract_iter(
-            normalise(text), normalised, scorer=fuzz.ratio, score_cutoff=pool.threshold
+            normalise(adhoc), normalised, scorer=fuzz.ratio, score_cutoff=pool.threshold
         ):
             out.add(pool.candidates[i].code)
     return frozenset(out)

@@ -3,10 +3,11 @@ checks that the assessment and the method are still open, and the release they w
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from . import roles
 from .definition import Method, ReleaseDefinition, for_release
 from .grading import MethodScheme
 from .models import AssessmentMethodRow, AssessmentRow, MethodRow, ReleaseRow, utcnow
@@ -29,12 +30,7 @@ def lock_assessment(s: Session, assessment_id: int) -> AssessmentRow:
     """The assessment row, locked for the rest of the transaction: a no-op update takes the row lock
     (PostgreSQL) or the write lock (SQLite) before anything is read, so voiding and recording in it
     cannot pass each other's checks."""
-    s.execute(
-        update(AssessmentRow)
-        .where(col(AssessmentRow.id) == assessment_id)
-        .values(status=AssessmentRow.status)
-        .execution_options(synchronize_session=False)
-    )
+    roles.lock_row(s, AssessmentRow, assessment_id)
     a = s.get(AssessmentRow, assessment_id, populate_existing=True)
     if a is None:
         raise SessionError(f"no assessment {assessment_id} in the store")
@@ -57,6 +53,7 @@ def require_open_assessment(s: Session, assessment_id: int, *, lock: bool = Fals
     a = lock_assessment(s, assessment_id) if lock else s.get(AssessmentRow, assessment_id)
     if a is None:
         raise SessionError(f"no assessment {assessment_id} in the store")
+    roles.check_owner(s, a.owner, f"assessment {assessment_id}")
     if a.status == "complete":
         raise SessionError(f"assessment {assessment_id} is complete; its record can no longer change")
     if a.status == "void":

@@ -27,11 +27,13 @@ one module callers need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from . import roles
 from .assessment_view import completed, load, standards, unfinished
 from .completion import complete, confirm_grade, end_method, end_warnings, record_override, reopen_method
 from .declarations import Declaration, Declarations, record_declarations
@@ -49,6 +51,9 @@ from .draws import (
 )
 from .grading import GradingRules, methods_to_reassess
 from .method_record import (
+    CriterionState,
+    EditConflict,
+    FeedbackState,
     add_adhoc,
     ask,
     draw_questions,
@@ -83,10 +88,14 @@ from .session_guards import (
     lock_assessment,
     methods_with_keys,
 )
+from .text_input import clean
 from .views import AssessmentView, EvidenceView, MarkView, MethodView, QuestionView, StandardChoice, SwapView
 
 __all__ = [
     "AssessmentView",
+    "CriterionState",
+    "EditConflict",
+    "FeedbackState",
     "Declaration",
     "Declarations",
     "EvidenceView",
@@ -161,6 +170,8 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
         raise SessionError(f"attempt must be one of {', '.join(ATTEMPTS)}, not '{req.attempt}'")
     if not req.assessor.strip():
         raise SessionError("the assessor's name is empty: say who is assessing")
+    assessor = clean(req.assessor, "name", what="assessor's name").strip()
+    cohort = clean(req.cohort, "name", what="cohort").strip()
     try:
         check_request(
             DrawRequest(
@@ -179,7 +190,7 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
         std, rel = _resolve_release(s, req.standard, req.release)
         # one start at a time per apprentice: the no-op update locks their row (PostgreSQL) or takes
         # the write lock (SQLite) before the check, so two simultaneous starts cannot both pass it
-        s.execute(update(ApprenticeRow).where(col(ApprenticeRow.id) == apprentice_id).values(ref=ApprenticeRow.ref))
+        roles.lock_row(s, ApprenticeRow, apprentice_id)
         open_ = _open_for(s, std.id, apprentice_id)
         if open_ is not None:
             raise OpenAssessmentExists(
@@ -195,6 +206,7 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
                 extra = prev_adj[0] if prev_adj else 0
             if adjustments is None:
                 adjustments = prev_adj[1] if prev_adj else ""
+        adjustments = clean(adjustments, "adjustments")
         try:
             check_request(
                 DrawRequest(
@@ -246,9 +258,9 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
             standard_id=std.id,
             release_id=rel.id,
             apprentice_id=apprentice_id,
-            assessor=req.assessor.strip(),
+            assessor=assessor,
             attempt=req.attempt,
-            cohort=req.cohort.strip(),
+            cohort=cohort,
             previous_id=previous_id,
             extra_time_pct=extra,
             adjustments=adjustments.strip(),
@@ -264,7 +276,7 @@ def start_assessment(engine: Engine, req: StartRequest) -> int:
                     method=key,
                     apprentice=req.apprentice,
                     attempt=req.attempt,
-                    cohort=req.cohort.strip(),
+                    cohort=cohort,
                     extra_time_pct=extra,
                     release=rel.semver,
                 )
@@ -336,41 +348,51 @@ def _report_formats(definition: ReleaseDefinition, wanted: list[str], req: Start
     return out
 
 
-def _latest(s: Session, standard_id: int, apprentice_id: int, status: str) -> AssessmentRow | None:
-    """The apprentice's newest assessment on the standard in this status (open, complete, ...)."""
-    return (
-        s.execute(
-            select(AssessmentRow)
-            .where(
-                col(AssessmentRow.apprentice_id) == apprentice_id,
-                col(AssessmentRow.standard_id) == standard_id,
-                col(AssessmentRow.status) == status,
-            )
-            .order_by(col(AssessmentRow.id).desc())
-        )
-        .scalars()
-        .first()
-    )
+@dataclass
+class _Brief:
+    """What the checks at a start need of an apprentice's other assessment, which on PostgreSQL
+    may be another assessor's (hidden by row-level security, read through `roles.definer`)."""
+
+    id: int
+    status: str
+    created_at: datetime
+    assessor: str
+    extra_time_pct: int
+    adjustments: str
 
 
-def _open_for(s: Session, standard_id: int, apprentice_id: int) -> AssessmentRow | None:
-    return _latest(s, standard_id, apprentice_id, "open")
-
-
-def _previous_adjustments(s: Session, standard_id: int, apprentice_id: int) -> tuple[int, str] | None:
+def _latest(s: Session, standard_id: int, apprentice_id: int, *statuses: str) -> _Brief | None:
+    """The apprentice's newest assessment on the standard in one of these statuses, whoever's it is."""
+    if roles.definer(s):
+        row = s.execute(
+            text("SELECT * FROM qbank_latest_assessment(:a, :s, CAST(:st AS text[]))"),
+            {"a": apprentice_id, "s": standard_id, "st": list(statuses)},
+        ).first()
+        return _Brief(*row) if row is not None else None
     a = (
         s.execute(
             select(AssessmentRow)
             .where(
                 col(AssessmentRow.apprentice_id) == apprentice_id,
                 col(AssessmentRow.standard_id) == standard_id,
-                col(AssessmentRow.status) != "void",
+                col(AssessmentRow.status).in_(statuses),
             )
             .order_by(col(AssessmentRow.id).desc())
         )
         .scalars()
         .first()
     )
+    if a is None:
+        return None
+    return _Brief(a.id, a.status, a.created_at, a.assessor, a.extra_time_pct, a.adjustments)
+
+
+def _open_for(s: Session, standard_id: int, apprentice_id: int) -> _Brief | None:
+    return _latest(s, standard_id, apprentice_id, "open")
+
+
+def _previous_adjustments(s: Session, standard_id: int, apprentice_id: int) -> tuple[int, str] | None:
+    a = _latest(s, standard_id, apprentice_id, "open", "complete")
     return (a.extra_time_pct, a.adjustments) if a is not None else None
 
 
@@ -400,12 +422,15 @@ def void_assessment(engine: Engine, assessment_id: int, by: str, reason: str) ->
     """Void a start that was never used: nothing asked, skipped or evidenced and no marks in any
     method. The assessment is kept, marked void with who, when and why; its draws are voided, so
     their questions return to the apprentice's pool for a later draw."""
+    by = clean(by, "name", what="name of who is voiding")
+    reason = clean(reason, "reason", what="void reason")
     if not by.strip():
         raise SessionError("voiding an assessment needs who is voiding it")
     if not reason.strip():
         raise SessionError("give the reason for voiding the assessment (it is kept with the record)")
     with Session(engine) as s, s.begin():
         a = lock_assessment(s, assessment_id)
+        roles.check_owner(s, a.owner, f"assessment {assessment_id}")
         if a.status == "void":
             raise SessionError(f"assessment {assessment_id} is already void")
         if a.status == "complete":
@@ -453,11 +478,13 @@ def void_assessment(engine: Engine, assessment_id: int, by: str, reason: str) ->
         void_draws(s, [am.draw_id for am in ams if am.draw_id is not None])
 
 
-def _previous(s: Session, standard_id: int, apprentice_id: int, previous: int | None, ref: str) -> AssessmentRow:
+def _previous(s: Session, standard_id: int, apprentice_id: int, previous: int | None, ref: str) -> _Brief:
+    prev: _Brief | None
     if previous is not None:
-        prev = s.get(AssessmentRow, previous)
-        if prev is None or prev.apprentice_id != apprentice_id or prev.standard_id != standard_id:
+        row = s.get(AssessmentRow, previous)
+        if row is None or row.apprentice_id != apprentice_id or row.standard_id != standard_id:
             raise SessionError(f"assessment {previous} is not an assessment of {ref} on this standard")
+        prev = _Brief(row.id, row.status, row.created_at, row.assessor, row.extra_time_pct, row.adjustments)
     else:
         prev = _latest(s, standard_id, apprentice_id, "complete")
         if prev is None:
@@ -467,16 +494,24 @@ def _previous(s: Session, standard_id: int, apprentice_id: int, previous: int | 
     return prev
 
 
-def _failed_and_passed(
-    s: Session, prev: AssessmentRow, rules: GradingRules
-) -> tuple[list[str], dict[str, tuple[int, str]]]:
+def _failed_and_passed(s: Session, prev: _Brief, rules: GradingRules) -> tuple[list[str], dict[str, tuple[int, str]]]:
     """The methods `prev` failed, and those it passed: (the method record the grade is on, grade)."""
-    rows = methods_with_keys(s, prev.id)
-    graded = {key: am for am, key in rows if (am.confirmed_grade or am.grade) is not None}
-    failed, passed = methods_to_reassess(
-        rules, {key: grade for key, am in graded.items() if (grade := am.confirmed_grade or am.grade) is not None}
-    )
-    return failed, {key: (graded[key].carried_from_id or graded[key].id, grade) for key, grade in passed.items()}
+    rows: list[tuple[int, str, str | None, int | None]]  # (method record, key, grade, carried from)
+    if roles.definer(s):  # perhaps another assessor's: read past row-level security
+        rows = [
+            (i, key, confirmed or grade, carried)
+            for i, key, _status, grade, confirmed, carried in s.execute(
+                text("SELECT * FROM qbank_method_grades(:a)"), {"a": prev.id}
+            )
+        ]
+    else:
+        rows = [
+            (am.id, key, am.confirmed_grade or am.grade, am.carried_from_id)
+            for am, key in methods_with_keys(s, prev.id)
+        ]
+    graded = {key: (i, grade, carried) for i, key, grade, carried in rows if grade is not None}
+    failed, passed = methods_to_reassess(rules, {key: g[1] for key, g in graded.items() if g[1] is not None})
+    return failed, {key: (graded[key][2] or graded[key][0], grade) for key, grade in passed.items()}
 
 
 def _resolve_release(s: Session, standard: str, release: str | None) -> tuple[StandardRow, ReleaseRow]:

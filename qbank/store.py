@@ -16,10 +16,12 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-from . import models  # noqa: F401  (registers the tables)
+from . import audit, models  # noqa: F401  (registers the tables)
 from .problems import BankError
 
 ENV_URL = "QBANK_DATABASE_URL"
+
+audit.install()  # every write to the record appends to the audit log, in its own transaction
 
 
 def user_data_dir() -> Path:

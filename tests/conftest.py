@@ -60,10 +60,27 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def engine(db_url):
+def engine(db_url, request):
     eng = make_engine(db_url)
     yield eng
+    # every write qbank made in the test is in the audit log: the store verifies (a test that
+    # tampers with the store on purpose says so with @pytest.mark.tampers)
+    if request.node.get_closest_marker("tampers") is None and getattr(request.node, "rep_call_passed", False):
+        from qbank.verify import verify
+
+        report = verify(eng)
+        assert report.ok, "the store does not verify after the test:\n" + "\n".join(
+            f"{f.check}: {f.record}: {f.problem}" for f in report.findings[:20]
+        )
     eng.dispose()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if rep.when == "call":
+        item.rep_call_passed = rep.passed
+    return rep
 
 
 STANDARD = """\

@@ -381,6 +381,7 @@ def test_a_voided_start_changes_no_review(world):
 
 
 @pytest.mark.slow
+@pytest.mark.tampers  # voids assessments behind the services' back, on purpose
 def test_void_assessments_are_never_counted(world):
     """Defence in depth: the store never leaves grades, asks or ad-hoc questions in a void assessment,
     but if one had them, no review would count them."""

@@ -247,8 +247,13 @@ def test_a_draw_returns_what_load_draw_reads_back_in_few_statements(engine, tmp_
         event.remove(engine, "before_cursor_execute", count)
     for r in results:
         assert r == load_draw(engine, r.draw_id)
-    # apprentice (2 when new), resolve 1, history 1, ad-hoc 1, usage <= 5, draw + items 2, texts 1
-    assert len(statements) / len(results) <= 13, statements[:20]
+    # apprentice (2 when new), resolve 1, the apprentice's lock 1, history 1, ad-hoc 1, usage <= 5,
+    # draw + items 2, texts 1; the audit log (issue 14): the new apprentice's event 3 (read back the
+    # row, the chain's tail, the event), the history checked against the log 1, the draw's events 4
+    # (read back the draw and its items, the tail, the events); on PostgreSQL the log's advisory lock
+    # is a statement of its own in each of the two transactions
+    budget = 22 + (2 if engine.dialect.name == "postgresql" else 0)
+    assert len(statements) / len(results) <= budget, statements[:25]
 
 
 def test_the_health_review_lists_the_pairs_stored_with_the_current_release(engine, tmp_path, monkeypatch):

@@ -30,13 +30,18 @@ from qbank.reviews import Filters, review
 from qbank.store import make_engine
 from qbank.validation import load_bank
 
-TODAY = date.today()
+
+def today() -> date:
+    """Today, asked when used: a module-level date went stale when the suite ran past midnight."""
+    return date.today()
+
+
 AUTHOR = "Test Writer"  # the question file's header author (conftest.write_bank)
 REVIEWER = "Rita Reviewer"
 
 
 def days_ago(n: int) -> str:
-    return (TODAY - timedelta(days=n)).isoformat()
+    return (today() - timedelta(days=n)).isoformat()
 
 
 def q(i: int, *, reviewer: str | None = REVIEWER, reviewed: str | None = None, extra: str = "", **kw) -> str:
@@ -55,7 +60,9 @@ def standard(*lines: str) -> str:
     return head + "\n" + "".join(f"{ln}\n" for ln in lines) + "\n[outcomes]" + rest
 
 
-REVIEW_DUE = f"review_due = {(TODAY + timedelta(days=200)).isoformat()}"
+REVIEW_DUE = (
+    f"review_due = {(date.today() + timedelta(days=200)).isoformat()}"  # 200 days: a day either way changes nothing
+)
 RULE_OFF = ("two_person_rule = false", 'two_person_rule_reason = "a sole trader EPAO: one assessor writes and checks"')
 
 
@@ -206,7 +213,7 @@ def test_a_changed_version_needs_a_new_review_not_the_old_ones(tmp_path):
     qfile(root).write_text(
         qfile(root)
         .read_text(encoding="utf-8")
-        .replace(block, block.replace(f"reviewed = {days_ago(30)}", f"reviewed = {TODAY.isoformat()}")),
+        .replace(block, block.replace(f"reviewed = {days_ago(30)}", f"reviewed = {today().isoformat()}")),
         encoding="utf-8",
     )
     assert release(root, "1.1.0").created
@@ -290,7 +297,7 @@ def test_a_passed_review_date_is_warned_about_with_the_days(tmp_path):
 
 
 def test_a_review_date_to_come_is_not_warned_about(tmp_path):
-    root = bank(tmp_path, "".join(q(i) for i in range(8)), f"review_due = {TODAY.isoformat()}")
+    root = bank(tmp_path, "".join(q(i) for i in range(8)), f"review_due = {today().isoformat()}")
     release(root, "1.0.0")
     assert [p for p in load_bank(root).warnings if p.field == "review_due"] == []
 
@@ -368,7 +375,7 @@ def test_the_health_review_lists_overdue_standards_and_questions(tmp_path, engin
     text = text.replace('id = "TST-001"\n', 'id = "TST-001"\n' + f'reviewer = "{REVIEWER}"\nreviewed = {days_ago(2)}\n')
     qfile(root).write_text(text, encoding="utf-8")
     (root / "TST01" / "standard.toml").write_text(
-        standard(f"review_due = {(TODAY + timedelta(days=365)).isoformat()}", "review_interval_months = 24"),
+        standard(f"review_due = {(today() + timedelta(days=365)).isoformat()}", "review_interval_months = 24"),
         encoding="utf-8",
     )
     release(root, "1.1.0")
@@ -376,7 +383,7 @@ def test_the_health_review_lists_overdue_standards_and_questions(tmp_path, engin
     h = review(engine, "health", Filters(standard="TST01"))
     assert [f for f in h.flags if "review" in f] == []
     (row,) = h.tables[-1].rows
-    assert row[:7] == ["TST01", "1.1.0", (TODAY + timedelta(days=365)).isoformat(), "in 365 day(s)", 8, 24, 0]
+    assert row[:7] == ["TST01", "1.1.0", (today() + timedelta(days=365)).isoformat(), "in 365 day(s)", 8, 24, 0]
 
     # the store holds each release's reviews as its manifest froze them
     with engine.connect() as c:
@@ -404,7 +411,7 @@ def test_a_store_at_0005_is_upgraded_keeping_its_releases(tmp_path, db_url, caps
     two columns, every release item kept with no review recorded, and the next import goes on."""
     from alembic import command
 
-    assert migrations.HEAD == "0006" and migrations.REVISIONS[-2:] == ("0005", "0006")
+    assert migrations.REVISIONS[migrations.REVISIONS.index("0005") + 1] == "0006"
     root = bank(tmp_path, "".join(q(i) for i in range(8)), REVIEW_DUE)
     release(root, "1.0.0")
     eng = make_engine(db_url)
@@ -421,7 +428,7 @@ def test_a_store_at_0005_is_upgraded_keeping_its_releases(tmp_path, db_url, caps
     capsys.readouterr()
 
     eng = make_engine(db_url)
-    assert "from revision 0005 to 0006" in capsys.readouterr().err
+    assert f"from revision 0005 to {migrations.HEAD}" in capsys.readouterr().err
     with eng.connect() as c:
         after = sorted(
             c.execute(text("SELECT release_id, question_version_id, reviewer, reviewed_on FROM release_item"))

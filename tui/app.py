@@ -29,6 +29,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
 from qbank.problems import BankError
+from qbank.roles import denial_message
 from qbank.settings import load_settings
 
 if TYPE_CHECKING:  # the engine is only passed through to qbank services: the TUI never imports SQLAlchemy
@@ -150,6 +151,10 @@ class QBankApp(App):
             self.notify(f"{step}: {e}", title="Not done", severity="error", timeout=8)
             raise ServiceFailed(str(e)) from None
         except Exception as e:  # the store went away, a bug: a message, never a traceback
+            denied = denial_message(e, self.engine.url.username)
+            if denied:  # PostgreSQL refused this login: say so plainly
+                self.notify(f"{step}: {denied}", title="Not allowed", severity="error", timeout=10)
+                raise ServiceFailed(denied) from None
             log.exception("%s failed", step)
             self.notify(f"{step}: {type(e).__name__}: {e}", title="Not done", severity="error", timeout=10)
             raise ServiceFailed(str(e)) from None

@@ -33,7 +33,7 @@ from ..problems import BankError
 
 HERE = Path(__file__).resolve().parent
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 """Every revision, oldest first. HEAD is checked against the scripts by tests/test_migrations.py, so
 the fast path can compare without loading Alembic."""
 HEAD = REVISIONS[-1]
