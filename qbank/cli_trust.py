@@ -77,7 +77,10 @@ def cmd_verify(args: Any) -> int:
         print(f"{f.check}: {f.record}: {f.problem}")
     if len(report.findings) > len(shown):
         print(f"... and {len(report.findings) - len(shown)} more (--format json lists every one)")
-    summary = f"{report.events} events, {report.rows} record rows, {report.versions} question versions checked"
+    summary = (
+        f"{report.events} events, {report.rows} record rows, {report.versions} question versions, "
+        f"{report.pools} draw pools checked"
+    )
     if report.ok:
         print(f"ok: the store is as qbank wrote it ({summary})")
     else:

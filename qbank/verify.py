@@ -10,7 +10,8 @@ Three checks, each naming every record that fails it:
    are each reported.
 3. The bank: every question version's content hash is recomputed from its text, probes,
    guidance, bands, methods, outcomes and the rest, and compared with the stored hash (which the
-   release's events seal in turn).
+   release's events seal in turn); every stored draw pool (what draws choose from, derived from
+   the release's rows) is rebuilt from those rows and compared with what a draw reads of it.
 
 A checkpoint (`--checkpoint SEQ:HASH`, printed by every run) proves more: that the log still holds
 that event unchanged, so a log cut back, or rebuilt from scratch by someone who could write to it,
@@ -45,7 +46,7 @@ from .models import (
 
 @dataclass
 class Finding:
-    check: str  # chain | changed | deleted | unlogged | content | checkpoint
+    check: str  # chain | changed | deleted | unlogged | content | derived | checkpoint
     record: str  # e.g. "draw 17", "event #45", "question_version 3 (Q-0001 v2)"
     problem: str
 
@@ -55,6 +56,7 @@ class Report:
     events: int = 0
     rows: int = 0
     versions: int = 0
+    pools: int = 0
     head_seq: int = 0
     head_hash: str = audit.GENESIS
     findings: list[Finding] = field(default_factory=list)
@@ -73,6 +75,7 @@ class Report:
             "events": self.events,
             "rows_checked": self.rows,
             "question_versions_checked": self.versions,
+            "pools_checked": self.pools,
             "checkpoint": self.checkpoint,
             "findings": [asdict(f) for f in self.findings],
         }
@@ -87,7 +90,9 @@ class _Last:
     at: Any
 
 
-def verify(engine: Engine, checkpoint: str | None = None) -> Report:
+def verify(engine: Engine, checkpoint: str | None = None, *, pools: bool = True) -> Report:
+    """Run the checks (see the module docstring); `pools=False` leaves out rebuilding the draw
+    pools (the slowest part on a small store: the test suite's check after every test)."""
     from .roles import RolesError, sees_everything
 
     everything, who = sees_everything(engine)
@@ -108,6 +113,8 @@ def verify(engine: Engine, checkpoint: str | None = None) -> Report:
         for model in audit.AUDITED:
             _rows(conn, table_of(model), latest, report, refs)
         _versions(conn, report)
+    if pools:
+        _pools(engine, report)
     return report
 
 
@@ -294,3 +301,42 @@ def _versions(conn: Connection, report: Report) -> None:
                     "time changed outside qbank",
                 )
             )
+
+
+def _pools(engine: Engine, report: Report) -> None:
+    """Each stored pool in the current layout must be what the release's rows give: a pool changed
+    behind qbank's back would change what every draw chooses from."""
+    from sqlalchemy.orm import Session
+
+    from .models import ReleasePoolRow, ReleaseRow
+    from .pools import POOL_FORMAT, _pool_rows, pool_payload, read_pool_payload
+
+    def meaning(payload: str) -> tuple:
+        """What a draw reads of a pool: candidates (with outcomes), question ids, and the pairs
+        among them (a stored pool may also list pairs with other methods' questions: no matter)."""
+        cands, qids, pairs = read_pool_payload(payload)
+        codes = set(qids)
+        return cands, qids, frozenset(p for p in pairs if p <= codes)
+
+    with Session(engine) as s:
+        stored = s.execute(
+            select(
+                col(ReleasePoolRow.release_id),
+                col(ReleasePoolRow.method_id),
+                col(ReleasePoolRow.payload),
+                col(ReleaseRow.standard_id),
+            )
+            .join(ReleaseRow, col(ReleaseRow.id) == ReleasePoolRow.release_id)
+            .where(col(ReleasePoolRow.format) == POOL_FORMAT)
+        ).all()
+        for release_id, method_id, payload, standard_id in stored:
+            report.pools += 1
+            if meaning(pool_payload(*_pool_rows(s, standard_id, release_id, method_id))) != meaning(payload):
+                report.findings.append(
+                    Finding(
+                        "derived",
+                        f"release_pool {release_id}/{method_id}",
+                        "differs from what the release's rows give: the draw pool was changed outside qbank "
+                        "(delete the row: the next draw rebuilds it)",
+                    )
+                )

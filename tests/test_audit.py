@@ -196,3 +196,21 @@ def test_a_store_from_before_the_log_is_sealed_at_its_upgrade(store, db_url, cap
     _tamper(eng, f"UPDATE assessment SET assessor = 'Rewritten' WHERE id = {aid}")
     assert [f.record for f in verify(eng).findings] == [f"assessment {aid} (apprentice TAMPER-1)"]
     eng.dispose()
+
+
+def test_a_changed_draw_pool_is_found(store):
+    """A pool is derived from the release's rows, and every draw chooses from it: changed behind
+    qbank's back (a question taken out, say), verify names it."""
+    assert verify(store).pools > 0 and findings(store) == []
+    with store.begin() as c:
+        rel, meth, payload = c.execute(text("SELECT release_id, method_id, payload FROM release_pool LIMIT 1")).one()
+        doctored = json.loads(payload)
+        doctored["candidates"] = doctored["candidates"][1:]
+        c.execute(
+            text("UPDATE release_pool SET payload = :p WHERE release_id = :r AND method_id = :m"),
+            {"p": json.dumps(doctored), "r": rel, "m": meth},
+        )
+    assert findings(store) == [
+        f"derived: release_pool {rel}/{meth}: differs from what the release's rows give: the draw pool was "
+        "changed outside qbank (delete the row: the next draw rebuilds it)"
+    ]
