@@ -57,6 +57,7 @@ from synthetic import write_synthetic_bank
 
 import qbank
 from qbank.importer import import_bank
+from qbank.limits import MAX_METHOD_MINUTES
 from qbank.models import (
     ApprenticeRow,
     DrawItemRow,
@@ -321,7 +322,13 @@ def size_run(n, reps, todo, tmp, stores, base_env, args, results) -> None:
     """Time the commands in `todo` on a new bank of `n` questions, `reps` times each."""
     t0 = time.perf_counter()
     bank_dir = tmp / f"bank{n}"
-    write_synthetic_bank(bank_dir, n, args.outcomes, discussion_minutes=240 * max(1, math.ceil(args.outcomes / 100)))
+    minutes = 240 * max(1, math.ceil(args.outcomes / 100))
+    if minutes > MAX_METHOD_MINUTES:  # a bank may not give a method more than a day (qbank/limits.py)
+        raise SystemExit(
+            f"--outcomes {args.outcomes} needs {minutes} minutes of discussion to cover every outcome, more "
+            f"than the {MAX_METHOD_MINUTES} a method may have: use at most 600 outcomes"
+        )
+    write_synthetic_bank(bank_dir, n, args.outcomes, discussion_minutes=minutes)
     make_release(load_bank(bank_dir, health=False), STANDARD, "1.0.0")
     print(
         f"\n{n:,} questions: bank written and released in {time.perf_counter() - t0:.1f} s; "
