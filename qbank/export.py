@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, ExchangeStandard
 from .problems import BankError, display_path
-from .safe_write import _create_exclusive, _sync_folder
+from .safe_write import create_exclusive, sync_folder
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -253,7 +253,7 @@ def write_safely(fmt: str, data: ReleaseExport, target: Path) -> Path:
         pass
     tmp: Path | None = None
     try:
-        tmp, fd = _create_exclusive(folder, target.name)
+        tmp, fd = create_exclusive(folder, target.name)
         if mode is not None:
             os.fchmod(fd, mode)
         os.close(fd)
@@ -262,7 +262,7 @@ def write_safely(fmt: str, data: ReleaseExport, target: Path) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, target)
         tmp = None
-        _sync_folder(folder)
+        sync_folder(folder)
     except OSError as e:
         raise BankError(f"cannot write {target}: {e.strerror or e}") from None
     finally:

@@ -61,7 +61,7 @@ from xml.etree import ElementTree as ET
 from . import __version__
 from .exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, ReadResult, Skipped
 from .problems import display_path
-from .safe_write import _create_exclusive
+from .safe_write import create_exclusive
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 CP_NS = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
@@ -117,7 +117,7 @@ def write_qti(
     tmp: Path | None = None
     try:
         # created exclusively (never an existing file or a planted link), renamed onto `path`
-        tmp, fd = _create_exclusive(folder, path.name)
+        tmp, fd = create_exclusive(folder, path.name)
         with os.fdopen(fd, "wb") as raw:
             if mode is not None:
                 os.fchmod(raw.fileno(), mode)

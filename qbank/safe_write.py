@@ -34,7 +34,7 @@ def write_output(path: str | os.PathLike[str], text: str) -> Path:
         pass
     tmp = None
     try:
-        tmp, fd = _create_exclusive(folder, target.name)
+        tmp, fd = create_exclusive(folder, target.name)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             if mode is not None:
                 os.fchmod(f.fileno(), mode)
@@ -43,7 +43,7 @@ def write_output(path: str | os.PathLike[str], text: str) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, target)
         tmp = None
-        _sync_folder(folder)
+        sync_folder(folder)
     except OSError as e:
         raise BankError(f"cannot write {target}: {e.strerror or e}") from None
     finally:
@@ -55,7 +55,10 @@ def write_output(path: str | os.PathLike[str], text: str) -> Path:
     return target
 
 
-def _create_exclusive(folder: Path, name: str) -> tuple[Path, int]:
+def create_exclusive(folder: Path, name: str) -> tuple[Path, int]:
+    """A new temporary file beside `name` in `folder`, created exclusively and never through a
+    link: (its path, an open descriptor). For writers that produce bytes themselves (XLSX, a
+    QTI zip): write, fsync, `os.replace` onto the target, then `sync_folder`."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
         tmp = folder / f".{name}.{secrets.token_hex(6)}.part"
@@ -66,7 +69,7 @@ def _create_exclusive(folder: Path, name: str) -> tuple[Path, int]:
     raise FileExistsError(f"no free temporary name in {folder}")
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename itself durable (where the system allows opening a folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
