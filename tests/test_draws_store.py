@@ -184,10 +184,11 @@ def test_a_draw_names_the_rules_it_was_made_by_and_a_mismatch_is_refused(stocked
     r = draw_set(stocked, DrawRequest("TST01", PD, "APP-RULES"))
     with Session(stocked) as s:
         row = s.get_one(DrawRow, r.draw_id)
-        assert row.algorithm == "qbank-draw/3" and json.loads(row.usage_json)["openers"] is True
+        snapshot = json.loads(row.usage_json)
+        assert row.algorithm == "qbank-draw/5" and snapshot["openers"] is True and snapshot["count_floor"] == 3
     assert replay(stocked, r.draw_id).identical
     with Session(stocked) as s:
-        s.get_one(DrawRow, r.draw_id).algorithm = "qbank-draw/1"  # says v1; its snapshot is v3's
+        s.get_one(DrawRow, r.draw_id).algorithm = "qbank-draw/1"  # says v1; its snapshot is v5's
         s.commit()
     with pytest.raises(DrawError, match="the record has been altered"):
         replay(stocked, r.draw_id)

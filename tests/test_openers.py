@@ -5,6 +5,7 @@ rule (qbank-draw/1 and /2) still replay by their own rules."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -106,7 +107,7 @@ def test_draws_made_before_the_rule_replay_by_their_own_rules():
     old = Usage.from_dict(snapshot)
     assert old.algorithm == "qbank-draw/1" and not old.openers
     new = Usage(sets=10, mean_length=4.0, counts={"O0": 4})
-    assert new.algorithm == draw.ALGORITHM == "qbank-draw/3"
+    assert new.algorithm == draw.ALGORITHM == "qbank-draw/5"  # the opener rule of v3, kept
     for i in range(15):
         assert "O0" not in {c.code for c in select(spec, old, f"s{i}")}
         assert select(spec, new, f"s{i}")[0].code == "O0"
@@ -142,3 +143,21 @@ def test_with_openers_enough_for_every_set_the_plan_opens_every_set():
     p = plan(spec)
     assert sum(p.rates.get(f"O{i}", 0.0) for i in range(4)) >= 1 - 1e-6
     assert all(p.rates.get(f"O{i}", 0.0) <= 0.3 + 1e-6 for i in range(4))
+
+
+def test_v5_weighs_use_against_at_least_three_sets_and_v3_snapshots_keep_their_weight():
+    """v5 (`draw.COUNT_FLOOR`): where an even share of the recent sets is under 3 sets (a large
+    pool), one earlier use no longer weighs a question down by e^-4; where it is 3 sets or more the
+    weight is v3's. A stored v3 snapshot (no "count_floor") is replayed with v3's weight."""
+    q = draw.Candidate("Q1", 1, 0, frozenset({"K1", "K2"}), 5)
+    large = Usage(sets=100, mean_length=10.0, counts={"Q1": 1})
+    target = 10.0 / 5000  # even share: 0.2 of a set in 100 sets
+    v3 = Usage.from_dict({k: v for k, v in large.as_dict().items() if k != "count_floor"})
+    assert large.algorithm == "qbank-draw/5" and v3.algorithm == "qbank-draw/3" and v3.count_floor == 0
+    assert math.isclose(draw._weight(q, large, target, 0.3), math.exp(-4 / 3))
+    assert math.isclose(draw._weight(q, v3, target, 0.3), math.exp(-4 * 0.01 / target))  # e^-20
+    small = Usage(sets=100, mean_length=8.0, counts={"Q1": 20})
+    target = 8.0 / 40  # even share: 20 sets
+    small_v3 = Usage.from_dict({k: v for k, v in small.as_dict().items() if k != "count_floor"})
+    assert math.isclose(draw._weight(q, small, target, 0.3), draw._weight(q, small_v3, target, 0.3))
+    assert Usage.from_dict(json.loads(json.dumps(large.as_dict()))) == large  # the snapshot round-trips
