@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .bank_types import Question
 from .problems import BankError
 
 FIELDS = ("id", "text", "outcomes", "methods", "minutes", "probes", "guidance", "topic", "author")
@@ -49,6 +50,23 @@ class ReadResult:
     questions: list[ExchangeQuestion] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def from_question(q: Question, where: str = "") -> ExchangeQuestion:
+    """A bank question (one released version) in the neutral form."""
+    return ExchangeQuestion(
+        id=q.id,
+        text=q.text,
+        outcomes=list(q.outcomes),
+        methods=list(q.methods),
+        minutes=q.minutes,
+        probes=list(q.probes),
+        guidance=q.guidance,
+        topic=q.topic,
+        author=q.author,
+        version=q.version,
+        where=where,
+    )
 
 
 class ExchangeError(BankError):

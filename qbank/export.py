@@ -11,15 +11,13 @@ and nobody sees half a file.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, ExchangeStandard
+from .exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, ExchangeStandard, from_question
 from .problems import BankError, display_path
-from .safe_write import create_exclusive, sync_folder
+from .safe_write import write_via
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -87,21 +85,7 @@ def release_questions_in_files(root: Path | str, code: str, release: str | None 
     questions = []
     for item in rel.items:
         q = item.question
-        questions.append(
-            ExchangeQuestion(
-                id=q.id,
-                text=q.text,
-                outcomes=list(q.outcomes),
-                methods=list(q.methods),
-                minutes=q.minutes,
-                probes=list(q.probes),
-                guidance=q.guidance,
-                topic=q.topic,
-                author=q.author,
-                version=q.version,
-                where=f"{rel.path} {q.id}",
-            )
-        )
+        questions.append(from_question(q, where=f"{rel.path} {q.id}"))
     return ReleaseExport(
         standard=ExchangeStandard(code=code, title=str(d.get("title", ""))),
         release=rel.semver,
@@ -239,39 +223,7 @@ def _optional(module: str, name: str) -> Any:
 def write_safely(fmt: str, data: ReleaseExport, target: Path) -> Path:
     """Write to a fresh temporary file beside `target`, then rename it onto `target` (never through a
     link; the folder must exist). Nothing is left behind when the writer fails."""
-    folder = target.parent
-    if target.is_dir() and not target.is_symlink():
-        raise BankError(f"cannot write {target}: it is a folder; give a file name, e.g. {target / 'bank.csv'}")
-    if not folder.is_dir():
-        raise BankError(f"cannot write {target}: there is no folder {folder}; create it first or choose another")
-    mode = None
-    try:
-        st = target.lstat()
-        if stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)  # replacing a file keeps its permissions
-    except OSError:
-        pass
-    tmp: Path | None = None
-    try:
-        tmp, fd = create_exclusive(folder, target.name)
-        if mode is not None:
-            os.fchmod(fd, mode)
-        os.close(fd)
-        write_format(fmt, data, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        tmp = None
-        sync_folder(folder)
-    except OSError as e:
-        raise BankError(f"cannot write {target}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return target
+    return write_via(target, lambda tmp: write_format(fmt, data, tmp))
 
 
 def export(source: Engine | Path | str, standard: str, release: str | None, fmt: str, path: Path | str) -> ExportReport:

@@ -45,10 +45,8 @@ ExchangeError naming the file (and the entry in the package).
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import stat
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -61,7 +59,7 @@ from xml.etree import ElementTree as ET
 from . import __version__
 from .exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, ReadResult, Skipped
 from .problems import display_path
-from .safe_write import create_exclusive
+from .safe_write import write_via
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
 CP_NS = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
@@ -106,39 +104,17 @@ def write_qti(
     content package (.zip) at `path`: to a temporary file beside it, then renamed onto it."""
     path = Path(path)
     files = package_files(standard_code, standard_title, release, questions, methods)
-    folder = path.parent
-    mode = None
-    try:
-        st = path.lstat()
-        if stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)  # replacing a file keeps its permissions
-    except OSError:
-        pass
-    tmp: Path | None = None
-    try:
-        # created exclusively (never an existing file or a planted link), renamed onto `path`
-        tmp, fd = create_exclusive(folder, path.name)
-        with os.fdopen(fd, "wb") as raw:
-            if mode is not None:
-                os.fchmod(raw.fileno(), mode)
-            with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for name, data in files:
-                    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # the same bytes every time
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    info.external_attr = 0o100644 << 16
-                    zf.writestr(info, data)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise ExchangeError(f"cannot write {display_path(path)}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+
+    def write_zip(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files:
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # the same bytes every time
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o100644 << 16
+                zf.writestr(info, data)
+
+    # a temporary file created exclusively beside `path` (never a planted link), renamed onto it
+    write_via(path, write_zip, error=ExchangeError)
 
 
 def package_files(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from .problems import BankError
@@ -25,13 +26,7 @@ def write_output(path: str | os.PathLike[str], text: str) -> Path:
         raise BankError(f"cannot write {target}: it is a folder; give a file name, e.g. {target / 'out.txt'}")
     if not folder.is_dir():
         raise BankError(f"cannot write {target}: there is no folder {folder}; create it first or choose another")
-    mode = None
-    try:
-        st = target.lstat()
-        if stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)  # replacing a file keeps its permissions
-    except OSError:
-        pass
+    mode = _kept_mode(target)  # replacing a file keeps its permissions
     tmp = None
     try:
         tmp, fd = create_exclusive(folder, target.name)
@@ -53,6 +48,52 @@ def write_output(path: str | os.PathLike[str], text: str) -> Path:
             except OSError:
                 pass
     return target
+
+
+def write_via(
+    path: str | os.PathLike[str], write: Callable[[Path], None], *, error: type[BankError] = BankError
+) -> Path:
+    """For writers that produce a file themselves (XLSX, a QTI zip): `write(tmp)` fills a new
+    temporary file created exclusively beside `path`, which is then synced and renamed onto `path`,
+    as `write_output` does for text. Nothing is left behind when `write` fails; `error` (a
+    BankError) names the file when the system refuses."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir() and not target.is_symlink():
+        raise error(f"cannot write {target}: it is a folder; give a file name")
+    if not folder.is_dir():
+        raise error(f"cannot write {target}: there is no folder {folder}; create it first or choose another")
+    mode = _kept_mode(target)
+    tmp: Path | None = None
+    try:
+        tmp, fd = create_exclusive(folder, target.name)
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        tmp = None
+        sync_folder(folder)
+    except OSError as e:
+        raise error(f"cannot write {target}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return target
+
+
+def _kept_mode(target: Path) -> int | None:
+    """The permissions of the regular file being replaced (kept by the new one), else None."""
+    try:
+        st = target.lstat()
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
 
 
 def create_exclusive(folder: Path, name: str) -> tuple[Path, int]:

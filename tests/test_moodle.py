@@ -14,7 +14,7 @@ import pytest
 from tests_support import shipped_bank
 
 from qbank.bank_types import ID_RE, Question
-from qbank.exchange import ExchangeError, ExchangeQuestion
+from qbank.exchange import ExchangeError, ExchangeQuestion, from_question
 from qbank.limits import MAX_ID
 from qbank.moodle import read_moodle, slug, write_moodle
 
@@ -22,18 +22,7 @@ ROUND_TRIP_FIELDS = ("id", "text", "outcomes", "methods", "minutes", "probes", "
 
 
 def exchange(q: Question) -> ExchangeQuestion:
-    return ExchangeQuestion(
-        id=q.id,
-        text=q.text,
-        outcomes=list(q.outcomes),
-        methods=list(q.methods),
-        minutes=q.minutes,
-        probes=list(q.probes),
-        guidance=q.guidance,
-        topic=q.topic,
-        author=q.author,
-        version=q.version,
-    )
+    return from_question(q)
 
 
 def fields(q: ExchangeQuestion) -> dict:

@@ -27,7 +27,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from tests_support import shipped_bank
 
-from qbank.exchange import ExchangeError, ExchangeMethod, ExchangeQuestion
+from qbank.exchange import ExchangeError, ExchangeMethod, ExchangeQuestion, from_question
 from qbank.qti import CP_NS, LOM_NS, QTI_NS, package_files, read_qti, write_qti
 
 FIELDS = ("id", "text", "outcomes", "methods", "minutes", "probes", "guidance", "topic", "author", "version")
@@ -35,21 +35,7 @@ STANDARDS = ("ST0480", "ST0556", "ILM-SI3", "UOB-HCSL")
 
 
 def exchange_questions(code: str) -> list[ExchangeQuestion]:
-    return [
-        ExchangeQuestion(
-            id=q.id,
-            text=q.text,
-            outcomes=list(q.outcomes),
-            methods=list(q.methods),
-            minutes=q.minutes,
-            probes=list(q.probes),
-            guidance=q.guidance,
-            topic=q.topic,
-            author=q.author,
-            version=q.version,
-        )
-        for q in shipped_bank().questions_of(code)
-    ]
+    return [from_question(q) for q in shipped_bank().questions_of(code)]
 
 
 def methods_of(code: str) -> list[ExchangeMethod]:
